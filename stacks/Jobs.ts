@@ -1,0 +1,261 @@
+import path from "node:path";
+import { Cron, Function, Queue, use, type StackContext } from "sst/constructs";
+import { useProject } from "sst/project.js";
+import { Duration, IgnoreMode, Size } from "aws-cdk-lib";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import { QueueProcessingFargateService } from "aws-cdk-lib/aws-ecs-patterns";
+import { Platform } from "aws-cdk-lib/aws-ecr-assets";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import * as s3 from "aws-cdk-lib/aws-s3";
+import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { Storage } from "./Storage";
+import { Realtime } from "./Realtime";
+import { UPLOAD_PREFIX, bindToCompute } from "./lib/shared";
+
+/**
+ * Background work: one SQS queue per job kind, each with its own dead-letter
+ * queue, and its consumer.
+ *
+ * Training runs on a container-image Lambda (15 min cap) by default. Long runs
+ * can go to Fargate instead: a QueueProcessingFargateService on the same image,
+ * scaled by queue depth. Exactly one of them consumes TrainingQueue per stage:
+ * Fargate on "production", or wherever the context flag `flint:trainingOnFargate`
+ * (or env FLINT_TRAINING_ON_FARGATE) is "true"; the Lambda's event source
+ * mapping is then created disabled.
+ */
+export function Jobs({ stack, app }: StackContext) {
+  const { table, bucket } = use(Storage);
+  const { realtime } = use(Realtime);
+  const root = useProject().paths.root;
+
+  const trainingOnFargate = (() => {
+    const flag =
+      app.node.tryGetContext("flint:trainingOnFargate") ?? process.env.FLINT_TRAINING_ON_FARGATE;
+    if (flag === undefined || flag === "") return app.stage === "production";
+    return flag === true || flag === "true" || flag === "1";
+  })();
+
+  // Consumer timeouts; each queue's visibility timeout stays at or above its consumer's.
+  const timeouts = {
+    ingest: Duration.minutes(15),
+    training: Duration.minutes(15),
+    compile: Duration.minutes(10),
+    webhook: Duration.seconds(60),
+    deadLetter: Duration.seconds(60),
+  };
+
+  const deadLetterQueue = (id: string) =>
+    new sqs.Queue(stack, id, {
+      queueName: app.logicalPrefixedName(id),
+      retentionPeriod: Duration.days(14),
+      visibilityTimeout: Duration.seconds(timeouts.deadLetter.toSeconds() * 2),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+
+  const jobQueue = (id: string, dlq: sqs.IQueue, maxReceiveCount: number, visibilityTimeout: Duration) =>
+    new Queue(stack, id, {
+      cdk: {
+        queue: {
+          visibilityTimeout,
+          retentionPeriod: Duration.days(4),
+          encryption: sqs.QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+          deadLetterQueue: { queue: dlq, maxReceiveCount },
+        },
+      },
+    });
+
+  const ingestDlq = deadLetterQueue("IngestDLQ");
+  const trainingDlq = deadLetterQueue("TrainingDLQ");
+  const compileDlq = deadLetterQueue("CompileDLQ");
+  const webhookDlq = deadLetterQueue("WebhookDLQ");
+
+  const ingestQueue = jobQueue("IngestQueue", ingestDlq, 3, Duration.minutes(20));
+  // The worker extends visibility while it trains (Fargate runs can exceed this).
+  const trainingQueue = jobQueue("TrainingQueue", trainingDlq, 2, Duration.minutes(20));
+  const compileQueue = jobQueue("CompileQueue", compileDlq, 3, Duration.minutes(15));
+  const webhookQueue = jobQueue("WebhookQueue", webhookDlq, 3, Duration.minutes(6));
+
+  // ---------------------------------------------------------------- ingest
+  const ingest = new Function(stack, "IngestWorker", {
+    handler: "functions/jobs/ingest.handler",
+    timeout: timeouts.ingest.toSeconds(),
+    memorySize: 2048,
+    diskSize: "2048 MB",
+    nodejs: { format: "esm", install: ["zstd-napi"] },
+    bind: [table, bucket, realtime],
+  });
+  ingestQueue.addConsumer(stack, {
+    cdk: { function: ingest, eventSource: { batchSize: 1, reportBatchItemFailures: true } },
+  });
+
+  // S3 -> SQS for new uploads. The notification is configured through a
+  // reference to the bucket so that it lives in this stack: Storage must not
+  // depend on Jobs (Jobs already depends on Storage).
+  const filesRef = s3.Bucket.fromBucketName(stack, "FilesRef", bucket.bucketName);
+  filesRef.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(ingestQueue.cdk.queue), {
+    prefix: UPLOAD_PREFIX,
+  });
+
+  // ---------------------------------------------------------- containers
+  const containerEnvironment = {
+    SST_APP: app.name,
+    SST_STAGE: app.stage,
+    SST_SSM_PREFIX: useProject().config.ssmPrefix,
+    NODE_OPTIONS: "--enable-source-maps",
+  };
+
+  const containerFunction = (
+    id: string,
+    props: { file: string; handler: string; timeout: Duration; memorySize: number; diskMiB: number },
+  ) =>
+    new lambda.DockerImageFunction(stack, id, {
+      code: lambda.DockerImageCode.fromImageAsset(root, {
+        file: props.file,
+        platform: Platform.LINUX_AMD64,
+        cmd: [props.handler],
+        ignoreMode: IgnoreMode.DOCKER,
+      }),
+      architecture: lambda.Architecture.X86_64,
+      timeout: props.timeout,
+      memorySize: props.memorySize,
+      ephemeralStorageSize: Size.mebibytes(props.diskMiB),
+      tracing: lambda.Tracing.ACTIVE,
+      environment: { ...containerEnvironment },
+      logGroup: new LogGroup(stack, `${id}Logs`, { retention: RetentionDays.ONE_MONTH }),
+    });
+
+  // ---------------------------------------------------------------- training
+  const trainingBindings = [table, bucket, trainingQueue, webhookQueue, realtime];
+  const training = containerFunction("TrainingWorker", {
+    file: "functions/jobs/Dockerfile.training",
+    handler: "functions/jobs/training.handler",
+    timeout: timeouts.training,
+    memorySize: 10240,
+    diskMiB: 4096,
+  });
+  bindToCompute(trainingBindings, training, (name, value) => training.addEnvironment(name, value));
+  trainingQueue.addConsumer(stack, {
+    cdk: {
+      function: training,
+      eventSource: { batchSize: 1, reportBatchItemFailures: true, enabled: !trainingOnFargate },
+    },
+  });
+
+  let trainingService: QueueProcessingFargateService | undefined;
+  if (trainingOnFargate) {
+    const vpc = new ec2.Vpc(stack, "TrainingVpc", {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: "public", subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
+    });
+    const cluster = new ecs.Cluster(stack, "TrainingCluster", { vpc });
+    trainingService = new QueueProcessingFargateService(stack, "TrainingService", {
+      cluster,
+      queue: trainingQueue.cdk.queue,
+      image: ecs.ContainerImage.fromAsset(root, {
+        file: "functions/jobs/Dockerfile.training",
+        platform: Platform.LINUX_AMD64,
+        ignoreMode: IgnoreMode.DOCKER,
+      }),
+      command: ["node", "functions/jobs/poller.js", "training"],
+      cpu: 4096,
+      memoryLimitMiB: 16384,
+      ephemeralStorageGiB: 40,
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.X86_64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+      assignPublicIp: true,
+      taskSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      minScalingCapacity: 0,
+      maxScalingCapacity: 4,
+      // Scale on queue depth only: one task per waiting run, none when idle.
+      scalingSteps: [
+        { upper: 0, change: -1 },
+        { lower: 1, change: +1 },
+      ],
+      disableCpuBasedScaling: true,
+      environment: { ...containerEnvironment, FLINT_WORKER: "fargate" },
+      logDriver: ecs.LogDrivers.awsLogs({ streamPrefix: "training", logRetention: RetentionDays.ONE_MONTH }),
+    });
+    // The image's ENTRYPOINT is the Lambda bootstrap; the task runs the poller command directly.
+    const taskDefinition = trainingService.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
+    taskDefinition.addPropertyOverride("ContainerDefinitions.0.EntryPoint", ["/usr/bin/env"]);
+    const container = trainingService.taskDefinition.defaultContainer;
+    bindToCompute(trainingBindings, trainingService.taskDefinition.taskRole, (name, value) =>
+      container?.addEnvironment(name, value),
+    );
+  }
+
+  // ---------------------------------------------------------------- compile
+  const compile = containerFunction("CompileWorker", {
+    file: "functions/jobs/Dockerfile.compile",
+    handler: "functions/jobs/compile.handler",
+    timeout: timeouts.compile,
+    memorySize: 3008,
+    diskMiB: 2048,
+  });
+  bindToCompute([table, bucket, realtime], compile, (name, value) => compile.addEnvironment(name, value));
+  compileQueue.addConsumer(stack, {
+    cdk: { function: compile, eventSource: { batchSize: 1, reportBatchItemFailures: true } },
+  });
+
+  // ---------------------------------------------------------------- webhooks
+  const webhooks = new Function(stack, "WebhookWorker", {
+    handler: "functions/jobs/webhooks.handler",
+    timeout: timeouts.webhook.toSeconds(),
+    memorySize: 512,
+    bind: [table],
+  });
+  webhookQueue.addConsumer(stack, {
+    cdk: { function: webhooks, eventSource: { batchSize: 10, reportBatchItemFailures: true } },
+  });
+
+  // ------------------------------------------------------------ dead letters
+  const deadLetter = new Function(stack, "DeadLetterWorker", {
+    handler: "functions/jobs/dead-letter.handler",
+    timeout: timeouts.deadLetter.toSeconds(),
+    memorySize: 512,
+    bind: [table, realtime],
+  });
+  for (const dlq of [trainingDlq, compileDlq]) {
+    deadLetter.addEventSource(new SqsEventSource(dlq, { batchSize: 10, reportBatchItemFailures: true }));
+  }
+
+  // -------------------------------------------------------------- retention
+  const retention = new Function(stack, "RetentionWorker", {
+    handler: "functions/jobs/retention.handler",
+    timeout: "15 minutes",
+    memorySize: 1024,
+    bind: [table, bucket],
+  });
+  const retentionSchedule = new Cron(stack, "Retention", {
+    schedule: "rate(1 day)",
+    job: retention,
+  });
+
+  stack.addOutputs({
+    IngestQueueUrl: ingestQueue.queueUrl,
+    TrainingQueueUrl: trainingQueue.queueUrl,
+    CompileQueueUrl: compileQueue.queueUrl,
+    WebhookQueueUrl: webhookQueue.queueUrl,
+    TrainingConsumer: trainingOnFargate ? "fargate" : "lambda",
+  });
+
+  return {
+    ingestQueue,
+    trainingQueue,
+    compileQueue,
+    webhookQueue,
+    deadLetterQueues: { ingest: ingestDlq, training: trainingDlq, compile: compileDlq, webhook: webhookDlq },
+    workers: { ingest, training, compile, webhooks, deadLetter, retention },
+    trainingService,
+    retentionSchedule,
+  };
+}
