@@ -1,0 +1,282 @@
+/**
+ * The whole platform on one machine: local AWS-compatible services, every
+ * HTTP endpoint group on one port, the WebSocket gateway, the SQS consumers
+ * and the retention schedule, all running the same handlers as on AWS.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { ScheduledEvent } from "aws-lambda";
+import { startServices, freePort, type LocalServices } from "./services";
+import { createWebSocketGateway } from "./websocket";
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+/** Each job queue, its consumer and its dead-letter policy (the same numbers as stacks/Jobs.ts). */
+export const JOB_QUEUES = [
+  { name: "ingest", env: "FLINT_INGEST_QUEUE_URL", handler: "functions/jobs/ingest.ts", batchSize: 5, concurrency: 1, visibilityTimeout: 120, maxReceiveCount: 3 },
+  { name: "training", env: "FLINT_TRAINING_QUEUE_URL", handler: "functions/jobs/train.ts", batchSize: 1, concurrency: 2, visibilityTimeout: 60, maxReceiveCount: 2 },
+  { name: "compile", env: "FLINT_COMPILE_QUEUE_URL", handler: "functions/jobs/compile.ts", batchSize: 1, concurrency: 1, visibilityTimeout: 300, maxReceiveCount: 3 },
+  { name: "webhook", env: "FLINT_WEBHOOK_QUEUE_URL", handler: "functions/jobs/webhooks.ts", batchSize: 10, concurrency: 1, visibilityTimeout: 30, maxReceiveCount: 3 },
+] as const;
+
+/** Dead-letter queues whose messages mark their run or deployment failed. */
+const DEAD_LETTER_CONSUMER = "functions/jobs/dead-letter.ts";
+const WATCHED_DEAD_LETTERS = new Set(["training", "compile"]);
+
+export interface RuntimeOptions {
+  port?: number;
+  host?: string;
+  dataDir: string;
+  s3Port?: number;
+  /** Seeded superadmin; a password is generated when none is given. */
+  admin?: { username: string; password?: string; email?: string };
+  /** Milliseconds between retention runs (EventBridge schedule stand-in). */
+  retentionIntervalMs?: number;
+  /** Extra environment (e.g. Stripe settings) applied before anything reads config. */
+  env?: Record<string, string>;
+  quiet?: boolean;
+}
+
+export interface Runtime {
+  url: string;
+  wsUrl: string;
+  env: Record<string, string>;
+  admin?: { username: string; password: string; generated: boolean };
+  stop(): Promise<void>;
+}
+
+export class RuntimeAlreadyRunning extends Error {}
+
+function lock(dataDir: string, port: number): () => void {
+  const file = path.join(dataDir, "runtime.pid");
+  if (existsSync(file)) {
+    const [pid, otherPort] = readFileSync(file, "utf8").trim().split(":");
+    if (pid && isAlive(Number(pid))) {
+      throw new RuntimeAlreadyRunning(
+        `Flint is already running (pid ${pid}, http://localhost:${otherPort}) with data in ${dataDir}. Stop it first (Ctrl-C), or use another FLINT_DATA_DIR.`,
+      );
+    }
+  }
+  writeFileSync(file, `${process.pid}:${port}`);
+  return () => rmSync(file, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const dataDir = path.resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const port = options.port ?? 3030;
+  const host = options.host ?? "127.0.0.1";
+  const unlock = lock(dataDir, port);
+  const cleanups: (() => Promise<void> | void)[] = [unlock];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+  try {
+    return await start(options, dataDir, port, host, cleanups, stop);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function start(
+  options: RuntimeOptions,
+  dataDir: string,
+  requestedPort: number,
+  host: string,
+  cleanups: (() => Promise<void> | void)[],
+  stop: () => Promise<void>,
+): Promise<Runtime> {
+  const services: LocalServices = await startServices({ dataDir, s3Port: options.s3Port });
+  cleanups.push(() => services.stop());
+
+  const port = requestedPort === 0 ? await freePort() : requestedPort;
+  const url = `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`;
+  const env: Record<string, string> = {
+    FLINT_LOCAL: "1",
+    FLINT_STAGE: "local",
+    FLINT_DATA_DIR: dataDir,
+    FLINT_TABLE_NAME: "flint-local",
+    FLINT_BUCKET_NAME: "flint-local",
+    FLINT_DYNAMO_ENDPOINT: services.dynamoEndpoint,
+    FLINT_SQS_ENDPOINT: services.sqsEndpoint,
+    FLINT_S3_ENDPOINT: services.s3Endpoint,
+    FLINT_WS_MANAGEMENT_ENDPOINT: url,
+    FLINT_PUBLIC_URL: url,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    ...(options.quiet ? { FLINT_LOG_LEVEL: "WARN" } : {}),
+    ...options.env,
+  };
+
+  // Queues and their DLQs, with the same redrive policy as on AWS.
+  const { sqs } = await import("../core/aws");
+  const deadLetterUrls: Record<string, string> = {};
+  // Created directly: config is not applied to process.env until the queues exist.
+  const client = new SQSClient({ region: "us-east-1", endpoint: services.sqsEndpoint, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+  for (const queue of JOB_QUEUES) {
+    const dlq = await client.send(new CreateQueueCommand({ QueueName: `flint-${queue.name}-dlq` }));
+    const dlqArn = (
+      await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))
+    ).Attributes!.QueueArn!;
+    const created = await client.send(
+      new CreateQueueCommand({
+        QueueName: `flint-${queue.name}`,
+        Attributes: {
+          VisibilityTimeout: String(queue.visibilityTimeout),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: queue.maxReceiveCount }),
+        },
+      }),
+    );
+    env[queue.env] = created.QueueUrl!;
+    env[`${queue.env.replace("_URL", "_DLQ_URL")}`] = dlq.QueueUrl!;
+    deadLetterUrls[queue.name] = dlq.QueueUrl!;
+  }
+  Object.assign(process.env, env);
+
+  const { ensureTable } = await import("../core/db");
+  const { ensureBucket } = await import("../core/storage");
+  await ensureTable();
+  await ensureBucket();
+
+  // S3 ObjectCreated notifications for uploads/ go to the ingest queue, as the bucket notification does on AWS.
+  services.onObjectCreated((event) => {
+    const records = event.Records.filter((record) => record.eventName.startsWith("ObjectCreated") && record.s3.object.key.startsWith("uploads/"));
+    if (records.length === 0) return;
+    void sqs()
+      .send(new SendMessageCommand({ QueueUrl: env.FLINT_INGEST_QUEUE_URL, MessageBody: JSON.stringify({ ...event, Records: records }) }))
+      .catch(() => undefined);
+  });
+
+  // HTTP: dispatch each route to its endpoint group's app, exactly as API Gateway routes to Lambdas.
+  const { compileRoutes, matchRoute, endpointGroupRoutes } = await import("../functions/http/routes");
+  const { errorBody } = await import("../functions/http/common");
+  const matchers = compileRoutes();
+  const apps = new Map<string, { fetch: (request: Request, env?: unknown) => Response | Promise<Response> }>();
+  for (const group of endpointGroupRoutes) {
+    const file = path.join(root, "functions/http", `${group.name}.ts`);
+    if (!existsSync(file)) continue;
+    const module = (await import(file)) as { app: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> } };
+    apps.set(group.name, module.app);
+  }
+
+  const ws = await import("../functions/ws/connect").then(async (connect) => ({
+    connect: connect.handler,
+    disconnect: (await import("../functions/ws/disconnect")).handler,
+    message: (await import("../functions/ws/subscribe")).handler,
+  }));
+  const gateway = createWebSocketGateway(ws);
+  const server = new Hono();
+  server.route("/", gateway.management);
+  server.all("*", (c) => {
+    const group = matchRoute(matchers, c.req.method, c.req.path);
+    const app = group ? apps.get(group) : undefined;
+    if (!app) return c.json(errorBody("Route not found", "route.not_found", { method: c.req.method, path: c.req.path }), 404);
+    return app.fetch(c.req.raw, c.env);
+  });
+
+  const http = await new Promise<Server>((resolve, reject) => {
+    const instance = serve({ fetch: server.fetch, port, hostname: host }, () => resolve(instance as Server));
+    instance.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new Error(`Port ${port} is already in use. Set PORT to another port.`) : error),
+    );
+  });
+  gateway.attach(http);
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        gateway.close();
+        http.closeAllConnections?.();
+        http.close(() => resolve());
+      }),
+  );
+
+  // Job consumers with the Lambda event shape.
+  const { pollQueue } = await import("../functions/jobs/poller");
+  const abort = new AbortController();
+  const pollers: Promise<void>[] = [];
+  for (const queue of JOB_QUEUES) {
+    const file = path.join(root, queue.handler);
+    if (!existsSync(file)) continue;
+    const { handler } = (await import(file)) as { handler: Parameters<typeof pollQueue>[0]["handler"] };
+    pollers.push(
+      pollQueue({
+        queueUrl: env[queue.env]!,
+        handler,
+        batchSize: queue.batchSize,
+        concurrency: queue.concurrency,
+        timeoutSeconds: queue.visibilityTimeout,
+        signal: abort.signal,
+      }),
+    );
+  }
+  const deadLetterFile = path.join(root, DEAD_LETTER_CONSUMER);
+  if (existsSync(deadLetterFile)) {
+    const { handler } = (await import(deadLetterFile)) as { handler: Parameters<typeof pollQueue>[0]["handler"] };
+    for (const [name, queueUrl] of Object.entries(deadLetterUrls)) {
+      if (!WATCHED_DEAD_LETTERS.has(name)) continue;
+      pollers.push(pollQueue({ queueUrl, handler, batchSize: 10, signal: abort.signal }));
+    }
+  }
+  cleanups.push(async () => {
+    abort.abort();
+    await Promise.allSettled(pollers);
+  });
+
+  // The retention schedule (an EventBridge rule on AWS).
+  const retentionFile = path.join(root, "functions/jobs/retention.ts");
+  if (existsSync(retentionFile)) {
+    const { handler } = (await import(retentionFile)) as { handler: (event: ScheduledEvent) => Promise<unknown> };
+    const interval = options.retentionIntervalMs ?? 60 * 60 * 1000;
+    const timer = setInterval(() => {
+      void handler(scheduledEvent()).catch(() => undefined);
+    }, interval);
+    timer.unref();
+    cleanups.push(() => clearInterval(timer));
+  }
+
+  let admin: Runtime["admin"];
+  if (options.admin) {
+    const { Auth } = await import("../core/auth");
+    const generated = !options.admin.password;
+    const password = options.admin.password ?? (await import("../core/id")).createSecret(12);
+    const seeded = await Auth.seedAdmin({
+      username: options.admin.username,
+      email: options.admin.email ?? `${options.admin.username}@flint.local`,
+      password,
+    });
+    admin = { username: options.admin.username, password: seeded.created ? password : "", generated: generated && seeded.created };
+  }
+
+  return { url, wsUrl: url.replace(/^http/, "ws") + "/ws", env, admin, stop };
+}
+
+
+function scheduledEvent(): ScheduledEvent {
+  return {
+    version: "0",
+    id: crypto.randomUUID(),
+    "detail-type": "Scheduled Event",
+    source: "aws.events",
+    account: "000000000000",
+    time: new Date().toISOString(),
+    region: "us-east-1",
+    resources: ["arn:aws:events:us-east-1:000000000000:rule/flint-local-retention"],
+    detail: {},
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * What every HTTP endpoint group shares: the app factory with request ids,
+ * structured request logs, body limits, the actor (from the bearer token) and
+ * the one mapping from domain errors to `{ error, code, details }` responses.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { withActor, type Actor } from "../../core/actor";
+import { Auth } from "../../core/auth";
+import { DomainError, type ErrorKind } from "../../core/error";
+import { logger } from "../../core/logger";
+
+export const API_BASE = "/api/v1";
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  rate_limited: 429,
+  unavailable: 503,
+  upstream: 502,
+};
+
+export type Env = { Variables: { actor: Actor; requestId: string } };
+
+export function errorBody(error: string, code: string, details?: unknown) {
+  return { error, code, details: details ?? null };
+}
+
+/** Maps any thrown error to a JSON error response; unknown errors are logged and hidden. */
+export function handleError(error: Error, c: Context): Response {
+  if (error instanceof DomainError) {
+    for (const [name, value] of Object.entries(headersFor(error))) c.header(name, value);
+    return c.json(errorBody(error.message, error.code, error.details), STATUS[error.kind]);
+  }
+  if (error instanceof HTTPException) {
+    const status = error.status as ContentfulStatusCode;
+    const code = status === 413 ? "request.too_large" : status === 401 ? "auth.unauthorized" : "request.invalid";
+    const message = error.message || (status === 413 ? "Request body too large" : "Bad request");
+    return c.json(errorBody(message, code), status);
+  }
+  logger.error("unhandled error", { error, path: c.req.path, requestId: c.get("requestId") });
+  return c.json(errorBody("Internal server error", "internal"), 500);
+}
+
+function headersFor(error: DomainError): Record<string, string> {
+  const details = error.details as { retry_after_seconds?: number; headers?: Record<string, string> } | undefined;
+  const headers: Record<string, string> = { ...(details?.headers ?? {}) };
+  if (error.kind === "rate_limited" && details?.retry_after_seconds !== undefined) {
+    headers["Retry-After"] = String(details.retry_after_seconds);
+  }
+  return headers;
+}
+
+/** Zod failures from route validators become one 400 shape. */
+function validationHook(result: { success: boolean; error?: unknown; target?: string }) {
+  if (result.success) return;
+  const issues = (result.error as { issues?: { path: PropertyKey[]; message: string; code?: string }[] }).issues ?? [];
+  throw new DomainError("invalid", "request.invalid", "Request validation failed", {
+    target: result.target,
+    issues: issues.map((issue) => ({
+      path: issue.path.map(String).join("."),
+      message: issue.message,
+    })),
+  });
+}
+
+/** Resolves the caller from `Authorization: Bearer <token>` and runs the request as that actor. */
+export const actorMiddleware: MiddlewareHandler<Env> = async (c, next) => {
+  const header = c.req.header("authorization");
+  let actor: Actor = { type: "public" };
+  if (header) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match?.[1]) throw new DomainError("unauthorized", "auth.unauthorized", "Malformed Authorization header");
+    actor = await Auth.authenticate(match[1]);
+  }
+  c.set("actor", actor);
+  await withActor(actor, next);
+};
+
+const requestLog: MiddlewareHandler<Env> = async (c, next) => {
+  const started = performance.now();
+  await next();
+  const actor = c.get("actor");
+  logger.info("request", {
+    requestId: c.get("requestId"),
+    method: c.req.method,
+    path: c.req.path,
+    status: c.res.status,
+    durationMs: Math.round(performance.now() - started),
+    tenantId: actor && "tenantId" in actor ? actor.tenantId : undefined,
+  });
+};
+
+export interface AppOptions {
+  /** Mount under /api/v1 (default) or at the root (health, jwks). */
+  basePath?: string;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes?: number;
+}
+
+/** A Hono app for one endpoint group, with every cross-cutting concern installed. */
+export function createApp(options: AppOptions = {}) {
+  const app = new OpenAPIHono<Env>({ defaultHook: validationHook }).basePath(options.basePath ?? API_BASE);
+  app.use("*", requestId({ headerName: "X-Request-Id" }));
+  app.use("*", requestLog);
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
+      onError: (c) => c.json(errorBody("Request body too large", "request.too_large", { max_bytes: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT }), 413),
+    }),
+  );
+  app.use("*", actorMiddleware);
+  app.onError(handleError);
+  app.notFound((c) => c.json(errorBody("Route not found", "route.not_found", { method: c.req.method, path: c.req.path }), 404));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  return app;
+}
+
+/** The client's IP: API Gateway's source IP on AWS, the socket address locally. */
+export function clientIp(c: Context): string {
+  const lambdaEvent = (c.env as { event?: { requestContext?: { http?: { sourceIp?: string } } } } | undefined)?.event;
+  const fromLambda = lambdaEvent?.requestContext?.http?.sourceIp;
+  if (fromLambda) return fromLambda;
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress ?? "unknown";
+}
+
+export const ErrorSchemaDoc = {
+  description: "Error",
+  content: {
+    "application/json": {
+      schema: {
+        type: "object" as const,
+        properties: { error: { type: "string" as const }, code: { type: "string" as const }, details: {} },
+        required: ["error", "code"],
+      },
+    },
+  },
+};

@@ -1,0 +1,115 @@
+/**
+ * Health, public keys, the OpenAPI document, the docs page and system metrics.
+ */
+import os from "node:os";
+import { createRoute, z } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { handle } from "hono/aws-lambda";
+import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import { useUser } from "../../core/actor";
+import { Auth } from "../../core/auth";
+import { dynamo } from "../../core/aws";
+import { Config } from "../../core/config";
+import { endpointGroups } from "./apps";
+import { createApp } from "./common";
+
+const startedAt = Date.now();
+
+export const app = createApp({ basePath: "/" });
+
+const Health = z.object({
+  status: z.enum(["ok", "degraded"]),
+  version: z.string(),
+  database: z.enum(["connected", "unreachable"]),
+  uptime_seconds: z.number(),
+});
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/health",
+    tags: ["System"],
+    summary: "Liveness and database reachability",
+    responses: { 200: { description: "Healthy", content: { "application/json": { schema: Health } } } },
+  }),
+  async (c) => {
+    let database: "connected" | "unreachable" = "connected";
+    try {
+      await dynamo().send(new DescribeTableCommand({ TableName: Config.tableName() }));
+    } catch {
+      database = "unreachable";
+    }
+    return c.json({
+      status: database === "connected" ? ("ok" as const) : ("degraded" as const),
+      version: Config.version(),
+      database,
+      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+    }, 200);
+  },
+);
+
+app.get("/.well-known/jwks.json", async (c) => {
+  c.header("Cache-Control", "public, max-age=300");
+  return c.json(await Auth.jwks());
+});
+
+app.get("/api/v1/openapi.json", async (c) => {
+  const document = await buildOpenApiDocument();
+  return c.json(document);
+});
+
+app.get("/docs", swaggerUI({ url: "/api/v1/openapi.json", title: "Flint API" }));
+
+/** One OpenAPI 3.1 document generated from every group's zod route schemas. */
+export async function buildOpenApiDocument() {
+  const info = { title: "Flint API", version: Config.version(), description: "Sensor data to anomaly models on edge controllers" };
+  const document = app.getOpenAPI31Document({ openapi: "3.1.0", info });
+  for (const load of Object.values(endpointGroups)) {
+    const { app: group } = await load();
+    const part = group.getOpenAPI31Document({ openapi: "3.1.0", info });
+    Object.assign((document.paths ??= {}), part.paths ?? {});
+    const components = (document.components ??= {});
+    for (const [kind, entries] of Object.entries(part.components ?? {})) {
+      const target = ((components as Record<string, Record<string, unknown>>)[kind] ??= {});
+      Object.assign(target, entries);
+    }
+  }
+  document.components = {
+    ...document.components,
+    securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+  };
+  return document;
+}
+
+const Metrics = z.object({
+  cpu_usage_percent: z.number(),
+  memory_used_mb: z.number(),
+  memory_total_mb: z.number(),
+  load_average: z.array(z.number()),
+  uptime_seconds: z.number(),
+});
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/system/metrics",
+    tags: ["System"],
+    summary: "Resource metrics of the serving process",
+    security: [{ bearer: [] }],
+    responses: { 200: { description: "Metrics", content: { "application/json": { schema: Metrics } } } },
+  }),
+  async (c) => {
+    useUser();
+    const total = os.totalmem();
+    const cores = os.cpus().length || 1;
+    return c.json({
+      cpu_usage_percent: Math.min(100, Math.round((os.loadavg()[0]! / cores) * 1000) / 10),
+      memory_used_mb: Math.round((total - os.freemem()) / 1024 / 1024),
+      memory_total_mb: Math.round(total / 1024 / 1024),
+      load_average: os.loadavg(),
+      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+    }, 200);
+  },
+);
+
+export const handler = handle(app);

@@ -1,0 +1,54 @@
+/**
+ * Messages from clients: {"action":"subscribe","topic":"run:tr_..."} and
+ * {"action":"unsubscribe","topic":...}. Answers are pushed back on the socket:
+ * {"type":"subscribed","topic"} or {"type":"error","code","error"}.
+ */
+import type { APIGatewayProxyResultV2 } from "aws-lambda";
+import { z } from "zod";
+import { withActor } from "../../core/actor";
+import { DomainError } from "../../core/error";
+import { Realtime } from "../../core/realtime";
+import { assertTopicVisible } from "../../core/realtime/topics";
+import "./topics";
+import type { WebSocketEvent } from "./event";
+
+const Message = z.object({ action: z.enum(["subscribe", "unsubscribe"]), topic: Realtime.Topic });
+
+export async function handler(event: WebSocketEvent): Promise<APIGatewayProxyResultV2> {
+  const connectionId = event.requestContext.connectionId;
+  const reply = (body: Record<string, unknown>) =>
+    Realtime.send(connectionId, new TextEncoder().encode(JSON.stringify(body)));
+  const connection = await Realtime.getConnection(connectionId);
+  if (!connection) {
+    await reply({ type: "error", code: "auth.unauthorized", error: "Connection is not authenticated" });
+    return { statusCode: 401 };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(event.body ?? "");
+  } catch {
+    body = undefined;
+  }
+  const parsed = Message.safeParse(body);
+  if (!parsed.success) {
+    await reply({
+      type: "error",
+      code: "request.invalid",
+      error: "Expected {\"action\":\"subscribe\"|\"unsubscribe\",\"topic\":\"tenant\"|\"run:<id>\"|\"dataset:<id>\"|\"deployment:<id>\"}",
+    });
+    return { statusCode: 400 };
+  }
+  const { action, topic } = parsed.data;
+  const actor = { type: "system" as const, tenantId: connection.tenantId };
+  try {
+    await withActor(actor, () => assertTopicVisible(topic));
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    await reply({ type: "error", code: error.code, error: error.message, topic });
+    return { statusCode: 404 };
+  }
+  if (action === "subscribe") await Realtime.subscribe(connection, topic);
+  else await Realtime.unsubscribe(connection, topic);
+  await reply({ type: action === "subscribe" ? "subscribed" : "unsubscribed", topic });
+  return { statusCode: 200 };
+}
