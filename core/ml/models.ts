@@ -1,0 +1,222 @@
+/**
+ * Architectures as graph-building functions over the autodiff builder.
+ *
+ * Parameter names and layouts (the same names are used as ONNX initializers in
+ * the exported inference model; see README.md):
+ *
+ * lstm_autoencoder
+ *   lstm.enc.{l}.W  [in+H, 4H]  rows 0..in-1 multiply the layer input x_t, rows in..in+H-1 multiply h_{t-1};
+ *                               columns are the four gates in order i, f, g, o (H columns each)
+ *   lstm.enc.{l}.b  [4H]        gate bias (forget-gate slice initialised to 1)
+ *   bottleneck.W    [H, Z], bottleneck.b [Z]   z = h_T(last encoder layer) · W + b (linear)
+ *   lstm.dec.{l}.W  [in+H, 4H], lstm.dec.{l}.b [4H]   decoder layer 0 receives z at every time step (in = Z)
+ *   output.W        [H, F], output.b [F]       reconstruction_t = h_t(last decoder layer) · W + b
+ *   LSTM cell: i=σ(.), f=σ(.), g=tanh(.), o=σ(.); c_t = f⊙c_{t-1} + i⊙g; h_t = o⊙tanh(c_t); h_0 = c_0 = 0.
+ *
+ * gru_predictor
+ *   gru.{l}.W   [in+H, 3H]  gate columns r, z, n; gru.{l}.b [3H] input bias; gru.{l}.bh [3H] recurrent bias
+ *   GRU cell: [a_r a_z a_n] = x_t·W_x + b, [u_r u_z u_n] = h·W_h + bh; r=σ(a_r+u_r); z=σ(a_z+u_z);
+ *             n = tanh(a_n + r⊙u_n); h_t = (1−z)⊙n + z⊙h_{t-1}
+ *   head.W [H, F], head.b [F]: forecast(x_T) = x_{T-1} + h_{T-1}·W + b   (residual, in normalised units)
+ *   The GRU reads steps 0..T-2 of the window and forecasts step T-1.
+ *
+ * sentinel
+ *   mlp.0.W [2F,128], mlp.0.b; mlp.1.W [128,64], mlp.1.b; mlp.2.W [64,1], mlp.2.b [1]
+ *   input features = concat(last row, window mean) of the normalised window; ReLU hidden layers;
+ *   score = σ(logit) = failure probability (health = 1 − score).
+ */
+import { mulDim, type Graph, type Tensor } from "./graph";
+import type { HyperparametersT, ArchitectureT } from "./schema";
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: "glorot" | "zeros" | "lstm_bias";
+  fanIn: number;
+  fanOut: number;
+}
+export interface MaskSpec {
+  name: string;
+  dim: number;
+}
+export interface ModelDef {
+  architecture: ArchitectureT;
+  features: number;
+  seq: number;
+  hp: HyperparametersT;
+  params: ParamSpec[];
+  masks: MaskSpec[];
+  /** sentinel only: per-sample label and weight inputs */
+  supervised: boolean;
+}
+export interface ForwardOut {
+  /** per-sample training loss [N] */
+  perSample: Tensor;
+  /** anomaly score [N] */
+  score: Tensor;
+  /** normalised reconstruction [N,T,F] / forecast [N,F] / health [N] */
+  output: Tensor;
+  outputName: "reconstruction" | "forecast" | "health";
+}
+
+export function defineModel(architecture: ArchitectureT, features: number, hp: HyperparametersT): ModelDef {
+  const F = features;
+  const H = hp.hidden_dim;
+  const params: ParamSpec[] = [];
+  const masks: MaskSpec[] = [];
+  const dense = (name: string, i: number, o: number) => {
+    params.push({ name: `${name}.W`, shape: [i, o], init: "glorot", fanIn: i, fanOut: o });
+    params.push({ name: `${name}.b`, shape: [o], init: "zeros", fanIn: i, fanOut: o });
+  };
+  if (architecture === "lstm_autoencoder") {
+    const Z = hp.bottleneck_dim;
+    for (let l = 0; l < hp.num_layers; l++) {
+      const inDim = l === 0 ? F : H;
+      params.push({ name: `lstm.enc.${l}.W`, shape: [inDim + H, 4 * H], init: "glorot", fanIn: inDim + H, fanOut: 4 * H });
+      params.push({ name: `lstm.enc.${l}.b`, shape: [4 * H], init: "lstm_bias", fanIn: 0, fanOut: H });
+    }
+    dense("bottleneck", H, Z);
+    for (let l = 0; l < hp.num_layers; l++) {
+      const inDim = l === 0 ? Z : H;
+      params.push({ name: `lstm.dec.${l}.W`, shape: [inDim + H, 4 * H], init: "glorot", fanIn: inDim + H, fanOut: 4 * H });
+      params.push({ name: `lstm.dec.${l}.b`, shape: [4 * H], init: "lstm_bias", fanIn: 0, fanOut: H });
+    }
+    dense("output", H, F);
+    if (hp.dropout > 0) masks.push({ name: "mask.bottleneck", dim: Z });
+  } else if (architecture === "gru_predictor") {
+    for (let l = 0; l < hp.num_layers; l++) {
+      const inDim = l === 0 ? F : H;
+      params.push({ name: `gru.${l}.W`, shape: [inDim + H, 3 * H], init: "glorot", fanIn: inDim + H, fanOut: 3 * H });
+      params.push({ name: `gru.${l}.b`, shape: [3 * H], init: "zeros", fanIn: 0, fanOut: 0 });
+      params.push({ name: `gru.${l}.bh`, shape: [3 * H], init: "zeros", fanIn: 0, fanOut: 0 });
+    }
+    dense("head", H, F);
+    if (hp.dropout > 0) masks.push({ name: "mask.head", dim: H });
+  } else {
+    dense("mlp.0", 2 * F, 128);
+    dense("mlp.1", 128, 64);
+    dense("mlp.2", 64, 1);
+    if (hp.dropout > 0) masks.push({ name: "mask.0", dim: 128 }, { name: "mask.1", dim: 64 });
+  }
+  return { architecture, features, seq: hp.sequence_length, hp, params, masks, supervised: architecture === "sentinel" };
+}
+
+function elementLoss(g: Graph, d: Tensor, loss: HyperparametersT["loss"]): Tensor {
+  if (loss === "mae") return g.abs(d);
+  if (loss === "huber") return g.huber(d, 1);
+  return g.mul(d, d);
+}
+
+/** LSTM layer over a time-major 2-D input [T*N, in] (or one input repeated T times). Returns [T*N, H] and h_T. */
+function lstmLayer(g: Graph, input: { seq: Tensor } | { repeat: Tensor }, T: number, W: Tensor, b: Tensor, inDim: number, H: number) {
+  const Wx = g.slice(W, 0, 0, inDim);
+  const Wh = g.slice(W, 0, inDim, inDim + H);
+  let xps: Tensor[];
+  if ("repeat" in input) {
+    const xp = g.gemm(input.repeat, Wx, b);
+    xps = new Array<Tensor>(T).fill(xp);
+  } else {
+    xps = g.split(g.gemm(input.seq, Wx, b), 0, { count: T, size: "N" });
+  }
+  let h: Tensor | undefined;
+  let c: Tensor | undefined;
+  const hs: Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const gates = h ? g.gemm(h, Wh, xps[t]!) : xps[t]!;
+    const [ig, fg, gg, og] = g.split(gates, 1, [H, H, H, H]) as [Tensor, Tensor, Tensor, Tensor];
+    const i = g.sigmoid(ig);
+    const o = g.sigmoid(og);
+    const gt = g.tanh(gg);
+    c = c ? g.add(g.mul(g.sigmoid(fg), c), g.mul(i, gt)) : g.mul(i, gt);
+    h = g.mul(o, g.tanh(c));
+    hs.push(h);
+  }
+  return { seq: g.concat(hs, 0), last: h! };
+}
+
+function gruLayer(g: Graph, seq: Tensor, T: number, W: Tensor, b: Tensor, bh: Tensor, inDim: number, H: number) {
+  const Wx = g.slice(W, 0, 0, inDim);
+  const Wh = g.slice(W, 0, inDim, inDim + H);
+  const xps = g.split(g.gemm(seq, Wx, b), 0, { count: T, size: "N" });
+  let h: Tensor | undefined;
+  const hs: Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    const [xrz, xn] = g.split(xps[t]!, 1, [2 * H, H]) as [Tensor, Tensor];
+    const hp = h ? g.gemm(h, Wh, bh) : bh;
+    const [hrz, hn] = g.split(hp, h ? 1 : 0, [2 * H, H]) as [Tensor, Tensor];
+    const [r, z] = g.split(g.sigmoid(g.add(xrz, hrz)), 1, [H, H]) as [Tensor, Tensor];
+    const n = g.tanh(g.add(xn, g.mul(r, hn)));
+    h = h ? g.add(n, g.mul(z, g.sub(h, n))) : g.sub(n, g.mul(z, n));
+    hs.push(h);
+  }
+  return { seq: g.concat(hs, 0), last: h! };
+}
+
+/**
+ * Forward pass on a normalised window batch x [N,T,F].
+ * `masks` are inverted-dropout masks (values 0 or 1/(1−p)); pass undefined at inference.
+ * `target` = {label [N], weight [N]} for the supervised sentinel loss.
+ */
+export function forward(
+  def: ModelDef,
+  g: Graph,
+  x: Tensor,
+  p: Record<string, Tensor>,
+  masks?: Record<string, Tensor>,
+  target?: { label: Tensor; weight: Tensor },
+): ForwardOut {
+  const { features: F, seq: T, hp } = def;
+  const H = hp.hidden_dim;
+  const P = (n: string) => {
+    const t = p[n];
+    if (!t) throw new Error(`missing parameter ${n}`);
+    return t;
+  };
+  const drop = (t: Tensor, name: string) => (masks && masks[name] ? g.mul(t, masks[name]!) : t);
+  if (def.architecture === "lstm_autoencoder") {
+    const xtm = g.transpose(x, [1, 0, 2]); // [T,N,F]
+    let seq = g.reshape(xtm, [mulDim("N", T), F]);
+    let last: Tensor | undefined;
+    for (let l = 0; l < hp.num_layers; l++) {
+      const r = lstmLayer(g, { seq }, T, P(`lstm.enc.${l}.W`), P(`lstm.enc.${l}.b`), l === 0 ? F : H, H);
+      seq = r.seq;
+      last = r.last;
+    }
+    const z = drop(g.gemm(last!, P("bottleneck.W"), P("bottleneck.b")), "mask.bottleneck");
+    let dec = lstmLayer(g, { repeat: z }, T, P("lstm.dec.0.W"), P("lstm.dec.0.b"), hp.bottleneck_dim, H);
+    for (let l = 1; l < hp.num_layers; l++) dec = lstmLayer(g, { seq: dec.seq }, T, P(`lstm.dec.${l}.W`), P(`lstm.dec.${l}.b`), H, H);
+    const recon2d = g.gemm(dec.seq, P("output.W"), P("output.b")); // [T*N, F]
+    const recon = g.reshape(recon2d, [T, "N", F]);
+    const err = elementLoss(g, g.sub(recon, xtm), hp.loss === "bce" ? "mse" : hp.loss);
+    const score = g.reduceMean(err, [0, 2], false); // [N]
+    return { perSample: score, score, output: g.transpose(recon, [1, 0, 2]), outputName: "reconstruction" };
+  }
+  if (def.architecture === "gru_predictor") {
+    const xtm = g.transpose(x, [1, 0, 2]); // [T,N,F]
+    const ctx = g.slice(xtm, 0, 0, T - 1);
+    const target = g.reshape(g.slice(xtm, 0, T - 1, T), ["N", F]);
+    const lastObs = g.reshape(g.slice(xtm, 0, T - 2, T - 1), ["N", F]);
+    let seq = g.reshape(ctx, [mulDim("N", T - 1), F]);
+    let last: Tensor | undefined;
+    for (let l = 0; l < hp.num_layers; l++) {
+      const r = gruLayer(g, seq, T - 1, P(`gru.${l}.W`), P(`gru.${l}.b`), P(`gru.${l}.bh`), l === 0 ? F : H, H);
+      seq = r.seq;
+      last = r.last;
+    }
+    const forecast = g.add(lastObs, g.gemm(drop(last!, "mask.head"), P("head.W"), P("head.b")));
+    const err = elementLoss(g, g.sub(forecast, target), hp.loss === "bce" ? "mse" : hp.loss);
+    const score = g.reduceMean(err, [1], false);
+    return { perSample: score, score, output: forecast, outputName: "forecast" };
+  }
+  // sentinel
+  const lastRow = g.reshape(g.slice(x, 1, T - 1, T), ["N", F]);
+  const mean = g.reduceMean(x, [1], false);
+  const feat = g.concat([lastRow, mean], 1);
+  const h1 = drop(g.relu(g.gemm(feat, P("mlp.0.W"), P("mlp.0.b"))), "mask.0");
+  const h2 = drop(g.relu(g.gemm(h1, P("mlp.1.W"), P("mlp.1.b"))), "mask.1");
+  const logit = g.reshape(g.gemm(h2, P("mlp.2.W"), P("mlp.2.b")), ["N"]);
+  const score = g.sigmoid(logit);
+  const perSample = target ? g.mul(g.bceWithLogits(logit, target.label), target.weight) : score;
+  const health = g.sub(g.scalar(1), score);
+  return { perSample, score, output: health, outputName: "health" };
+}

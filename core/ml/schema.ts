@@ -1,0 +1,43 @@
+import { z } from "zod";
+
+export const Architecture = z.enum(["lstm_autoencoder", "gru_predictor", "sentinel"]);
+export type ArchitectureT = z.infer<typeof Architecture>;
+
+/**
+ * Training hyperparameters. Every field is optional; `.parse` applies defaults.
+ *
+ * - `stride`: step between consecutive training windows. Default (when omitted):
+ *   max(1, round(sequence_length / 6)) — 10 at the default sequence length, so
+ *   consecutive windows still overlap by 5/6 but an epoch is ~6× cheaper than
+ *   stride 1. Validation/test scoring always uses stride 1.
+ * - `dropout`: inverted dropout on the non-recurrent activations only
+ *   (bottleneck of the autoencoder, GRU output feeding the head, both sentinel
+ *   hidden layers), masks drawn from the seeded RNG; identity at inference.
+ * - `loss`: mse/mae/huber (δ = 1 in normalised units) for the reconstruction /
+ *   forecast models; the sentinel always trains with class-balanced BCE, `bce`
+ *   is accepted for it (and treated as mse elsewhere).
+ * - `weight_decay`: L2 added to the gradient for adam/sgd, decoupled for adamw.
+ * - `sentinel` ignores hidden_dim/num_layers (fixed n → 128 → 64 → 1 MLP).
+ */
+export const Hyperparameters = z.object({
+  learning_rate: z.number().positive().max(1).default(0.001),
+  batch_size: z.number().int().min(1).max(4096).default(64),
+  epochs: z.number().int().min(1).max(1000).default(20),
+  hidden_dim: z.number().int().min(2).max(1024).default(64),
+  bottleneck_dim: z.number().int().min(1).max(1024).default(32),
+  num_layers: z.number().int().min(1).max(4).default(2),
+  sequence_length: z.number().int().min(2).max(1000).default(60),
+  dropout: z.number().min(0).max(0.9).default(0.1),
+  optimizer: z.enum(["adam", "adamw", "sgd"]).default("adam"),
+  weight_decay: z.number().min(0).max(1).default(0),
+  loss: z.enum(["mse", "mae", "huber", "bce"]).default("mse"),
+  patience: z.number().int().min(1).max(1000).default(10),
+  stride: z.number().int().min(1).max(10000).optional(),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(42),
+});
+export type HyperparametersInput = z.input<typeof Hyperparameters>;
+export type HyperparametersT = z.infer<typeof Hyperparameters>;
+
+export function effectiveStride(hp: HyperparametersT): number {
+  return hp.stride ?? Math.max(1, Math.round(hp.sequence_length / 6));
+}
