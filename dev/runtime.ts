@@ -18,15 +18,11 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 /** Each job queue, its consumer and its dead-letter policy (the same numbers as stacks/Jobs.ts). */
 export const JOB_QUEUES = [
-  { name: "ingest", env: "FLINT_INGEST_QUEUE_URL", handler: "functions/jobs/ingest.ts", batchSize: 5, concurrency: 1, visibilityTimeout: 120, maxReceiveCount: 3 },
-  { name: "training", env: "FLINT_TRAINING_QUEUE_URL", handler: "functions/jobs/train.ts", batchSize: 1, concurrency: 2, visibilityTimeout: 60, maxReceiveCount: 2 },
-  { name: "compile", env: "FLINT_COMPILE_QUEUE_URL", handler: "functions/jobs/compile.ts", batchSize: 1, concurrency: 1, visibilityTimeout: 300, maxReceiveCount: 3 },
-  { name: "webhook", env: "FLINT_WEBHOOK_QUEUE_URL", handler: "functions/jobs/webhooks.ts", batchSize: 10, concurrency: 1, visibilityTimeout: 30, maxReceiveCount: 3 },
+  { name: "ingest", env: "FLINT_INGEST_QUEUE_URL", handler: "functions/jobs/ingest.ts", deadLetterHandler: undefined, batchSize: 5, concurrency: 1, visibilityTimeout: 120, maxReceiveCount: 3 },
+  { name: "training", env: "FLINT_TRAINING_QUEUE_URL", handler: "functions/jobs/train.ts", deadLetterHandler: "functions/jobs/training-dead-letter.ts", batchSize: 1, concurrency: 2, visibilityTimeout: 60, maxReceiveCount: 2 },
+  { name: "compile", env: "FLINT_COMPILE_QUEUE_URL", handler: "functions/jobs/compile.ts", deadLetterHandler: "functions/jobs/compile-dead-letter.ts", batchSize: 1, concurrency: 1, visibilityTimeout: 300, maxReceiveCount: 3 },
+  { name: "webhook", env: "FLINT_WEBHOOK_QUEUE_URL", handler: "functions/jobs/webhooks.ts", deadLetterHandler: undefined, batchSize: 10, concurrency: 1, visibilityTimeout: 30, maxReceiveCount: 3 },
 ] as const;
-
-/** Dead-letter queues whose messages mark their run or deployment failed. */
-const DEAD_LETTER_CONSUMER = "functions/jobs/dead-letter.ts";
-const WATCHED_DEAD_LETTERS = new Set(["training", "compile"]);
 
 export interface RuntimeOptions {
   port?: number;
@@ -225,13 +221,13 @@ async function start(
       }),
     );
   }
-  const deadLetterFile = path.join(root, DEAD_LETTER_CONSUMER);
-  if (existsSync(deadLetterFile)) {
-    const { handler } = (await import(deadLetterFile)) as { handler: Parameters<typeof pollQueue>[0]["handler"] };
-    for (const [name, queueUrl] of Object.entries(deadLetterUrls)) {
-      if (!WATCHED_DEAD_LETTERS.has(name)) continue;
-      pollers.push(pollQueue({ queueUrl, handler, batchSize: 10, signal: abort.signal }));
-    }
+  // Dead letters of runs and deployments mark them failed with a readable reason.
+  for (const queue of JOB_QUEUES) {
+    if (!queue.deadLetterHandler) continue;
+    const file = path.join(root, queue.deadLetterHandler);
+    if (!existsSync(file)) continue;
+    const { handler } = (await import(file)) as { handler: Parameters<typeof pollQueue>[0]["handler"] };
+    pollers.push(pollQueue({ queueUrl: deadLetterUrls[queue.name]!, handler, batchSize: 10, signal: abort.signal }));
   }
   cleanups.push(async () => {
     abort.abort();

@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from "@aws-sdk/client-sqs";
+import type { SQSEvent } from "aws-lambda";
+import { sqs } from "../../core/aws";
+import { pollQueue } from "../../functions/jobs/poller";
+import { RuntimeAlreadyRunning, startRuntime } from "../../dev/runtime";
+import { compileRoutes, matchRoute } from "../../functions/http/routes";
+
+const baseUrl = inject("baseUrl");
+
+describe("local runtime", () => {
+  it("answers /health with the database reachable", async () => {
+    const response = await fetch(`${baseUrl}/health`);
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({ status: "ok", database: "connected", version: expect.any(String) });
+    expect(body.uptime_seconds).toBeGreaterThanOrEqual(0);
+  });
+
+  it("echoes a request id on every response", async () => {
+    const response = await fetch(`${baseUrl}/health`, { headers: { "X-Request-Id": "trace-123" } });
+    expect(response.headers.get("x-request-id")).toBe("trace-123");
+    const generated = await fetch(`${baseUrl}/health`);
+    expect(generated.headers.get("x-request-id")).toMatch(/.{8,}/);
+  });
+
+  it("serves the OpenAPI 3.1 document and the docs page", async () => {
+    const document = await (await fetch(`${baseUrl}/api/v1/openapi.json`)).json();
+    expect(document.openapi).toBe("3.1.0");
+    expect(Object.keys(document.paths)).toContain("/health");
+    const docs = await fetch(`${baseUrl}/docs`);
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get("content-type")).toContain("text/html");
+    expect(await docs.text()).toContain("/api/v1/openapi.json");
+  });
+
+  it("answers unknown routes with 404 in the error shape", async () => {
+    const response = await fetch(`${baseUrl}/api/v1/no-such-thing`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({
+      error: "Route not found",
+      code: "route.not_found",
+      details: { method: "GET", path: "/api/v1/no-such-thing" },
+    });
+  });
+
+  it("rejects a malformed bearer token with 401 and no stack trace", async () => {
+    const response = await fetch(`${baseUrl}/api/v1/system/metrics`, { headers: { Authorization: "Bearer not-a-jwt" } });
+    expect(response.status).toBe(401);
+    const body = await response.json();
+    expect(body.code).toMatch(/^auth\./);
+    expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it("refuses a second runtime on the same data directory with a clear message", async () => {
+    const dataDir = inject("runtimeEnv").FLINT_DATA_DIR!;
+    await expect(startRuntime({ port: 0, dataDir })).rejects.toThrow(RuntimeAlreadyRunning);
+    await expect(startRuntime({ port: 0, dataDir })).rejects.toThrow(/already running/);
+  });
+});
+
+describe("route table", () => {
+  const matchers = compileRoutes();
+
+  it.each([
+    ["POST", "/api/v1/billing/webhook", "stripe-webhook"],
+    ["POST", "/api/v1/billing/checkout", "billing"],
+    ["GET", "/api/v1/datasets", "datasets"],
+    ["GET", "/api/v1/datasets/ds_1/preview", "datasets"],
+    ["POST", "/api/v1/auth/login", "accounts"],
+    ["GET", "/health", "meta"],
+  ])("routes %s %s to the %s group", (method, path, group) => {
+    expect(matchRoute(matchers, method, path)).toBe(group);
+  });
+
+  it("routes nothing for paths outside the table", () => {
+    expect(matchRoute(matchers, "GET", "/api/v1")).toBeUndefined();
+    expect(matchRoute(matchers, "GET", "/api/v1/datasetsx")).toBeUndefined();
+  });
+});
+
+describe("job consumer", () => {
+  async function queueWithDeadLetter(name: string, maxReceiveCount: number) {
+    const dlq = await sqs().send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
+    const dlqArn = (
+      await sqs().send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))
+    ).Attributes!.QueueArn!;
+    const queue = await sqs().send(
+      new CreateQueueCommand({
+        QueueName: name,
+        Attributes: {
+          VisibilityTimeout: "1",
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount }),
+        },
+      }),
+    );
+    return { queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl! };
+  }
+
+  it("hands messages to the handler as an SQS event and moves a record that always fails to the DLQ after the configured receives", async () => {
+    const { queueUrl, dlqUrl } = await queueWithDeadLetter(`consumer-${Date.now()}`, 2);
+    const seen: { body: string; receiveCount: string }[] = [];
+    const abort = new AbortController();
+    const handler = async (event: SQSEvent) => {
+      for (const record of event.Records) seen.push({ body: record.body, receiveCount: record.attributes.ApproximateReceiveCount });
+      return {
+        batchItemFailures: event.Records.filter((record) => record.body === "poison").map((record) => ({
+          itemIdentifier: record.messageId,
+        })),
+      };
+    };
+    const polling = pollQueue({ queueUrl, handler, batchSize: 10, waitSeconds: 1, signal: abort.signal });
+    await sqs().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "good" }));
+    await sqs().send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "poison" }));
+
+    let deadLetters: string[] = [];
+    for (let attempt = 0; attempt < 20 && deadLetters.length === 0; attempt++) {
+      const received = await sqs().send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 1 }));
+      deadLetters = (received.Messages ?? []).map((message) => message.Body ?? "");
+    }
+    abort.abort();
+    await polling;
+
+    expect(seen.filter((item) => item.body === "good")).toHaveLength(1);
+    expect(seen.filter((item) => item.body === "poison").map((item) => item.receiveCount)).toEqual(["1", "2"]);
+    expect(deadLetters).toEqual(["poison"]);
+  });
+});

@@ -1,0 +1,4 @@
+// Points core's config at the test runtime's services inside every test worker.
+import { inject } from "vitest";
+
+Object.assign(process.env, inject("runtimeEnv"));
