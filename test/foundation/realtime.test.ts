@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import WebSocket from "ws";
+import { Realtime } from "../../core/realtime";
+import { createUser } from "../support/users";
+
+const wsUrl = inject("wsUrl");
+const sockets: WebSocket[] = [];
+
+afterEach(() => {
+  for (const socket of sockets.splice(0)) socket.terminate();
+});
+
+function open(url: string, protocols?: string[]): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, protocols);
+    sockets.push(socket);
+    socket.once("open", () => resolve(socket));
+    socket.once("unexpected-response", (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
+    socket.once("error", reject);
+  });
+}
+
+function nextMessage(socket: WebSocket, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no message")), timeoutMs);
+    socket.once("message", (data) => {
+      clearTimeout(timer);
+      resolve(JSON.parse(data.toString()));
+    });
+  });
+}
+
+describe("WebSocket channel", () => {
+  it("refuses a connection without a valid access token", async () => {
+    await expect(open(wsUrl)).rejects.toThrow("HTTP 401");
+    await expect(open(`${wsUrl}?token=forged.token.value`)).rejects.toThrow("HTTP 401");
+  });
+
+  it("delivers an event pushed through the Management API client to a tenant's connection", async () => {
+    const user = await createUser();
+    const socket = await open(`${wsUrl}?token=${user.token}`);
+    socket.send(JSON.stringify({ action: "subscribe", topic: "tenant" }));
+    expect(await nextMessage(socket)).toEqual({ type: "subscribed", topic: "tenant" });
+
+    const delivered = await Realtime.publish(user.tenantId, [], { type: "hello", value: 42 });
+    expect(delivered).toBe(1);
+    expect(await nextMessage(socket)).toEqual({ type: "hello", value: 42 });
+  });
+
+  it("accepts the token as the Sec-WebSocket-Protocol bearer value", async () => {
+    const user = await createUser();
+    const socket = await open(wsUrl, ["bearer", user.token]);
+    expect(socket.protocol).toBe("bearer");
+  });
+
+  it("does not deliver one tenant's events to another tenant", async () => {
+    const alice = await createUser();
+    const bob = await createUser();
+    const socket = await open(`${wsUrl}?token=${bob.token}`);
+    socket.send(JSON.stringify({ action: "subscribe", topic: "tenant" }));
+    await nextMessage(socket);
+    expect(await Realtime.publish(alice.tenantId, [], { type: "secret" })).toBe(0);
+    await expect(nextMessage(socket, 300)).rejects.toThrow("no message");
+  });
+
+  it("answers a malformed message with an error event instead of dropping the socket", async () => {
+    const user = await createUser();
+    const socket = await open(`${wsUrl}?token=${user.token}`);
+    socket.send("not json");
+    const reply = await nextMessage(socket);
+    expect(reply).toMatchObject({ type: "error", code: "request.invalid" });
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it("removes connections the gateway reports gone (410) when publishing", async () => {
+    const user = await createUser();
+    const ghost = { connectionId: `ghost-${Date.now()}=`, tenantId: user.tenantId, userId: user.userId };
+    await Realtime.connect(ghost);
+    const stored = await Realtime.getConnection(ghost.connectionId);
+    await Realtime.subscribe(stored!, "tenant");
+
+    expect(await Realtime.publish(user.tenantId, [], { type: "ping" })).toBe(0);
+    expect(await Realtime.getConnection(ghost.connectionId)).toBeUndefined();
+  });
+});
