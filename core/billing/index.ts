@@ -1,51 +1,46 @@
 /**
- * Plans, subscriptions and limits. A tenant with no subscription record is on
- * the Free plan.
+ * Plans, subscriptions, limits and token metering. A tenant with no
+ * subscription record is on the Free plan.
+ *
+ * For other modules:
+ * - before a create/start: `Billing.assertWithinLimit("max_datasets", count)`
+ *   (and `assertDatasetSize(bytes)` for uploads);
+ * - before metered work: `Billing.assertTokensAvailable(Billing.trainingTokens({ windows, epochs }))`;
+ * - after metered work: `Billing.consumeTokens(tenantId, tokens, { reason, resource_id, idempotency_key })`;
+ * - before mutating or training on an existing resource: `Billing.assertWritable(kind, createdAt, position)`.
  */
 export * as Billing from "./index";
 
-import { Entity, type EntityItem } from "electrodb";
-import { useTenant } from "../actor";
-import { entityConfig } from "../db";
-import { limitReached } from "../error";
+import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
+import { assertRole, useActor, useTenant } from "../actor";
+import { documentClient } from "../aws";
+import { Config } from "../config";
+import { expiresIn } from "../db";
+import { conflict, DomainError, forbidden, invalid, isConditionalFailure, limitReached } from "../error";
+import { createId } from "../id";
+import { logger } from "../logger";
+import { SubscriptionEntity, TokenLedgerEntity, TokenUsageEntity, type Subscription } from "./entities";
 import { PLANS, TIERS, type PlanLimits, type Tier } from "./plans";
+import { client, PAID_TIERS, priceFor, upstream, type PaidTier } from "./stripe";
+import { effectiveTier, ensure, find, periodOf, type Period } from "./subscription";
 
-export { PLANS, TIERS, type PlanLimits, type Tier } from "./plans";
+export { PLANS, TIERS, MAX_DIRECT_UPLOAD_BYTES, type PlanLimits, type Tier } from "./plans";
+export {
+  SubscriptionEntity,
+  TokenUsageEntity,
+  TokenLedgerEntity,
+  StripeEventEntity,
+  type Subscription,
+} from "./entities";
+export { trainingTokens, scoringTokens, WINDOW_EPOCHS_PER_TOKEN, WINDOWS_PER_SCORING_TOKEN } from "./metering";
+export { effectiveTier, periodOf, LIVE_STATUSES, type Period } from "./subscription";
+export { receive as receiveWebhook, HANDLED_EVENTS, type WebhookResult, type WebhookOutcome } from "./webhook";
+export { PAID_TIERS, type PaidTier } from "./stripe";
 
-export const SubscriptionEntity = new Entity(
-  {
-    model: { entity: "subscription_plan", version: "1", service: "flint" },
-    attributes: {
-      tenantId: { type: "string", required: true },
-      tier: { type: TIERS as unknown as Tier[], required: true, default: "free" },
-      status: { type: "string", required: true, default: "active" },
-      stripeCustomerId: { type: "string" },
-      stripeSubscriptionId: { type: "string" },
-      currentPeriodStart: { type: "string" },
-      currentPeriodEnd: { type: "string" },
-      /** Stripe event time (epoch seconds) of the newest event applied; older events never overwrite newer state. */
-      lastEventAt: { type: "number", default: 0 },
-      createdAt: { type: "string", default: () => new Date().toISOString(), readOnly: true },
-      updatedAt: { type: "string", watch: "*", set: () => new Date().toISOString(), default: () => new Date().toISOString() },
-    },
-    indexes: {
-      byTenant: {
-        pk: { field: "pk", composite: ["tenantId"] },
-        sk: { field: "sk", composite: [] },
-      },
-    },
-  },
-  entityConfig,
-);
-
-export type Subscription = EntityItem<typeof SubscriptionEntity>;
-
-/** The tier of a tenant (Free when it never subscribed). */
+/** The tier of a tenant (Free when it never subscribed or the subscription is not live). */
 export async function tierOf(tenantId: string): Promise<Tier> {
-  const result = await SubscriptionEntity.get({ tenantId }).go();
-  const subscription = result.data;
-  if (!subscription || subscription.status === "canceled") return "free";
-  return subscription.tier;
+  return effectiveTier(await find(tenantId));
 }
 
 /** Limits of the calling tenant's plan. */
@@ -54,7 +49,7 @@ export async function currentLimits(): Promise<PlanLimits & { tier: Tier }> {
   return { tier, ...PLANS[tier] };
 }
 
-type CountedLimit = "max_datasets" | "max_models" | "max_deployments" | "max_concurrent_trainings";
+export type CountedLimit = "max_datasets" | "max_models" | "max_deployments" | "max_concurrent_trainings";
 
 const LIMIT_CODES: Record<CountedLimit, string> = {
   max_datasets: "plan.dataset_limit_reached",
@@ -66,6 +61,8 @@ const LIMIT_CODES: Record<CountedLimit, string> = {
 /**
  * Throws a 403 `plan.*_limit_reached` error, with the limit in details, when
  * creating one more would exceed the calling tenant's plan.
+ * @param used how many the tenant has now (for trainings: how many are running or queued)
+ * @example await Billing.assertWithinLimit("max_datasets", await Dataset.count());
  */
 export async function assertWithinLimit(limit: CountedLimit, used: number): Promise<void> {
   const limits = await currentLimits();
@@ -76,4 +73,398 @@ export async function assertWithinLimit(limit: CountedLimit, used: number): Prom
       tier: limits.tier,
     });
   }
+}
+
+/**
+ * Throws 403 `plan.dataset_size_limit_reached` (limit in bytes in details)
+ * when a dataset of `bytes` is larger than the calling tenant's plan allows.
+ */
+export async function assertDatasetSize(bytes: number): Promise<void> {
+  const limits = await currentLimits();
+  if (bytes > limits.max_dataset_size_bytes) {
+    throw limitReached(
+      "plan.dataset_size_limit_reached",
+      `Your ${limits.tier} plan allows datasets up to ${formatBytes(limits.max_dataset_size_bytes)}`,
+      { limit: limits.max_dataset_size_bytes, size_bytes: bytes, tier: limits.tier },
+    );
+  }
+}
+
+export type ResourceKind = "datasets" | "models" | "deployments";
+
+/**
+ * Downgrades and cancellations never delete data. Instead, when a tenant has
+ * more resources of a kind than its plan allows, the oldest `max_<kind>` stay
+ * writable and the newer ones become read-only (readable, listable,
+ * deletable, but not mutable or usable for training/deploying) until the
+ * tenant is back under the limit, by upgrading or deleting some.
+ *
+ * Call it before mutating, training on or deploying an existing resource.
+ * @param kind which plan limit applies
+ * @param resourceCreatedAt the resource's createdAt (reported in details)
+ * @param countOlderOrEqual the resource's 1-based position among the tenant's
+ *   resources of this kind ordered oldest first, i.e. how many of them were
+ *   created at or before it. Break createdAt ties by id (ids are ULIDs, so
+ *   ordering by id alone is also correct).
+ * @throws 403 `plan.resource_read_only` with `{ kind, limit, position, tier, created_at }`
+ * @example
+ *   const position = (await Dataset.listIds()).indexOf(dataset.id) + 1; // oldest first
+ *   await Billing.assertWritable("datasets", dataset.createdAt, position);
+ */
+export async function assertWritable(kind: ResourceKind, resourceCreatedAt: string, countOlderOrEqual: number): Promise<void> {
+  const limits = await currentLimits();
+  const limit = limits[`max_${kind}`];
+  if (countOlderOrEqual > limit) {
+    throw forbidden(
+      "plan.resource_read_only",
+      `This resource is read-only: your ${limits.tier} plan allows ${limit} ${kind}; upgrade or delete newer ${kind} to edit it`,
+      { kind, limit, position: countOlderOrEqual, tier: limits.tier, created_at: resourceCreatedAt },
+    );
+  }
+}
+
+// ---------------------------------------------------------------- tokens
+
+/** Ledger entries are kept for a little over a year. */
+const LEDGER_TTL_SECONDS = 400 * 24 * 3600;
+
+// ElectroDB's .params() are untyped records in exactly these shapes.
+type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]>[number];
+type TransactPut = NonNullable<TransactItem["Put"]>;
+type TransactUpdate = NonNullable<TransactItem["Update"]>;
+
+async function tokensUsed(tenantId: string, period: Period): Promise<number> {
+  const result = await TokenUsageEntity.get({ tenantId, periodStart: period.start }).go();
+  return result.data?.used ?? 0;
+}
+
+export interface TokenState {
+  tier: Tier;
+  limit: number;
+  used: number;
+  balance: number;
+  period: Period;
+}
+
+async function tokenState(tenantId: string, subscription?: Subscription | null): Promise<TokenState> {
+  const record = subscription === undefined ? await find(tenantId) : subscription;
+  const tier = effectiveTier(record);
+  const period = periodOf(record);
+  const used = await tokensUsed(tenantId, period);
+  const limit = PLANS[tier].tokens_per_period;
+  return { tier, limit, used, balance: Math.max(0, limit - used), period };
+}
+
+export const ConsumeOptions = z.object({
+  /** What the tokens paid for: "training", "scoring", ... */
+  reason: z.string().min(1).max(64),
+  resource_id: z.string().min(1).max(128).optional(),
+  /** Same key twice consumes once (job retries). Defaults to a fresh id. */
+  idempotency_key: z.string().min(1).max(200).optional(),
+});
+export type ConsumeOptions = z.infer<typeof ConsumeOptions>;
+
+/**
+ * Records `amount` tokens of metered work done for `tenantId` in its current
+ * period: one ledger entry (why, for which resource) and an atomic ADD on the
+ * period counter, in one transaction. Work already done is always recorded,
+ * even past the limit; gate new work with `assertTokensAvailable`.
+ *
+ * Takes the tenant explicitly because jobs run as the system actor.
+ * @returns `duplicate: true` when `idempotency_key` was already consumed (nothing changes)
+ * @throws 400 billing.invalid_amount when amount is not a non-negative integer
+ * @example
+ *   await Billing.consumeTokens(run.tenantId, Billing.trainingTokens({ windows, epochs }), {
+ *     reason: "training", resource_id: run.id, idempotency_key: `training:${run.id}`,
+ *   });
+ */
+export async function consumeTokens(
+  tenantId: string,
+  amount: number,
+  options: ConsumeOptions,
+): Promise<{ consumed: number; duplicate: boolean; period_start: string; period_end: string }> {
+  if (!Number.isInteger(amount) || amount < 0) {
+    throw invalid("billing.invalid_amount", "Token amount must be a non-negative integer", { amount });
+  }
+  const opts = ConsumeOptions.parse(options);
+  const period = periodOf(await find(tenantId));
+  const result = { consumed: amount, duplicate: false, period_start: period.start, period_end: period.end };
+  if (amount === 0) return result;
+
+  const entry = TokenLedgerEntity.create({
+    tenantId,
+    entryId: opts.idempotency_key ?? createId("tku"),
+    periodStart: period.start,
+    amount,
+    reason: opts.reason,
+    resourceId: opts.resource_id,
+    expiresAt: expiresIn(LEDGER_TTL_SECONDS),
+  }).params();
+  const counter = TokenUsageEntity.update({ tenantId, periodStart: period.start })
+    .add({ used: amount })
+    .set({ periodEnd: period.end })
+    .params();
+  try {
+    await documentClient().send(
+      new TransactWriteCommand({
+        TransactItems: [{ Put: entry as TransactPut }, { Update: counter as TransactUpdate }],
+      }),
+    );
+  } catch (error) {
+    if (opts.idempotency_key && isConditionalFailure(error)) return { ...result, consumed: 0, duplicate: true };
+    throw error;
+  }
+  return result;
+}
+
+/**
+ * Throws 403 `plan.token_limit_reached` when the calling tenant cannot afford
+ * `estimate` more tokens this period (or, without an estimate, has none left).
+ * Details carry `{ limit, used, balance, estimate, tier, period_end }`.
+ * @returns the tenant's token state, for callers that want to show it
+ */
+export async function assertTokensAvailable(estimate?: number): Promise<TokenState> {
+  if (estimate !== undefined && (!Number.isFinite(estimate) || estimate < 0)) {
+    throw invalid("billing.invalid_amount", "Token estimate must be a non-negative number", { estimate });
+  }
+  const state = await tokenState(useTenant());
+  const short = estimate === undefined ? state.balance <= 0 : state.used + estimate > state.limit;
+  if (short) {
+    throw limitReached("plan.token_limit_reached", `Your ${state.tier} plan's ${state.limit} tokens for this period are not enough`, {
+      limit: state.limit,
+      used: state.used,
+      balance: state.balance,
+      estimate: estimate ?? null,
+      tier: state.tier,
+      period_end: state.period.end,
+    });
+  }
+  return state;
+}
+
+// ---------------------------------------------------------------- read models
+
+export const Info = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  tier: z.enum(TIERS as unknown as [Tier, ...Tier[]]),
+  status: z.string(),
+  stripe_customer_id: z.string().nullable(),
+  stripe_subscription_id: z.string().nullable(),
+  current_period_start: z.string(),
+  current_period_end: z.string(),
+  token_balance: z.number().int(),
+  tokens_used_this_period: z.number().int(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+export type Info = z.infer<typeof Info>;
+
+async function view(tenantId: string): Promise<Info> {
+  const subscription = await ensure(tenantId);
+  const tokens = await tokenState(tenantId, subscription);
+  return {
+    id: tenantId,
+    tenant_id: tenantId,
+    tier: tokens.tier,
+    status: subscription.status,
+    stripe_customer_id: subscription.stripeCustomerId ?? null,
+    stripe_subscription_id: subscription.stripeSubscriptionId ?? null,
+    current_period_start: tokens.period.start,
+    current_period_end: tokens.period.end,
+    token_balance: tokens.balance,
+    tokens_used_this_period: tokens.used,
+    created_at: subscription.createdAt ?? subscription.updatedAt ?? new Date().toISOString(),
+    updated_at: subscription.updatedAt ?? new Date().toISOString(),
+  };
+}
+
+/** The calling tenant's subscription (a Free record is created on first read). */
+export async function subscription(): Promise<Info> {
+  return view(useTenant());
+}
+
+/** Creates the Free subscription record of a new tenant (signup); a no-op when it exists. */
+export async function createFree(tenantId: string): Promise<void> {
+  await ensure(tenantId);
+}
+
+export const Usage = z.object({
+  tier: z.enum(TIERS as unknown as [Tier, ...Tier[]]),
+  token_balance: z.number().int(),
+  tokens_used: z.number().int(),
+  tokens_limit: z.number().int(),
+  percentage_used: z.number(),
+  max_concurrent_trainings: z.number().int(),
+  max_datasets: z.number().int(),
+  max_models: z.number().int(),
+  max_deployments: z.number().int(),
+  max_dataset_size_bytes: z.number().int(),
+  period_start: z.string(),
+  period_end: z.string(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+/** Token usage and plan limits of the calling tenant. */
+export async function usage(): Promise<Usage> {
+  const tokens = await tokenState(useTenant());
+  const plan = PLANS[tokens.tier];
+  return {
+    tier: tokens.tier,
+    token_balance: tokens.balance,
+    tokens_used: tokens.used,
+    tokens_limit: tokens.limit,
+    percentage_used: Math.round((tokens.used / tokens.limit) * 1000) / 10,
+    max_concurrent_trainings: plan.max_concurrent_trainings,
+    max_datasets: plan.max_datasets,
+    max_models: plan.max_models,
+    max_deployments: plan.max_deployments,
+    max_dataset_size_bytes: plan.max_dataset_size_bytes,
+    period_start: tokens.period.start,
+    period_end: tokens.period.end,
+  };
+}
+
+// ---------------------------------------------------------------- Stripe flows
+
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).max(2048);
+
+export const CheckoutInput = z.object({
+  tier: z.enum(PAID_TIERS as unknown as [PaidTier, ...PaidTier[]]),
+  success_url: httpUrl,
+  cancel_url: httpUrl,
+});
+export type CheckoutInput = z.infer<typeof CheckoutInput>;
+
+/**
+ * Starts a Stripe Checkout session (subscription mode) for a paid tier. The
+ * tenant's Stripe customer is created once and reused; the session and the
+ * subscription carry `tenant_id` and `tier` metadata so webhooks find the
+ * tenant. Admin role.
+ * @throws 503 billing.not_configured without Stripe secrets
+ * @throws 409 billing.already_subscribed when a paid subscription is live (use the portal)
+ * @throws 502 billing.stripe_error when Stripe fails
+ */
+export async function checkout(input: CheckoutInput): Promise<{ checkout_url: string }> {
+  assertRole("admin");
+  const { tier, success_url, cancel_url } = parse(CheckoutInput, input);
+  const tenantId = useTenant();
+  const stripe = await client();
+  const price = await priceFor(tier);
+  const current = await ensure(tenantId);
+  if (current.stripeSubscriptionId && effectiveTier(current) !== "free") {
+    throw conflict("billing.already_subscribed", "A paid subscription is active: change it in the billing portal", {
+      tier: current.tier,
+    });
+  }
+  const customer = await customerOf(tenantId, current);
+  try {
+    const session = await stripe.checkout.sessions.create({
+      mode: "subscription",
+      customer,
+      client_reference_id: tenantId,
+      line_items: [{ price, quantity: 1 }],
+      success_url,
+      cancel_url,
+      metadata: { tenant_id: tenantId, tier },
+      subscription_data: { metadata: { tenant_id: tenantId, tier } },
+    });
+    if (!session.url) throw new Error("Checkout session has no url");
+    return { checkout_url: session.url };
+  } catch (error) {
+    throw upstream(error);
+  }
+}
+
+async function customerOf(tenantId: string, current: Subscription): Promise<string> {
+  if (current.stripeCustomerId) return current.stripeCustomerId;
+  const stripe = await client();
+  let customerId: string;
+  try {
+    // The idempotency key makes concurrent first checkouts share one customer.
+    const customer = await stripe.customers.create(
+      { name: tenantId, metadata: { tenant_id: tenantId } },
+      { idempotencyKey: `flint-customer-${tenantId}` },
+    );
+    customerId = customer.id;
+  } catch (error) {
+    throw upstream(error);
+  }
+  try {
+    await SubscriptionEntity.patch({ tenantId })
+      .set({ stripeCustomerId: customerId })
+      .where(({ stripeCustomerId }, { notExists }) => notExists(stripeCustomerId))
+      .go();
+    return customerId;
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const stored = (await find(tenantId))?.stripeCustomerId;
+    if (!stored) throw error;
+    return stored;
+  }
+}
+
+export const PortalInput = z.object({ return_url: httpUrl.optional() });
+export type PortalInput = z.infer<typeof PortalInput>;
+
+/**
+ * Opens a Stripe Customer Portal session for the tenant's customer. Admin role.
+ * @throws 503 billing.not_configured without Stripe secrets
+ * @throws 409 billing.no_customer before the tenant's first checkout
+ * @throws 502 billing.stripe_error when Stripe fails
+ */
+export async function portal(input: PortalInput = {}): Promise<{ portal_url: string }> {
+  assertRole("admin");
+  const { return_url } = parse(PortalInput, input);
+  const tenantId = useTenant();
+  const stripe = await client();
+  const customer = (await find(tenantId))?.stripeCustomerId;
+  if (!customer) throw conflict("billing.no_customer", "There is no billing account yet: subscribe through checkout first");
+  try {
+    const session = await stripe.billingPortal.sessions.create({ customer, return_url: return_url ?? Config.publicUrl() });
+    return { portal_url: session.url };
+  } catch (error) {
+    throw upstream(error);
+  }
+}
+
+export const SetPlanInput = z.object({ tenant_id: z.string().min(1).max(128), tier: z.enum(TIERS as unknown as [Tier, ...Tier[]]) });
+export type SetPlanInput = z.infer<typeof SetPlanInput>;
+
+/**
+ * Sets a tenant's tier by hand (support, trials, contracts). Platform
+ * superadmins only. The plan stays until the next Stripe event for the
+ * tenant's subscription, which wins.
+ * @throws 403 auth.forbidden for anyone but a superadmin
+ * @throws 404 tenant.not_found for an unknown tenant
+ */
+export async function setPlan(input: SetPlanInput): Promise<Info> {
+  const actor = useActor();
+  if (actor.type !== "system" && !(actor.type === "user" && actor.superadmin)) {
+    throw forbidden("auth.forbidden", "Only a platform superadmin can set a plan by hand");
+  }
+  const { tenant_id: tenantId, tier } = parse(SetPlanInput, input);
+  // Loaded lazily: tenant/user modules may depend on billing (signup creates the Free record).
+  const { Tenant } = await import("../tenant");
+  await Tenant.get(tenantId);
+  await ensure(tenantId);
+  await SubscriptionEntity.patch({ tenantId })
+    .set({ tier, status: "active", source: "manual", ...(actor.type === "user" ? { overriddenBy: actor.userId } : {}) })
+    .go();
+  logger.info("plan set by hand", { tenantId, tier, by: actor.type === "user" ? actor.userId : "system" });
+  return view(tenantId);
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new DomainError("invalid", "request.invalid", "Request validation failed", {
+    issues: result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })),
+  });
+}
+
+function formatBytes(bytes: number): string {
+  const GB = 1024 ** 3;
+  const MB = 1024 ** 2;
+  return bytes >= GB ? `${bytes / GB} GB` : `${bytes / MB} MB`;
 }
