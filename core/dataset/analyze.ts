@@ -1,0 +1,835 @@
+/**
+ * Streaming CSV analysis: a byte-level scanner that detects the dialect, reads
+ * every row once, keeps per-column statistics (Welford) and, optionally, builds
+ * the columnar copy chunk by chunk. Memory is bounded by one chunk of rows plus
+ * one input buffer, whatever the file size.
+ */
+import { isUtf8 } from "node:buffer";
+import { ChunkBuilder, CHUNK_ROWS, type ColumnKind } from "./columnar";
+import {
+  CELL_MISSING,
+  CELL_NUMBER,
+  parseIsoTimestamp,
+  parseNumber,
+  parseTimestamp,
+  parsed,
+  formatTimestamp,
+  type TimestampFormat,
+} from "./parse";
+
+export const MAX_COLUMNS = 512;
+export const MAX_COLUMN_NAME_LENGTH = 128;
+export const MAX_ROW_BYTES = 1024 * 1024;
+const SNIFF_BYTES = 64 * 1024;
+const MAX_SNIFF_BYTES = MAX_ROW_BYTES + SNIFF_BYTES;
+
+const QUOTE = 34;
+const LF = 10;
+const CR = 13;
+
+/** A file that cannot become a dataset; `message` is shown to the user as the failure reason. */
+export class DatasetFileError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "DatasetFileError";
+  }
+}
+
+export type LineEndings = "lf" | "crlf" | "mixed" | "cr" | "none";
+
+export interface ColumnStats {
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  /** Sample standard deviation (n - 1), 0 for a single value. */
+  std: number | null;
+  count_numeric: number;
+  count_non_numeric: number;
+  count_missing: number;
+}
+
+export interface Profile {
+  row_count: number;
+  columns: string[];
+  column_kinds: Record<string, ColumnKind>;
+  column_stats: Record<string, ColumnStats>;
+  delimiter: string;
+  has_header: boolean;
+  line_endings: LineEndings;
+  bom: boolean;
+  quoted_fields: boolean;
+  timestamp_column: string | null;
+  timestamp_format: TimestampFormat | null;
+  time_range: { start: string; end: string } | null;
+  sampling_interval_seconds: number | null;
+  /** Share of consecutive timestamp deltas within 1% of the median delta (0..1). */
+  sampling_regularity: number | null;
+  invalid_timestamps: number;
+  out_of_order_timestamps: number;
+  ragged_rows: number;
+  /** 1-based data row number of the first row whose field count differs from the header. */
+  first_ragged_row: number | null;
+  label_column: string | null;
+  file_size_bytes: number;
+  chunk_count: number;
+}
+
+export interface AnalyzeOptions {
+  /** Build and emit columnar chunks (ingest); false computes statistics only. */
+  columnar?: boolean;
+  /** Rows per columnar chunk. */
+  chunkRows?: number;
+  /** Receives each encoded chunk in order; awaited before more input is read. */
+  onChunk?: (index: number, bytes: Buffer) => Promise<void>;
+  /** zstd level of the chunks. */
+  compressionLevel?: number;
+}
+
+interface Dialect {
+  delimiter: number;
+  newline: number;
+  hasHeader: boolean;
+  names: string[];
+  kinds: ColumnKind[];
+  timestampColumn: number;
+  timestampFormat: TimestampFormat | null;
+}
+
+const LABEL_NAMES = /^(anomaly|anomalies|is_anomaly|fault|faults|is_fault|label|target)$/i;
+const TIME_NAMES = /^(timestamp|time|datetime|date|ts|epoch|time_?stamp|date_?time|.*[_ ](time|timestamp|ts|date))$/i;
+const NULL_TEXT = new Set(["", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "null", "NULL", "Null", "None", "none", "#N/A", "-nan"]);
+
+/**
+ * Streams a CSV through `push` and returns its profile from `finish`. Throws
+ * DatasetFileError for files that are not usable CSV.
+ */
+export class CsvAnalyzer {
+  private readonly options: Required<Omit<AnalyzeOptions, "onChunk">> & Pick<AnalyzeOptions, "onChunk">;
+  private sample: Buffer[] = [];
+  private sampleBytes = 0;
+  private carry: Buffer | undefined;
+  private dialect: Dialect | undefined;
+  private bom = false;
+  private totalBytes = 0;
+  private headerPending = false;
+
+  // Row scanning state.
+  private readonly starts = new Int32Array(MAX_COLUMNS + 2);
+  private readonly ends = new Int32Array(MAX_COLUMNS + 2);
+  private readonly flags = new Uint8Array(MAX_COLUMNS + 2);
+  private lf = 0;
+  private crlf = 0;
+  private crOnly = 0;
+  private quoted = false;
+
+  // Statistics, one slot per column.
+  private rows = 0;
+  private ragged = 0;
+  private firstRagged = 0;
+  private count = new Float64Array(0);
+  private mean = new Float64Array(0);
+  private m2 = new Float64Array(0);
+  private min = new Float64Array(0);
+  private max = new Float64Array(0);
+  private missing = new Float64Array(0);
+  private text = new Float64Array(0);
+  private nonBinary = new Uint8Array(0);
+
+  // Timestamp column.
+  private tMin = Infinity;
+  private tMax = -Infinity;
+  private tPrev = NaN;
+  private tInvalid = 0;
+  private tOutOfOrder = 0;
+  private deltas = new Float64Array(1 << 16);
+  private deltaCount = 0;
+  private deltaSeen = 0;
+  private deltaStride = 1;
+
+  // Columnar output.
+  private builder: ChunkBuilder | undefined;
+  private chunkIndex = 0;
+  private pending: Buffer[] = [];
+
+  constructor(options: AnalyzeOptions = {}) {
+    this.options = {
+      columnar: options.columnar ?? true,
+      chunkRows: options.chunkRows ?? CHUNK_ROWS,
+      compressionLevel: options.compressionLevel ?? 3,
+      onChunk: options.onChunk,
+    };
+  }
+
+  /** Feeds the next bytes of the file. */
+  async push(chunk: Uint8Array): Promise<void> {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.totalBytes += bytes.length;
+    if (!this.dialect) {
+      this.sample.push(bytes);
+      this.sampleBytes += bytes.length;
+      if (this.sampleBytes < SNIFF_BYTES) return;
+      const sample = Buffer.concat(this.sample);
+      if (!this.tryStart(sample, false)) {
+        if (sample.length > MAX_SNIFF_BYTES) {
+          throw new DatasetFileError("dataset.row_too_long", `The first row is longer than ${MAX_ROW_BYTES} bytes; is this a CSV file?`);
+        }
+        this.sample = [sample];
+        return;
+      }
+      this.sample = [];
+      this.feed(sample, false);
+    } else {
+      this.feed(bytes, false);
+    }
+    await this.drain();
+  }
+
+  /** Ends the input and returns the profile. */
+  async finish(): Promise<Profile> {
+    if (!this.dialect) {
+      const sample = Buffer.concat(this.sample);
+      this.sample = [];
+      this.tryStart(sample, true);
+      this.feed(sample, true);
+    } else {
+      this.feed(Buffer.alloc(0), true);
+    }
+    if (this.rows === 0) {
+      throw new DatasetFileError("dataset.no_rows", "The file has a header but no data rows");
+    }
+    if (this.builder && this.builder.rows > 0) this.flushChunk();
+    await this.drain();
+    return this.profile();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const bytes = this.pending.shift()!;
+      const index = this.chunkIndex++;
+      if (this.options.onChunk) await this.options.onChunk(index, bytes);
+    }
+  }
+
+  /** Sniffs the dialect from the first bytes; false when more bytes are needed. */
+  private tryStart(sample: Buffer, final: boolean): boolean {
+    let offset = 0;
+    if (sample.length >= 2 && ((sample[0] === 0xff && sample[1] === 0xfe) || (sample[0] === 0xfe && sample[1] === 0xff))) {
+      throw new DatasetFileError("dataset.unsupported_encoding", "The file is UTF-16 encoded; save it as UTF-8 CSV");
+    }
+    if (sample.length >= 3 && sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf) {
+      this.bom = true;
+      offset = 3;
+    }
+    const body = sample.subarray(offset);
+    if (isBlank(body)) {
+      if (!final) return false;
+      throw new DatasetFileError("dataset.empty_file", "The file is empty");
+    }
+    const probe = body.subarray(0, Math.min(body.length, SNIFF_BYTES));
+    if (looksBinary(probe)) {
+      throw new DatasetFileError("dataset.binary_file", "The file looks like binary data, not CSV text");
+    }
+    const newline = body.indexOf(LF) === -1 && body.indexOf(CR) !== -1 ? CR : LF;
+    if (!final && body.indexOf(newline) === -1) return false;
+    const text = decodeSample(body, final);
+    const delimiter = detectDelimiter(text, newline === CR ? "\r" : "\n");
+    const rows = splitRows(text, delimiter, newline === CR ? "\r" : "\n", 1000, final);
+    const first = rows[0];
+    if (!first) {
+      if (!final) return false;
+      throw new DatasetFileError("dataset.empty_file", "The file is empty");
+    }
+    if (first.length > MAX_COLUMNS) {
+      throw new DatasetFileError(
+        "dataset.too_many_columns",
+        `The file has ${first.length} columns; at most ${MAX_COLUMNS} are supported`,
+        { columns: first.length, max_columns: MAX_COLUMNS },
+      );
+    }
+    const hasHeader = !first.every((cell) => isValueLike(cell));
+    const dataRows = hasHeader ? rows.slice(1) : rows;
+    let names = hasHeader ? first.map((name) => name.trim()) : first.map((_, index) => `column_${index + 1}`);
+    if (hasHeader) checkHeader(names);
+    const { kinds, timestampColumn, timestampFormat } = detectKinds(names, dataRows, first.length);
+    if (!hasHeader && timestampColumn >= 0 && !names.includes("timestamp")) {
+      names = names.map((name, index) => (index === timestampColumn ? "timestamp" : name));
+    }
+    this.dialect = {
+      delimiter: delimiter.charCodeAt(0),
+      newline,
+      hasHeader,
+      names,
+      kinds,
+      timestampColumn,
+      timestampFormat,
+    };
+    this.headerPending = hasHeader;
+    const columns = names.length;
+    this.count = new Float64Array(columns);
+    this.mean = new Float64Array(columns);
+    this.m2 = new Float64Array(columns);
+    this.min = new Float64Array(columns).fill(Infinity);
+    this.max = new Float64Array(columns).fill(-Infinity);
+    this.missing = new Float64Array(columns);
+    this.text = new Float64Array(columns);
+    this.nonBinary = new Uint8Array(columns);
+    if (this.options.columnar) this.builder = new ChunkBuilder(names, kinds, this.options.chunkRows);
+    if (offset > 0) {
+      // Drop the BOM from the bytes the scanner sees.
+      this.carry = undefined;
+      this.skip = offset;
+    }
+    return true;
+  }
+
+  private skip = 0;
+
+  private feed(bytes: Buffer, final: boolean): void {
+    let buf: Buffer;
+    if (this.carry && this.carry.length > 0) buf = bytes.length > 0 ? Buffer.concat([this.carry, bytes]) : this.carry;
+    else buf = bytes;
+    if (this.skip > 0) {
+      buf = buf.subarray(this.skip);
+      this.skip = 0;
+    }
+    const consumed = this.scan(buf, final);
+    if (consumed > 0 && !isUtf8(buf.subarray(0, consumed))) {
+      throw new DatasetFileError(
+        "dataset.invalid_encoding",
+        "The file is not valid UTF-8 text; save it as UTF-8 CSV",
+      );
+    }
+    if (consumed < buf.length) {
+      const rest = buf.subarray(consumed);
+      if (rest.length > MAX_ROW_BYTES) {
+        throw new DatasetFileError(
+          "dataset.row_too_long",
+          `Row ${this.rows + 1} is longer than ${MAX_ROW_BYTES} bytes (unbalanced quote?)`,
+        );
+      }
+      // Copy: `rest` may view a large buffer we do not want to keep alive.
+      this.carry = Buffer.from(rest);
+    } else {
+      this.carry = undefined;
+    }
+  }
+
+  /** Scans whole rows of `buf`; returns where the first incomplete row starts. */
+  private scan(buf: Buffer, final: boolean): number {
+    const n = buf.length;
+    const D = this.dialect!.delimiter;
+    const NL = this.dialect!.newline;
+    const starts = this.starts;
+    const ends = this.ends;
+    const flags = this.flags;
+    const limit = MAX_COLUMNS + 1;
+    let i = 0;
+    while (i < n) {
+      const rowStart = i;
+      let fields = 0;
+      for (;;) {
+        if (i < n && buf[i] === QUOTE) {
+          this.quoted = true;
+          let j = i + 1;
+          let escaped = 0;
+          for (;;) {
+            j = buf.indexOf(QUOTE, j);
+            if (j === -1) {
+              if (!final) return rowStart;
+              throw new DatasetFileError("dataset.unterminated_quote", `Row ${this.rows + 1} has a quoted field that is never closed`);
+            }
+            if (j + 1 < n) {
+              if (buf[j + 1] === QUOTE) {
+                escaped = 2;
+                j += 2;
+                continue;
+              }
+              break;
+            }
+            if (!final) return rowStart;
+            break;
+          }
+          if (fields < limit) {
+            starts[fields] = i + 1;
+            ends[fields] = j;
+            flags[fields] = 1 | escaped;
+          }
+          fields++;
+          i = j + 1;
+          while (i < n) {
+            const c = buf[i];
+            if (c === D || c === NL) break;
+            i++;
+          }
+        } else {
+          const s = i;
+          while (i < n) {
+            const c = buf[i];
+            if (c === D || c === NL) break;
+            i++;
+          }
+          if (fields < limit) {
+            starts[fields] = s;
+            ends[fields] = i;
+            flags[fields] = 0;
+          }
+          fields++;
+        }
+        if (i >= n) {
+          if (!final) return rowStart;
+          break;
+        }
+        if (buf[i] === D) {
+          i++;
+          if (i >= n && !final) return rowStart;
+          continue;
+        }
+        if (NL === LF) {
+          if (i > 0 && buf[i - 1] === CR) this.crlf++;
+          else this.lf++;
+        } else {
+          this.crOnly++;
+        }
+        i++;
+        break;
+      }
+      this.commitRow(buf, fields);
+    }
+    return n;
+  }
+
+  private commitRow(buf: Buffer, fields: number): void {
+    const starts = this.starts;
+    const ends = this.ends;
+    // Blank line (possibly just "\r"): not a row.
+    if (fields === 1) {
+      let s = starts[0]!;
+      const e = ends[0]!;
+      if (this.flags[0] === 0) {
+        while (s < e && (buf[s] === CR || buf[s] === 32 || buf[s] === 9)) s++;
+        if (s === e) return;
+      }
+    }
+    if (this.headerPending) {
+      this.headerPending = false;
+      return;
+    }
+    const dialect = this.dialect!;
+    const kinds = dialect.kinds;
+    const columns = kinds.length;
+    this.rows++;
+    if (fields !== columns) {
+      if (this.ragged === 0) this.firstRagged = this.rows;
+      this.ragged++;
+    }
+    const builder = this.builder;
+    const flags = this.flags;
+    for (let c = 0; c < columns; c++) {
+      const kind = kinds[c];
+      if (c >= fields) {
+        this.missing[c]!++;
+        if (builder) {
+          if (kind === "numeric") builder.setNumber(c, NaN);
+          else if (kind === "time") builder.setTime(c, NaN);
+          else builder.setText(c, undefined);
+        }
+        continue;
+      }
+      const s = starts[c]!;
+      const e = ends[c]!;
+      if (kind === "time") {
+        const t = parseTimestamp(buf, s, e, dialect.timestampFormat!);
+        if (t === t) {
+          this.observeTime(t);
+          if (builder) builder.setTime(c, t);
+        } else {
+          const raw = cellText(buf, s, e, flags[c]!);
+          if (NULL_TEXT.has(raw)) this.missing[c]!++;
+          else {
+            this.tInvalid++;
+            this.text[c]!++;
+            if (builder) builder.setException(c, raw);
+          }
+          if (builder) builder.setTime(c, NaN);
+        }
+        continue;
+      }
+      const value = parseNumber(buf, s, e);
+      const cell = parsed.kind;
+      if (cell === CELL_NUMBER) {
+        const n = ++this.count[c]!;
+        const delta = value - this.mean[c]!;
+        this.mean[c]! += delta / n;
+        this.m2[c]! += delta * (value - this.mean[c]!);
+        if (value < this.min[c]!) this.min[c] = value;
+        if (value > this.max[c]!) this.max[c] = value;
+        if (value !== 0 && value !== 1) this.nonBinary[c] = 1;
+        if (builder) {
+          if (kind === "numeric") builder.setNumber(c, value);
+          else builder.setText(c, cellText(buf, s, e, flags[c]!));
+        }
+      } else if (cell === CELL_MISSING) {
+        this.missing[c]!++;
+        if (builder) {
+          if (kind === "numeric") builder.setNumber(c, NaN);
+          else builder.setText(c, undefined);
+        }
+      } else {
+        this.text[c]!++;
+        if (builder) {
+          const raw = cellText(buf, s, e, flags[c]!);
+          if (kind === "numeric") {
+            builder.setNumber(c, NaN);
+            builder.setException(c, raw);
+          } else builder.setText(c, raw);
+        }
+      }
+    }
+    if (builder) {
+      builder.endRow();
+      if (builder.full) this.flushChunk();
+    }
+  }
+
+  private observeTime(t: number): void {
+    if (t < this.tMin) this.tMin = t;
+    if (t > this.tMax) this.tMax = t;
+    const prev = this.tPrev;
+    this.tPrev = t;
+    if (prev !== prev) return;
+    const delta = t - prev;
+    if (delta < 0) this.tOutOfOrder++;
+    // Systematic sample of deltas with bounded memory: keep every stride-th one.
+    if (this.deltaSeen++ % this.deltaStride !== 0) return;
+    if (this.deltaCount === this.deltas.length) {
+      if (this.deltas.length < 1 << 20) {
+        const grown = new Float64Array(this.deltas.length * 2);
+        grown.set(this.deltas);
+        this.deltas = grown;
+      } else {
+        for (let k = 0; k < this.deltaCount / 2; k++) this.deltas[k] = this.deltas[2 * k]!;
+        this.deltaCount = Math.floor(this.deltaCount / 2);
+        this.deltaStride *= 2;
+      }
+    }
+    this.deltas[this.deltaCount++] = delta;
+  }
+
+  private flushChunk(): void {
+    const builder = this.builder!;
+    this.pending.push(builder.encode(this.options.compressionLevel));
+    this.builder = new ChunkBuilder(builder.names, builder.kinds, this.options.chunkRows);
+  }
+
+  private profile(): Profile {
+    const dialect = this.dialect!;
+    const columnStats: Record<string, ColumnStats> = {};
+    const columnKinds: Record<string, ColumnKind> = {};
+    let labelColumn: string | null = null;
+    dialect.names.forEach((name, c) => {
+      columnKinds[name] = dialect.kinds[c]!;
+      if (c === dialect.timestampColumn) return;
+      const n = this.count[c]!;
+      columnStats[name] = {
+        min: n > 0 ? this.min[c]! : null,
+        max: n > 0 ? this.max[c]! : null,
+        mean: n > 0 ? this.mean[c]! : null,
+        std: n > 1 ? Math.sqrt(this.m2[c]! / (n - 1)) : n === 1 ? 0 : null,
+        count_numeric: n,
+        count_non_numeric: this.text[c]!,
+        count_missing: this.missing[c]!,
+      };
+      if (!labelColumn && LABEL_NAMES.test(name) && n > 0 && this.nonBinary[c] === 0 && this.text[c] === 0) {
+        labelColumn = name;
+      }
+    });
+    const timestampColumn = dialect.timestampColumn;
+    let interval: number | null = null;
+    let regularity: number | null = null;
+    if (this.deltaCount > 0) {
+      const sample = this.deltas.slice(0, this.deltaCount).sort();
+      const median = sample[Math.floor((sample.length - 1) / 2)]!;
+      interval = median / 1000;
+      const tolerance = Math.max(Math.abs(median) * 0.01, 1);
+      let within = 0;
+      for (const delta of sample) if (Math.abs(delta - median) <= tolerance) within++;
+      regularity = within / sample.length;
+    }
+    const timeColumnName = timestampColumn >= 0 ? dialect.names[timestampColumn]! : null;
+    if (timeColumnName) {
+      columnKinds[timeColumnName] = "time";
+    }
+    return {
+      row_count: this.rows,
+      columns: [...dialect.names],
+      column_kinds: columnKinds,
+      column_stats: columnStats,
+      delimiter: String.fromCharCode(dialect.delimiter),
+      has_header: dialect.hasHeader,
+      line_endings: this.lineEndings(),
+      bom: this.bom,
+      quoted_fields: this.quoted,
+      timestamp_column: timeColumnName,
+      timestamp_format: dialect.timestampFormat,
+      time_range:
+        this.tMin <= this.tMax ? { start: formatTimestamp(this.tMin), end: formatTimestamp(this.tMax) } : null,
+      sampling_interval_seconds: interval,
+      sampling_regularity: regularity,
+      invalid_timestamps: this.tInvalid,
+      out_of_order_timestamps: this.tOutOfOrder,
+      ragged_rows: this.ragged,
+      first_ragged_row: this.ragged > 0 ? this.firstRagged : null,
+      label_column: labelColumn,
+      file_size_bytes: this.totalBytes,
+      chunk_count: this.chunkIndex,
+    };
+  }
+
+  private lineEndings(): LineEndings {
+    if (this.crOnly > 0) return "cr";
+    if (this.crlf > 0 && this.lf > 0) return "mixed";
+    if (this.crlf > 0) return "crlf";
+    if (this.lf > 0) return "lf";
+    return "none";
+  }
+}
+
+/** The text of a cell: quotes unescaped, surrounding spaces and CR removed. */
+function cellText(buf: Buffer, s: number, e: number, flag: number): string {
+  if (flag === 0) {
+    while (s < e && (buf[s] === 32 || buf[s] === 9)) s++;
+    while (e > s && (buf[e - 1] === 32 || buf[e - 1] === 9 || buf[e - 1] === CR)) e--;
+    return buf.toString("utf8", s, e);
+  }
+  const raw = buf.toString("utf8", s, e);
+  return flag & 2 ? raw.replaceAll('""', '"') : raw;
+}
+
+function isBlank(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c !== 32 && c !== 9 && c !== LF && c !== CR) return false;
+  }
+  return true;
+}
+
+function looksBinary(bytes: Buffer): boolean {
+  let control = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c === 0) return true;
+    if (c < 32 && c !== 9 && c !== LF && c !== CR && c !== 12) control++;
+  }
+  return control > bytes.length / 100;
+}
+
+function decodeSample(body: Buffer, final: boolean): string {
+  // The sniffer only needs whole lines; a trailing partial character is dropped.
+  let end = body.length;
+  if (!final) {
+    const lastNewline = Math.max(body.lastIndexOf(LF), body.lastIndexOf(CR));
+    if (lastNewline >= 0) end = lastNewline + 1;
+  }
+  const slice = body.subarray(0, end);
+  if (!isUtf8(slice)) {
+    throw new DatasetFileError("dataset.invalid_encoding", "The file is not valid UTF-8 text; save it as UTF-8 CSV");
+  }
+  return slice.toString("utf8");
+}
+
+/** Splits CSV text into rows of cells with the scanner's quoting rules (sniffing only). */
+export function splitRows(text: string, delimiter: string, newline: string, maxRows: number, final: boolean): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i <= n && rows.length < maxRows) {
+    let cell = "";
+    if (text[i] === '"') {
+      const close = findClosingQuote(text, i + 1);
+      if (close === -1) break; // incomplete quoted cell at the end of the sample
+      cell = text.slice(i + 1, close).replaceAll('""', '"');
+      i = close + 1;
+      while (i < n && text[i] !== delimiter && text[i] !== newline) i++;
+    } else {
+      const start = i;
+      while (i < n && text[i] !== delimiter && text[i] !== newline) i++;
+      cell = text.slice(start, i).replace(/\r$/, "");
+    }
+    row.push(cell);
+    if (i >= n) {
+      if (final && !(row.length === 1 && row[0]!.trim() === "")) rows.push(row);
+      break;
+    }
+    if (text[i] === delimiter) {
+      i++;
+      continue;
+    }
+    i++;
+    if (!(row.length === 1 && row[0]!.trim() === "")) rows.push(row);
+    row = [];
+  }
+  return rows;
+}
+
+function findClosingQuote(text: string, from: number): number {
+  let j = from;
+  for (;;) {
+    j = text.indexOf('"', j);
+    if (j === -1) return -1;
+    if (text[j + 1] === '"') {
+      j += 2;
+      continue;
+    }
+    return j;
+  }
+}
+
+const DELIMITERS = [",", ";", "\t", "|"];
+
+function detectDelimiter(text: string, newline: string): string {
+  let best = ",";
+  let bestScore = -1;
+  for (const delimiter of DELIMITERS) {
+    const rows = splitRows(text, delimiter, newline, 50, false);
+    const considered = rows.length > 0 ? rows : splitRows(text, delimiter, newline, 50, true);
+    if (considered.length === 0) continue;
+    const counts = new Map<number, number>();
+    for (const row of considered) counts.set(row.length, (counts.get(row.length) ?? 0) + 1);
+    let mode = 1;
+    let modeRows = 0;
+    for (const [fields, rowsWith] of counts) {
+      if (rowsWith > modeRows || (rowsWith === modeRows && fields > mode)) {
+        mode = fields;
+        modeRows = rowsWith;
+      }
+    }
+    if (mode < 2) continue;
+    const consistency = modeRows / considered.length;
+    const score = Math.round(consistency * 100) * 10_000 + Math.min(mode, 9_999);
+    if (score > bestScore) {
+      bestScore = score;
+      best = delimiter;
+    }
+  }
+  return best;
+}
+
+function isValueLike(cell: string): boolean {
+  const trimmed = cell.trim();
+  if (trimmed === "") return true;
+  const bytes = Buffer.from(trimmed, "utf8");
+  parseNumber(bytes, 0, bytes.length);
+  if (parsed.kind === CELL_NUMBER) return true;
+  return !Number.isNaN(parseIsoTimestamp(bytes, 0, bytes.length));
+}
+
+function checkHeader(names: string[]): void {
+  const seen = new Map<string, number>();
+  names.forEach((name, index) => {
+    if (name === "") {
+      throw new DatasetFileError("dataset.empty_header", `Column ${index + 1} has an empty header name`, { column: index + 1 });
+    }
+    if (name.length > MAX_COLUMN_NAME_LENGTH) {
+      throw new DatasetFileError(
+        "dataset.header_too_long",
+        `Column ${index + 1} has a header name longer than ${MAX_COLUMN_NAME_LENGTH} characters`,
+        { column: index + 1 },
+      );
+    }
+    const previous = seen.get(name);
+    if (previous !== undefined) {
+      throw new DatasetFileError(
+        "dataset.duplicate_header",
+        `Duplicate column name '${name}' (columns ${previous + 1} and ${index + 1})`,
+        { name, columns: [previous + 1, index + 1] },
+      );
+    }
+    seen.set(name, index);
+  });
+}
+
+function detectKinds(
+  names: string[],
+  rows: string[][],
+  columns: number,
+): { kinds: ColumnKind[]; timestampColumn: number; timestampFormat: TimestampFormat | null } {
+  const kinds: ColumnKind[] = [];
+  let timestampColumn = -1;
+  let timestampFormat: TimestampFormat | null = null;
+  for (let c = 0; c < columns; c++) {
+    let numeric = 0;
+    let textual = 0;
+    let iso = 0;
+    let spaced = 0;
+    let epochSeconds = 0;
+    let epochMillis = 0;
+    for (const row of rows) {
+      const cell = row[c];
+      if (cell === undefined) continue;
+      const trimmed = cell.trim();
+      if (NULL_TEXT.has(trimmed)) continue;
+      const bytes = Buffer.from(trimmed, "utf8");
+      const value = parseNumber(bytes, 0, bytes.length);
+      if (parsed.kind === CELL_NUMBER) {
+        numeric++;
+        if (value >= 1e8 && value < 1e11) epochSeconds++;
+        else if (value >= 1e11 && value < 1e14) epochMillis++;
+        continue;
+      }
+      if (parsed.kind === CELL_MISSING) continue;
+      if (!Number.isNaN(parseIsoTimestamp(bytes, 0, bytes.length))) {
+        iso++;
+        if (parsed.separator === 32) spaced++;
+      } else textual++;
+    }
+    const present = numeric + textual + iso;
+    if (timestampColumn < 0 && iso > 0 && iso >= 0.9 * present) {
+      timestampColumn = c;
+      timestampFormat = spaced > iso / 2 ? "datetime" : "iso8601";
+      kinds.push("time");
+      continue;
+    }
+    kinds.push(numeric >= textual + iso ? "numeric" : "text");
+  }
+  if (timestampColumn < 0) {
+    // Epoch numbers only count as time when the column is named like one.
+    for (let c = 0; c < columns; c++) {
+      if (!TIME_NAMES.test(names[c] ?? "")) continue;
+      let seconds = 0;
+      let millis = 0;
+      let other = 0;
+      for (const row of rows) {
+        const cell = row[c]?.trim();
+        if (cell === undefined || NULL_TEXT.has(cell)) continue;
+        const bytes = Buffer.from(cell, "utf8");
+        const value = parseNumber(bytes, 0, bytes.length);
+        if (parsed.kind !== CELL_NUMBER) other++;
+        else if (value >= 1e8 && value < 1e11) seconds++;
+        else if (value >= 1e11 && value < 1e14) millis++;
+        else other++;
+      }
+      const present = seconds + millis + other;
+      if (present === 0) continue;
+      if (seconds >= 0.9 * present) timestampFormat = "epoch_s";
+      else if (millis >= 0.9 * present) timestampFormat = "epoch_ms";
+      else continue;
+      timestampColumn = c;
+      kinds[c] = "time";
+      break;
+    }
+  }
+  return { kinds, timestampColumn, timestampFormat };
+}
+
+/** Convenience for tests and tools: analyses a whole in-memory file. */
+export async function analyzeBuffer(bytes: Uint8Array, options: AnalyzeOptions = {}): Promise<Profile> {
+  const analyzer = new CsvAnalyzer(options);
+  const step = 64 * 1024;
+  for (let at = 0; at < bytes.length; at += step) await analyzer.push(bytes.subarray(at, Math.min(bytes.length, at + step)));
+  return analyzer.finish();
+}
