@@ -2,16 +2,23 @@ import { Api as HttpApi, Function, use, type FunctionProps, type StackContext } 
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Storage } from "./Storage";
 import { Jobs } from "./Jobs";
-import { secretReadAccess } from "./lib/shared";
+import { access, secretReadAccess } from "./lib/shared";
 
 /**
  * The HTTP API (API Gateway v2). One Lambda per endpoint group, each a Hono
  * app exported as `handler`, bound to only the resources it uses.
  */
 export function Api({ stack }: StackContext) {
-  const { table, bucket, secrets } = use(Storage);
-  const { ingestQueue, trainingQueue, compileQueue, webhookQueue } = use(Jobs);
+  const storage = use(Storage);
+  const jobs = use(Jobs);
+  const { secrets } = storage;
   const jwt = secrets.JWT_SIGNING_KEY;
+  const table = access.table(storage.table);
+  const bucket = access.bucket(storage.bucket);
+  const ingestQueue = access.producer(jobs.ingestQueue);
+  const trainingQueue = access.producer(jobs.trainingQueue);
+  const webhookQueue = access.producer(jobs.webhookQueue);
+  const compileQueue = access.producer(jobs.compileQueue);
 
   const endpoint = (id: string, handler: string, props: Omit<FunctionProps, "handler"> = {}) => {
     const bound = props.bind ?? [];

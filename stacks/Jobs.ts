@@ -4,6 +4,7 @@ import { useProject } from "sst/project.js";
 import { Duration, IgnoreMode, Size } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecs from "aws-cdk-lib/aws-ecs";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { QueueProcessingFargateService } from "aws-cdk-lib/aws-ecs-patterns";
 import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -14,7 +15,7 @@ import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Storage } from "./Storage";
 import { Realtime } from "./Realtime";
-import { UPLOAD_PREFIX, bindToCompute } from "./lib/shared";
+import { UPLOAD_PREFIX, access, bindToCompute } from "./lib/shared";
 
 /**
  * Background work: one SQS queue per job kind, each with its own dead-letter
@@ -28,8 +29,10 @@ import { UPLOAD_PREFIX, bindToCompute } from "./lib/shared";
  * mapping is then created disabled.
  */
 export function Jobs({ stack, app }: StackContext) {
-  const { table, bucket } = use(Storage);
+  const storage = use(Storage);
   const { realtime } = use(Realtime);
+  const table = access.table(storage.table);
+  const bucket = access.bucket(storage.bucket);
   const root = useProject().paths.root;
 
   const trainingOnFargate = (() => {
@@ -97,7 +100,7 @@ export function Jobs({ stack, app }: StackContext) {
   // S3 -> SQS for new uploads. The notification is configured through a
   // reference to the bucket so that it lives in this stack: Storage must not
   // depend on Jobs (Jobs already depends on Storage).
-  const filesRef = s3.Bucket.fromBucketName(stack, "FilesRef", bucket.bucketName);
+  const filesRef = s3.Bucket.fromBucketName(stack, "FilesRef", storage.bucket.bucketName);
   filesRef.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(ingestQueue.cdk.queue), {
     prefix: UPLOAD_PREFIX,
   });
@@ -131,7 +134,7 @@ export function Jobs({ stack, app }: StackContext) {
     });
 
   // ---------------------------------------------------------------- training
-  const trainingBindings = [table, bucket, trainingQueue, webhookQueue, realtime];
+  const trainingBindings = [table, bucket, access.worker(trainingQueue), access.producer(webhookQueue), realtime];
   const training = containerFunction("TrainingWorker", {
     file: "functions/jobs/Dockerfile.training",
     handler: "functions/jobs/training.handler",
@@ -187,6 +190,16 @@ export function Jobs({ stack, app }: StackContext) {
     // The image's ENTRYPOINT is the Lambda bootstrap; the task runs the poller command directly.
     const taskDefinition = trainingService.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
     taskDefinition.addPropertyOverride("ContainerDefinitions.0.EntryPoint", ["/usr/bin/env"]);
+    // Scale-in follows visible messages only, so a task that is mid-run must
+    // protect itself (ECS task scale-in protection) until it finishes.
+    trainingService.taskDefinition.taskRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ["ecs:UpdateTaskProtection", "ecs:GetTaskProtection"],
+        resources: [
+          `arn:${stack.partition}:ecs:${stack.region}:${stack.account}:task/${cluster.clusterName}/*`,
+        ],
+      }),
+    );
     const container = trainingService.taskDefinition.defaultContainer;
     bindToCompute(trainingBindings, trainingService.taskDefinition.taskRole, (name, value) =>
       container?.addEnvironment(name, value),

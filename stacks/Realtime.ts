@@ -1,6 +1,6 @@
 import { Function, WebSocketApi, use, type StackContext } from "sst/constructs";
 import { Storage } from "./Storage";
-import { secretReadAccess } from "./lib/shared";
+import { access, secretReadAccess } from "./lib/shared";
 
 /**
  * WebSocket API for live run/deployment events. Clients send
@@ -15,7 +15,7 @@ export function Realtime({ stack }: StackContext) {
       handler,
       timeout: "10 seconds",
       memorySize: 512,
-      bind: [table, secrets.JWT_SIGNING_KEY],
+      bind: [access.table(table), secrets.JWT_SIGNING_KEY],
       permissions: secretReadAccess([secrets.JWT_SIGNING_KEY]),
     });
 
