@@ -1,0 +1,131 @@
+/**
+ * Sessions: the source of truth behind every access token. A token is only
+ * valid while its session item exists; revoking deletes the item. The session
+ * carries the user's tenant and role so one read resolves the actor, and role
+ * changes are written through to the user's sessions.
+ */
+import { Entity, type EntityItem } from "electrodb";
+import type { Role } from "../actor";
+import { entityConfig, expiresIn } from "../db";
+import { isConditionalFailure } from "../error";
+
+/** Refresh tokens, and therefore sessions, live at most this long. */
+export const SESSION_TTL_SECONDS = 30 * 24 * 60 * 60;
+/** Old refresh-token hashes kept per session to detect reuse. */
+const USED_HASHES_KEPT = 20;
+
+export const SessionEntity = new Entity(
+  {
+    model: { entity: "session", version: "1", service: "flint" },
+    attributes: {
+      sessionId: { type: "string", required: true, readOnly: true },
+      userId: { type: "string", required: true, readOnly: true },
+      tenantId: { type: "string", required: true },
+      username: { type: "string", required: true },
+      role: { type: ["admin", "operator", "viewer"] as const, required: true },
+      superadmin: { type: "boolean", required: true },
+      refreshHash: { type: "string", required: true },
+      usedRefreshHashes: { type: "list", items: { type: "string" }, default: () => [] },
+      ip: { type: "string" },
+      userAgent: { type: "string" },
+      createdAt: { type: "string", readOnly: true, default: () => new Date().toISOString() },
+      refreshedAt: { type: "string" },
+      expires_at: { type: "number", required: true },
+    },
+    indexes: {
+      byId: {
+        pk: { field: "pk", composite: ["sessionId"] },
+        sk: { field: "sk", composite: [] },
+      },
+      byUser: {
+        index: "gsi1",
+        pk: { field: "gsi1pk", composite: ["userId"] },
+        sk: { field: "gsi1sk", composite: ["sessionId"] },
+      },
+    },
+  },
+  entityConfig,
+);
+
+export type Session = EntityItem<typeof SessionEntity>;
+
+export async function createSession(input: {
+  sessionId: string;
+  userId: string;
+  tenantId: string;
+  username: string;
+  role: Role;
+  superadmin: boolean;
+  refreshHash: string;
+  ip?: string;
+  userAgent?: string;
+}): Promise<Session> {
+  const result = await SessionEntity.create({
+    ...input,
+    userAgent: input.userAgent?.slice(0, 256),
+    expires_at: expiresIn(SESSION_TTL_SECONDS),
+  }).go();
+  return result.data;
+}
+
+/** The live session, or undefined when it was revoked or has expired. */
+export async function getSession(sessionId: string): Promise<Session | undefined> {
+  const result = await SessionEntity.get({ sessionId }).go({ consistent: true });
+  const session = result.data;
+  if (!session || session.expires_at * 1000 <= Date.now()) return undefined;
+  return session;
+}
+
+/**
+ * Replaces the refresh hash if it is still `expected` (rotation). False when
+ * another refresh won the race or the session is gone.
+ */
+export async function rotateRefresh(session: Session, expected: string, next: string): Promise<boolean> {
+  try {
+    await SessionEntity.patch({ sessionId: session.sessionId })
+      .set({
+        refreshHash: next,
+        usedRefreshHashes: [expected, ...(session.usedRefreshHashes ?? [])].slice(0, USED_HASHES_KEPT),
+        refreshedAt: new Date().toISOString(),
+      })
+      .where(({ refreshHash }, { eq }) => eq(refreshHash, expected))
+      .go();
+    return true;
+  } catch (error) {
+    if (isConditionalFailure(error)) return false;
+    throw error;
+  }
+}
+
+export async function revokeSession(sessionId: string): Promise<void> {
+  await SessionEntity.delete({ sessionId }).go();
+}
+
+export async function listUserSessions(userId: string): Promise<Session[]> {
+  const result = await SessionEntity.query.byUser({ userId }).go({ pages: "all" });
+  return result.data;
+}
+
+/** Deletes every session of a user except `keep`; returns how many went. */
+export async function revokeUserSessions(userId: string, keep?: string): Promise<number> {
+  const sessions = (await listUserSessions(userId)).filter((session) => session.sessionId !== keep);
+  if (sessions.length > 0) {
+    await SessionEntity.delete(sessions.map(({ sessionId }) => ({ sessionId }))).go();
+  }
+  return sessions.length;
+}
+
+/** Writes a new role (and tenant) through to every live session of the user. */
+export async function updateUserSessions(userId: string, changes: { role?: Role; tenantId?: string }): Promise<void> {
+  const sessions = await listUserSessions(userId);
+  await Promise.all(
+    sessions.map(async ({ sessionId }) => {
+      try {
+        await SessionEntity.patch({ sessionId }).set(changes).go();
+      } catch (error) {
+        // A session revoked meanwhile is fine.
+        if (!isConditionalFailure(error)) throw error;
+      }
+    }),
+  );
+}

@@ -1,0 +1,68 @@
+/**
+ * Tenants (organizations). Every resource belongs to one; a user belongs to
+ * exactly one tenant with one role. A tenant without a subscription record is
+ * on the Free plan (billing owns subscriptions).
+ */
+export * as Tenant from "./index";
+
+import { Entity, type EntityItem } from "electrodb";
+import { z } from "zod";
+import { useActor } from "../actor";
+import { entityConfig } from "../db";
+import { notFound } from "../error";
+import { createId } from "../id";
+
+export const TenantEntity = new Entity(
+  {
+    model: { entity: "tenant", version: "1", service: "flint" },
+    attributes: {
+      tenantId: { type: "string", required: true, readOnly: true },
+      name: { type: "string", required: true },
+      createdBy: { type: "string", required: true, readOnly: true },
+      createdAt: { type: "string", readOnly: true, default: () => new Date().toISOString() },
+      updatedAt: { type: "string", watch: "*", set: () => new Date().toISOString(), default: () => new Date().toISOString() },
+    },
+    indexes: {
+      byId: {
+        pk: { field: "pk", composite: ["tenantId"] },
+        sk: { field: "sk", composite: [] },
+      },
+      // Platform-wide listing for superadmins only (small, admin-facing).
+      all: {
+        index: "gsi1",
+        pk: { field: "gsi1pk", composite: [] },
+        sk: { field: "gsi1sk", composite: ["createdAt", "tenantId"] },
+      },
+    },
+  },
+  entityConfig,
+);
+
+export type Item = EntityItem<typeof TenantEntity>;
+
+export const Info = z.object({ id: z.string(), name: z.string(), created_at: z.string() });
+export type Info = z.infer<typeof Info>;
+
+export function newId(): string {
+  return createId("tnt");
+}
+
+export function serialize(item: Item): Info {
+  return { id: item.tenantId, name: item.name, created_at: item.createdAt ?? "" };
+}
+
+/** The caller's tenant, or another one for a superadmin. Throws tenant.not_found. */
+export async function get(tenantId: string): Promise<Info> {
+  const actor = useActor();
+  const allowed = actor.type === "system" || (actor.type === "user" && (actor.superadmin || actor.tenantId === tenantId));
+  if (!allowed) throw notFound("tenant", tenantId);
+  const result = await TenantEntity.get({ tenantId }).go();
+  if (!result.data) throw notFound("tenant", tenantId);
+  return serialize(result.data);
+}
+
+/** True when the tenant exists (no actor check; for core-internal use). */
+export async function exists(tenantId: string): Promise<boolean> {
+  const result = await TenantEntity.get({ tenantId }).go({ attributes: ["tenantId"] });
+  return result.data !== null;
+}
