@@ -184,6 +184,10 @@ export function Jobs({ stack, app }: StackContext) {
         { lower: 1, change: +1 },
       ],
       disableCpuBasedScaling: true,
+      // Deployments start new tasks before stopping old ones (which may be mid-run).
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { rollback: true },
       environment: { ...containerEnvironment, FLINT_WORKER: "fargate" },
       logDriver: ecs.LogDrivers.awsLogs({ streamPrefix: "training", logRetention: RetentionDays.ONE_MONTH }),
     });
