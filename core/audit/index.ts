@@ -276,3 +276,32 @@ export function toCsv(entries: Entry[]): string {
   const lines = [CSV_COLUMNS.join(","), ...entries.map((entry) => CSV_COLUMNS.map((column) => cell(entry[column])).join(","))];
   return `${lines.join("\r\n")}\r\n`;
 }
+
+/**
+ * Appends the entry for one mutating HTTP request: action `METHOD /route/:pattern`,
+ * the resource named by the route (`/datasets/:id` → type "datasets", id
+ * from the path), and success for statuses below 400. Never throws.
+ */
+export async function recordRequest(input: { method: string; path: string; route: string; status: number }): Promise<void> {
+  const { resourceType, resourceId } = resourceOf(input.path, input.route);
+  await record({
+    action: `${input.method} ${input.route}`,
+    result: input.status < 400 ? "success" : "failure",
+    severity: input.status >= 500 ? "warning" : "info",
+    statusCode: input.status,
+    method: input.method,
+    path: input.path,
+    resourceType,
+    resourceId,
+  });
+}
+
+/** The first `:param` segment of the route names the resource; the segment before it is its type. */
+export function resourceOf(path: string, route: string): { resourceType?: string; resourceId?: string } {
+  const strip = (value: string) => value.replace(/^\/api\/v\d+\//, "").replace(/^\//, "").split("/").filter(Boolean);
+  const actual = strip(path);
+  const pattern = strip(route);
+  const index = pattern.findIndex((segment) => segment.startsWith(":"));
+  if (index > 0) return { resourceType: pattern[index - 1], resourceId: actual[index] ? decodeURIComponent(actual[index]) : undefined };
+  return { resourceType: pattern[0] ?? actual[0] };
+}

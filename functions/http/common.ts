@@ -8,8 +8,10 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { routePath } from "hono/route";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { withActor, type Actor } from "../../core/actor";
+import { Audit } from "../../core/audit";
 import { Auth } from "../../core/auth";
 import { DomainError, type ErrorKind } from "../../core/error";
 import { logger } from "../../core/logger";
@@ -100,6 +102,25 @@ const requestLog: MiddlewareHandler<Env> = async (c, next) => {
   });
 };
 
+const MUTATING_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * Makes the request's IP and user agent known to core (sessions, auth audit
+ * events) and appends an audit entry for every mutating request, whatever
+ * its outcome. Bodies are never recorded.
+ */
+export const auditMiddleware: MiddlewareHandler<Env> = async (c, next) => {
+  const context = { ip: clientIp(c), userAgent: c.req.header("user-agent"), requestId: c.get("requestId") };
+  await Audit.withRequest(context, next);
+  if (!MUTATING_METHODS.has(c.req.method)) return;
+  const actor = c.get("actor") ?? { type: "public" as const };
+  await Audit.withRequest(context, () =>
+    withActor(actor, () =>
+      Audit.recordRequest({ method: c.req.method, path: c.req.path, route: routePath(c, -1), status: c.res.status }),
+    ),
+  );
+};
+
 export interface AppOptions {
   /** Mount under /api/v1 (default) or at the root (health, jwks). */
   basePath?: string;
@@ -112,6 +133,7 @@ export function createApp(options: AppOptions = {}) {
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook }).basePath(options.basePath ?? API_BASE);
   app.use("*", requestId({ headerName: "X-Request-Id" }));
   app.use("*", requestLog);
+  app.use("*", auditMiddleware);
   app.use(
     "*",
     bodyLimit({
