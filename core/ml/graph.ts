@@ -121,7 +121,7 @@ export class Graph {
     const key = `f${v}`;
     let t = this.consts.get(key);
     if (!t) {
-      const name = this.fresh("c");
+      const name = this.fresh("const_");
       t = this.initializer(name, [], this.dtype === "float64" ? Float64Array.of(v) : Float32Array.of(v));
       this.consts.set(key, t);
     }
@@ -132,7 +132,7 @@ export class Graph {
     const key = `i${values.join(",")}`;
     let t = this.consts.get(key);
     if (!t) {
-      const name = this.fresh("c");
+      const name = this.fresh("const_");
       t = this.rawInitializer(name, [values.length], DataType.INT64, BigInt64Array.from(values.map((v) => BigInt(v))));
       this.consts.set(key, t);
     }
@@ -145,7 +145,7 @@ export class Graph {
     this.nodes.push({
       input: inputs.map((i) => (typeof i === "string" ? i : i.name)),
       output: outs.map((o) => o.name),
-      name: `n${this.nodes.length}_${opType}`,
+      name: "",
       opType,
       attribute: Object.entries(attrs).map(([name, v]) => attr(name, v)),
     });
@@ -165,7 +165,7 @@ export class Graph {
 
   /** Name a value as a graph output. */
   output(t: Tensor, name: string): Tensor {
-    this.nodes.push({ input: [t.name], output: [name], name: `out_${name}`, opType: "Identity", attribute: [] });
+    this.nodes.push({ input: [t.name], output: [name], name: "", opType: "Identity", attribute: [] });
     this.outputs.push(valueInfo(name, t.elem, t.shape));
     return { ...t, name };
   }
@@ -494,7 +494,7 @@ function toShapeSpec(shape: Dim[]): number[] {
 function valueInfo(name: string, elem: number, shape: Dim[]): ValueInfoMsg {
   return {
     name,
-    type: { tensorType: { elemType: elem, shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
+    type: { tensorType: { elemType: elem, shape: { dim: shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d.replace("N", "batch") })) } } },
   };
 }
 function attr(name: string, v: AttrValue): AttributeMsg {

@@ -153,6 +153,47 @@ function gruLayer(g: Graph, seq: Tensor, T: number, W: Tensor, b: Tensor, bh: Te
 }
 
 /**
+ * Inference-only: the same LSTM layer through the stock ONNX LSTM op. The documented
+ * fused weight W [in+H, 4H] (gates i,f,g,o) is re-laid out in-graph (constant-folded by
+ * ORT) into ONNX's W [1,4H,in], R [1,4H,H] (gate order i,o,f,c) and B [1,8H].
+ * x3: [T,N,in] → returns Y [T,N,H] and h_T [N,H].
+ */
+function nativeLstm(g: Graph, x3: Tensor, W: Tensor, b: Tensor, inDim: number, H: number) {
+  const reorder = (m: Tensor, rows: number) => {
+    // m: [rows, 4H] → transpose [4H, rows] → blocks i,o,f,g → [1, 4H, rows]
+    const tr = g.raw("Transpose", [m], [4 * H, rows], { perm: [1, 0] });
+    const [i, f, c, o] = g.node("Split", [tr, g.ints([H, H, H, H])], [[H, rows], [H, rows], [H, rows], [H, rows]], { axis: 0 }) as [Tensor, Tensor, Tensor, Tensor];
+    const cat = g.raw("Concat", [i, o, f, c], [4 * H, rows], { axis: 0 });
+    return g.raw("Unsqueeze", [cat, g.ints([0])], [1, 4 * H, rows]);
+  };
+  const Wx = g.raw("Slice", [W, g.ints([0]), g.ints([inDim]), g.ints([0])], [inDim, 4 * H]);
+  const Wh = g.raw("Slice", [W, g.ints([inDim]), g.ints([inDim + H]), g.ints([0])], [H, 4 * H]);
+  const [bi, bf, bc, bo] = g.node("Split", [b, g.ints([H, H, H, H])], [[H], [H], [H], [H]], { axis: 0 }) as [Tensor, Tensor, Tensor, Tensor];
+  const zero = g.raw("Mul", [b, g.scalar(0)], [4 * H]);
+  const B = g.raw("Unsqueeze", [g.raw("Concat", [bi, bo, bf, bc, zero], [8 * H], { axis: 0 }), g.ints([0])], [1, 8 * H]);
+  const T = x3.shape[0]!;
+  const [Y, Yh] = g.node("LSTM", [x3, reorder(Wx, inDim), reorder(Wh, H), B], [[T, 1, "N", H], [1, "N", H]], { hidden_size: H }) as [Tensor, Tensor];
+  return { seq3: g.raw("Squeeze", [Y, g.ints([1])], [T, "N", H]), last: g.raw("Squeeze", [Yh, g.ints([0])], ["N", H]) };
+}
+
+/** Inference-only GRU through the stock ONNX GRU op (linear_before_reset = 1, gate order z,r,h). */
+function nativeGru(g: Graph, x3: Tensor, W: Tensor, b: Tensor, bh: Tensor, inDim: number, H: number) {
+  const reorder = (m: Tensor, rows: number) => {
+    const tr = g.raw("Transpose", [m], [3 * H, rows], { perm: [1, 0] });
+    const [r, z, n] = g.node("Split", [tr, g.ints([H, H, H])], [[H, rows], [H, rows], [H, rows]], { axis: 0 }) as [Tensor, Tensor, Tensor];
+    return g.raw("Unsqueeze", [g.raw("Concat", [z, r, n], [3 * H, rows], { axis: 0 }), g.ints([0])], [1, 3 * H, rows]);
+  };
+  const Wx = g.raw("Slice", [W, g.ints([0]), g.ints([inDim]), g.ints([0])], [inDim, 3 * H]);
+  const Wh = g.raw("Slice", [W, g.ints([inDim]), g.ints([inDim + H]), g.ints([0])], [H, 3 * H]);
+  const [br, bz, bn] = g.node("Split", [b, g.ints([H, H, H])], [[H], [H], [H]], { axis: 0 }) as [Tensor, Tensor, Tensor];
+  const [hr, hz, hn] = g.node("Split", [bh, g.ints([H, H, H])], [[H], [H], [H]], { axis: 0 }) as [Tensor, Tensor, Tensor];
+  const B = g.raw("Unsqueeze", [g.raw("Concat", [bz, br, bn, hz, hr, hn], [6 * H], { axis: 0 }), g.ints([0])], [1, 6 * H]);
+  const T = x3.shape[0]!;
+  const [Y, Yh] = g.node("GRU", [x3, reorder(Wx, inDim), reorder(Wh, H), B], [[T, 1, "N", H], [1, "N", H]], { hidden_size: H, linear_before_reset: 1 }) as [Tensor, Tensor];
+  return { seq3: g.raw("Squeeze", [Y, g.ints([1])], [T, "N", H]), last: g.raw("Squeeze", [Yh, g.ints([0])], ["N", H]) };
+}
+
+/**
  * Forward pass on a normalised window batch x [N,T,F].
  * `masks` are inverted-dropout masks (values 0 or 1/(1−p)); pass undefined at inference.
  * `target` = {label [N], weight [N]} for the supervised sentinel loss.
@@ -164,6 +205,7 @@ export function forward(
   p: Record<string, Tensor>,
   masks?: Record<string, Tensor>,
   target?: { label: Tensor; weight: Tensor },
+  native = false,
 ): ForwardOut {
   const { features: F, seq: T, hp } = def;
   const H = hp.hidden_dim;
@@ -175,17 +217,34 @@ export function forward(
   const drop = (t: Tensor, name: string) => (masks && masks[name] ? g.mul(t, masks[name]!) : t);
   if (def.architecture === "lstm_autoencoder") {
     const xtm = g.transpose(x, [1, 0, 2]); // [T,N,F]
-    let seq = g.reshape(xtm, [mulDim("N", T), F]);
-    let last: Tensor | undefined;
-    for (let l = 0; l < hp.num_layers; l++) {
-      const r = lstmLayer(g, { seq }, T, P(`lstm.enc.${l}.W`), P(`lstm.enc.${l}.b`), l === 0 ? F : H, H);
-      seq = r.seq;
-      last = r.last;
+    let decSeq: Tensor;
+    if (native) {
+      let seq3 = xtm;
+      let last: Tensor | undefined;
+      for (let l = 0; l < hp.num_layers; l++) {
+        const r = nativeLstm(g, seq3, P(`lstm.enc.${l}.W`), P(`lstm.enc.${l}.b`), l === 0 ? F : H, H);
+        seq3 = r.seq3;
+        last = r.last;
+      }
+      const z = g.gemm(last!, P("bottleneck.W"), P("bottleneck.b"));
+      const Z = hp.bottleneck_dim;
+      seq3 = g.raw("Expand", [g.raw("Unsqueeze", [z, g.ints([0])], [1, "N", Z]), g.ints([T, 1, 1])], [T, "N", Z]);
+      for (let l = 0; l < hp.num_layers; l++) seq3 = nativeLstm(g, seq3, P(`lstm.dec.${l}.W`), P(`lstm.dec.${l}.b`), l === 0 ? Z : H, H).seq3;
+      decSeq = g.reshape(seq3, [mulDim("N", T), H]);
+    } else {
+      let seq = g.reshape(xtm, [mulDim("N", T), F]);
+      let last: Tensor | undefined;
+      for (let l = 0; l < hp.num_layers; l++) {
+        const r = lstmLayer(g, { seq }, T, P(`lstm.enc.${l}.W`), P(`lstm.enc.${l}.b`), l === 0 ? F : H, H);
+        seq = r.seq;
+        last = r.last;
+      }
+      const z = drop(g.gemm(last!, P("bottleneck.W"), P("bottleneck.b")), "mask.bottleneck");
+      let dec = lstmLayer(g, { repeat: z }, T, P("lstm.dec.0.W"), P("lstm.dec.0.b"), hp.bottleneck_dim, H);
+      for (let l = 1; l < hp.num_layers; l++) dec = lstmLayer(g, { seq: dec.seq }, T, P(`lstm.dec.${l}.W`), P(`lstm.dec.${l}.b`), H, H);
+      decSeq = dec.seq;
     }
-    const z = drop(g.gemm(last!, P("bottleneck.W"), P("bottleneck.b")), "mask.bottleneck");
-    let dec = lstmLayer(g, { repeat: z }, T, P("lstm.dec.0.W"), P("lstm.dec.0.b"), hp.bottleneck_dim, H);
-    for (let l = 1; l < hp.num_layers; l++) dec = lstmLayer(g, { seq: dec.seq }, T, P(`lstm.dec.${l}.W`), P(`lstm.dec.${l}.b`), H, H);
-    const recon2d = g.gemm(dec.seq, P("output.W"), P("output.b")); // [T*N, F]
+    const recon2d = g.gemm(decSeq, P("output.W"), P("output.b")); // [T*N, F]
     const recon = g.reshape(recon2d, [T, "N", F]);
     const err = elementLoss(g, g.sub(recon, xtm), hp.loss === "bce" ? "mse" : hp.loss);
     const score = g.reduceMean(err, [0, 2], false); // [N]
@@ -196,12 +255,21 @@ export function forward(
     const ctx = g.slice(xtm, 0, 0, T - 1);
     const target = g.reshape(g.slice(xtm, 0, T - 1, T), ["N", F]);
     const lastObs = g.reshape(g.slice(xtm, 0, T - 2, T - 1), ["N", F]);
-    let seq = g.reshape(ctx, [mulDim("N", T - 1), F]);
     let last: Tensor | undefined;
-    for (let l = 0; l < hp.num_layers; l++) {
-      const r = gruLayer(g, seq, T - 1, P(`gru.${l}.W`), P(`gru.${l}.b`), P(`gru.${l}.bh`), l === 0 ? F : H, H);
-      seq = r.seq;
-      last = r.last;
+    if (native) {
+      let seq3 = ctx;
+      for (let l = 0; l < hp.num_layers; l++) {
+        const r = nativeGru(g, seq3, P(`gru.${l}.W`), P(`gru.${l}.b`), P(`gru.${l}.bh`), l === 0 ? F : H, H);
+        seq3 = r.seq3;
+        last = r.last;
+      }
+    } else {
+      let seq = g.reshape(ctx, [mulDim("N", T - 1), F]);
+      for (let l = 0; l < hp.num_layers; l++) {
+        const r = gruLayer(g, seq, T - 1, P(`gru.${l}.W`), P(`gru.${l}.b`), P(`gru.${l}.bh`), l === 0 ? F : H, H);
+        seq = r.seq;
+        last = r.last;
+      }
     }
     const forecast = g.add(lastObs, g.gemm(drop(last!, "mask.head"), P("head.W"), P("head.b")));
     const err = elementLoss(g, g.sub(forecast, target), hp.loss === "bce" ? "mse" : hp.loss);

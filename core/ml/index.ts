@@ -1,0 +1,14 @@
+/**
+ * core/ml — Flint's training / evaluation / export engine. All numeric work runs in
+ * ONNX Runtime; models are ONNX files end to end. See README.md for the graph layout.
+ */
+export { Architecture, Hyperparameters, effectiveStride, type ArchitectureT, type HyperparametersInput, type HyperparametersT } from "./schema";
+export type { TrainingData } from "./data";
+export { SPLIT } from "./data";
+export { train, type EpochEvent, type TrainOptions, type TrainResult } from "./train";
+export { score, readModelMetadata, decodeModel, type DecodedInitializer } from "./io";
+export { compareModels, chooseThreshold, aucRoc, distribution, THRESHOLD_QUANTILE, type Evaluation, type ConfusionMatrix, type ScoreDistribution } from "./evaluate";
+export { Graph, OPSET, type Tensor, type Dim, type DType } from "./graph";
+export { encodeModel, decodeModelProto, DataType, type ModelMsg } from "./onnx";
+export { defineModel, forward, type ModelDef, type ParamSpec } from "./models";
+export { buildStepGraph, buildEvalGraph, buildInferenceModel, quantizePerColumn } from "./engine";

@@ -1,0 +1,109 @@
+/** Reading exported models: metadata, initializers, and batch scoring with a cached session. */
+import os from "node:os";
+import * as ort from "onnxruntime-node";
+import { invalid } from "../error";
+import { DataType, decodeModelProto, fromRaw } from "./onnx";
+
+/** intra-op threads for every session (env FLINT_ML_THREADS overrides). */
+export const ML_THREADS = Number(process.env.FLINT_ML_THREADS) || Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 8));
+
+export function sessionOptions(): ort.InferenceSession.SessionOptions {
+  return { graphOptimizationLevel: "all", intraOpNumThreads: ML_THREADS, interOpNumThreads: 1, executionMode: "sequential" };
+}
+
+export function createSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, sessionOptions());
+}
+
+export function readModelMetadata(model: Uint8Array): Record<string, string> {
+  const m = decodeModelProto(model);
+  return Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key, p.value]));
+}
+
+export interface DecodedInitializer {
+  dims: number[];
+  data: Float32Array | Int8Array;
+  /** int8 weights: per-output-column scale (value = q · scale[col]), zero point 0, axis 1 */
+  scale?: Float32Array;
+}
+
+/**
+ * Decode an exported model into its named weight initializers (see README.md for names and
+ * layouts) and metadata. Internal graph constants (`const_*`) and the `.scale` / `.zero_point`
+ * companions of int8 weights are folded into the weight entries, not listed separately.
+ */
+export function decodeModel(model: Uint8Array): { initializers: Map<string, DecodedInitializer>; metadata: Record<string, string> } {
+  const m = decodeModelProto(model);
+  const all = new Map(m.graph.initializer.map((t) => [t.name, t]));
+  const initializers = new Map<string, DecodedInitializer>();
+  for (const t of m.graph.initializer) {
+    if (t.name.startsWith("const_") || t.name.endsWith(".scale") || t.name.endsWith(".zero_point")) continue;
+    const dims = (t.dims ?? []).map(Number);
+    if (t.dataType === DataType.FLOAT) initializers.set(t.name, { dims, data: fromRaw(t.rawData, t.dataType) as Float32Array });
+    else if (t.dataType === DataType.INT8) {
+      const s = all.get(`${t.name}.scale`);
+      initializers.set(t.name, { dims, data: fromRaw(t.rawData, t.dataType) as Int8Array, scale: s ? (fromRaw(s.rawData, s.dataType) as Float32Array) : undefined });
+    }
+  }
+  return { initializers, metadata: Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key, p.value])) };
+}
+
+interface Loaded {
+  session: ort.InferenceSession;
+  seq: number;
+  features: number;
+  threshold: number;
+}
+const cache = new WeakMap<Uint8Array, Promise<Loaded>>();
+
+function load(model: Uint8Array): Promise<Loaded> {
+  let p = cache.get(model);
+  if (!p) {
+    p = (async () => {
+      const meta = readModelMetadata(model);
+      const seq = Number(meta.sequence_length);
+      const features = JSON.parse(meta.features ?? "[]") as string[];
+      if (!seq || !features.length) throw invalid("model.invalid", "Not a Flint model (metadata missing)");
+      return { session: await createSession(model), seq, features: features.length, threshold: Number(meta.threshold) };
+    })();
+    cache.set(model, p);
+    p.catch(() => cache.delete(model));
+  }
+  return p;
+}
+
+/** Batch size used when scoring many windows. */
+export const SCORE_BATCH = 256;
+
+/**
+ * Score every stride-1 window of `rows` (one Float32Array per feature, in the model's
+ * feature order, raw units). scores[i] belongs to the window ending at row i + T − 1;
+ * flags[i] = scores[i] > threshold. Fewer rows than T gives empty arrays.
+ */
+export async function score(model: Uint8Array, rows: Float32Array[]): Promise<{ scores: Float32Array; flags: Uint8Array; threshold: number }> {
+  const m = await load(model);
+  if (rows.length !== m.features) throw invalid("scoring.feature_mismatch", `Model expects ${m.features} feature columns`, { expected: m.features, got: rows.length });
+  const n = rows[0]?.length ?? 0;
+  const F = m.features;
+  const T = m.seq;
+  const count = Math.max(0, n - T + 1);
+  const scores = new Float32Array(count);
+  if (count > 0) {
+    const rowMajor = new Float32Array(n * F);
+    for (let f = 0; f < F; f++) {
+      const c = rows[f]!;
+      if (c.length !== n) throw invalid("scoring.invalid_rows", "All columns must have the same length");
+      for (let i = 0; i < n; i++) rowMajor[i * F + f] = c[i]!;
+    }
+    for (let from = 0; from < count; from += SCORE_BATCH) {
+      const to = Math.min(count, from + SCORE_BATCH);
+      const buf = new Float32Array((to - from) * T * F);
+      for (let i = from; i < to; i++) buf.set(rowMajor.subarray(i * F, (i + T) * F), (i - from) * T * F);
+      const out = await m.session.run({ input: new ort.Tensor("float32", buf, [to - from, T, F]) }, ["score"]);
+      scores.set(out["score"]!.data as Float32Array, from);
+    }
+  }
+  const flags = new Uint8Array(count);
+  for (let i = 0; i < count; i++) flags[i] = scores[i]! > m.threshold ? 1 : 0;
+  return { scores, flags, threshold: m.threshold };
+}

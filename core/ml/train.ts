@@ -1,0 +1,517 @@
+/**
+ * Trainer: orchestration only. Every numeric step (forward, backward, optimizer
+ * update, validation, scoring) is one ONNX Runtime session.run; JavaScript gathers
+ * windows, shuffles indices, draws dropout masks and computes metrics over score arrays.
+ */
+import * as ort from "onnxruntime-node";
+import { invalid } from "../error";
+import { anyLabel, gather, prepare, windowLabeller, windowStarts, type Prepared, type TrainingData } from "./data";
+import { ADAM_BETA1, ADAM_BETA2, buildEvalGraph, buildInferenceModel, buildStepGraph } from "./engine";
+import { chooseThreshold, classificationMetrics, distribution, type Evaluation } from "./evaluate";
+import { createSession } from "./io";
+import { defineModel, type ModelDef } from "./models";
+import { Rng } from "./rng";
+import { Architecture, effectiveStride, Hyperparameters, type ArchitectureT, type HyperparametersInput, type HyperparametersT } from "./schema";
+
+export interface EpochEvent {
+  epoch: number;
+  total_epochs: number;
+  train_loss: number;
+  val_loss: number;
+  best_val_loss: number;
+  learning_rate: number;
+  elapsed_seconds: number;
+  estimated_remaining_seconds: number;
+}
+
+export interface TrainOptions {
+  architecture: ArchitectureT;
+  hyperparameters?: HyperparametersInput;
+  data: TrainingData;
+  onEpoch?: (e: EpochEvent) => void | Promise<void>;
+  /** checked before every batch; true stops cooperatively (state is resumable) */
+  shouldStop?: () => boolean | Promise<boolean>;
+  /** resume from a state produced by onCheckpoint / TrainResult.checkpoint */
+  checkpoint?: Uint8Array;
+  onCheckpoint?: (state: Uint8Array, epoch: number) => Promise<void>;
+  /** call onCheckpoint every k completed epochs (default 1); it is also called when stopped */
+  checkpointEvery?: number;
+}
+
+export interface TrainResult {
+  stopped: boolean;
+  epochsRun: number;
+  bestValLoss: number;
+  history: { epoch: number; train_loss: number; val_loss: number }[];
+  parameters: number;
+  model: Uint8Array;
+  quantizedModel: Uint8Array;
+  quantization: { float_bytes: number; int8_bytes: number; ratio: number; max_abs_score_deviation: number; mean_abs_score_deviation: number };
+  threshold: number;
+  evaluation: Evaluation;
+  metadata: Record<string, string>;
+  /** full trainer state at the end (resume from it, e.g. after a stop) */
+  checkpoint: Uint8Array;
+}
+
+interface TrainerState {
+  epoch: number;
+  step: number;
+  cursor: number;
+  perm: Uint32Array | null;
+  lossSum: number;
+  lossCount: number;
+  shuffleRng: Rng;
+  dropRng: Rng;
+  params: Map<string, Float32Array>;
+  moments: Map<string, Float32Array>;
+  best: Map<string, Float32Array> | null;
+  bestValLoss: number;
+  bestEpoch: number;
+  badEpochs: number;
+  done: boolean;
+  history: { epoch: number; train_loss: number; val_loss: number }[];
+  elapsed: number;
+}
+
+const EVAL_BATCH = 512;
+/** Max validation windows used to measure the int8 score deviation. */
+const QUANT_CHECK_WINDOWS = 2048;
+
+export function initialParams(def: ModelDef, rng: Rng): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const p of def.params) {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    const a = new Float32Array(size);
+    if (p.init === "glorot") {
+      const limit = Math.sqrt(6 / (p.fanIn + p.fanOut));
+      for (let i = 0; i < size; i++) a[i] = (rng.next() * 2 - 1) * limit;
+    } else if (p.init === "lstm_bias") {
+      const H = p.fanOut;
+      for (let i = H; i < 2 * H; i++) a[i] = 1; // forget gate
+    }
+    out.set(p.name, a);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ checkpoint format
+// "FLCK" | u32 header length | header JSON | pad to 4 | float32/uint32 blobs
+
+function encodeState(st: TrainerState, meta: { architecture: string; hp: HyperparametersT; fingerprint: string }): Uint8Array {
+  const blobs: { key: string; data: Float32Array | Uint32Array }[] = [];
+  for (const [k, v] of st.params) blobs.push({ key: `p:${k}`, data: v });
+  for (const [k, v] of st.moments) blobs.push({ key: `o:${k}`, data: v });
+  if (st.best) for (const [k, v] of st.best) blobs.push({ key: `b:${k}`, data: v });
+  if (st.perm) blobs.push({ key: "perm", data: st.perm });
+  let offset = 0;
+  const index = blobs.map((b) => {
+    const e = { key: b.key, offset, length: b.data.length };
+    offset += b.data.length * 4;
+    return e;
+  });
+  const header = {
+    version: 1,
+    ...meta,
+    epoch: st.epoch,
+    step: st.step,
+    cursor: st.cursor,
+    lossSum: st.lossSum,
+    lossCount: st.lossCount,
+    shuffleRng: Array.from(st.shuffleRng.s),
+    dropRng: Array.from(st.dropRng.s),
+    bestValLoss: Number.isFinite(st.bestValLoss) ? st.bestValLoss : null,
+    bestEpoch: st.bestEpoch,
+    badEpochs: st.badEpochs,
+    done: st.done,
+    history: st.history,
+    elapsed: st.elapsed,
+    index,
+  };
+  const h = new TextEncoder().encode(JSON.stringify(header));
+  const pad = (4 - ((8 + h.length) % 4)) % 4;
+  const out = new Uint8Array(8 + h.length + pad + offset);
+  out.set([0x46, 0x4c, 0x43, 0x4b]);
+  new DataView(out.buffer).setUint32(4, h.length, true);
+  out.set(h, 8);
+  const base = 8 + h.length + pad;
+  blobs.forEach((b, i) => out.set(new Uint8Array(b.data.buffer, b.data.byteOffset, b.data.byteLength), base + index[i]!.offset));
+  return out;
+}
+
+function decodeState(bytes: Uint8Array): { st: TrainerState; architecture: string; hp: HyperparametersT; fingerprint: string } {
+  if (bytes.length < 8 || bytes[0] !== 0x46 || bytes[1] !== 0x4c || bytes[2] !== 0x43 || bytes[3] !== 0x4b) throw invalid("training.invalid_checkpoint", "Not a Flint trainer checkpoint");
+  const hl = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hl)));
+  const pad = (4 - ((8 + hl) % 4)) % 4;
+  const base = 8 + hl + pad;
+  const body = bytes.slice(base); // aligned copy
+  const params = new Map<string, Float32Array>();
+  const moments = new Map<string, Float32Array>();
+  let best: Map<string, Float32Array> | null = null;
+  let perm: Uint32Array | null = null;
+  for (const e of header.index as { key: string; offset: number; length: number }[]) {
+    if (e.key === "perm") {
+      perm = new Uint32Array(body.buffer, e.offset, e.length).slice();
+      continue;
+    }
+    const data = new Float32Array(body.buffer, e.offset, e.length).slice();
+    const kind = e.key.slice(0, 2);
+    const name = e.key.slice(2);
+    if (kind === "p:") params.set(name, data);
+    else if (kind === "o:") moments.set(name, data);
+    else (best ??= new Map()).set(name, data);
+  }
+  return {
+    architecture: header.architecture,
+    hp: header.hp,
+    fingerprint: header.fingerprint,
+    st: {
+      epoch: header.epoch,
+      step: header.step,
+      cursor: header.cursor,
+      perm,
+      lossSum: header.lossSum,
+      lossCount: header.lossCount,
+      shuffleRng: new Rng(Uint32Array.from(header.shuffleRng)),
+      dropRng: new Rng(Uint32Array.from(header.dropRng)),
+      params,
+      moments,
+      best,
+      bestValLoss: header.bestValLoss ?? Infinity,
+      bestEpoch: header.bestEpoch,
+      badEpochs: header.badEpochs,
+      done: header.done,
+      history: header.history,
+      elapsed: header.elapsed,
+    },
+  };
+}
+
+// ------------------------------------------------------------------ training
+
+interface Split {
+  starts: Uint32Array;
+  labels?: Float32Array;
+  weights?: Float32Array;
+}
+
+function f32(data: Float32Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor("float32", data, dims);
+}
+
+/** Score windows with the evaluation graph (normalised inputs, parameters as inputs). */
+async function evalWindows(
+  session: ort.InferenceSession,
+  def: ModelDef,
+  prep: Prepared,
+  params: Map<string, Float32Array>,
+  split: Split,
+): Promise<{ loss: Float32Array; score: Float32Array }> {
+  const n = split.starts.length;
+  const loss = new Float32Array(n);
+  const score = new Float32Array(n);
+  const T = def.seq;
+  const F = def.features;
+  const paramFeeds: Record<string, ort.Tensor> = {};
+  for (const p of def.params) paramFeeds[p.name] = f32(params.get(p.name)!, p.shape);
+  for (let from = 0; from < n; from += EVAL_BATCH) {
+    const to = Math.min(n, from + EVAL_BATCH);
+    const feeds: Record<string, ort.Tensor> = { ...paramFeeds, x: f32(gather(prep.norm, F, T, split.starts, from, to), [to - from, T, F]) };
+    if (def.supervised) {
+      feeds.label = f32(split.labels!.subarray(from, to), [to - from]);
+      feeds.weight = f32(split.weights!.subarray(from, to), [to - from]);
+    }
+    const out = await session.run(feeds, ["loss", "score"]);
+    loss.set(out["loss"]!.data as Float32Array, from);
+    score.set(out["score"]!.data as Float32Array, from);
+  }
+  return { loss, score };
+}
+
+function mean(a: Float32Array): number {
+  let s = 0;
+  for (const v of a) s += v;
+  return a.length ? s / a.length : NaN;
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const architecture = Architecture.parse(options.architecture);
+  let hp = Hyperparameters.parse(options.hyperparameters ?? {});
+  const data = options.data;
+  if (architecture === "sentinel" && !data?.labels)
+    throw invalid("training.labels_required", "The sentinel architecture needs a 0/1 label column", { architecture });
+
+  let resumed: ReturnType<typeof decodeState> | undefined;
+  if (options.checkpoint) {
+    resumed = decodeState(options.checkpoint);
+    if (resumed.architecture !== architecture) throw invalid("training.checkpoint_mismatch", "Checkpoint was written for another architecture", { checkpoint: resumed.architecture, architecture });
+    hp = Hyperparameters.parse({ ...resumed.hp, ...(options.hyperparameters?.epochs !== undefined ? { epochs: options.hyperparameters.epochs } : {}) });
+  }
+  const T = hp.sequence_length;
+  const prep = prepare(data, T);
+  if (resumed && resumed.fingerprint !== prep.fingerprint) throw invalid("training.checkpoint_mismatch", "Checkpoint was written for different training data");
+  const F = prep.F;
+  const def = defineModel(architecture, F, hp);
+  const stride = effectiveStride(hp);
+
+  // ---- windows per split
+  const labelOf = prep.labels ? windowLabeller(architecture, prep.labels, T) : undefined;
+  const hasAnomaly = prep.labels ? anyLabel(prep.labels, T) : undefined;
+  const mkSplit = (b: [number, number], s: number, forTraining: boolean): Split => {
+    let starts = windowStarts(b[0], b[1], T, s);
+    if (forTraining && hasAnomaly && !def.supervised) {
+      // unsupervised models learn normal behaviour: drop windows containing labelled anomalies
+      const kept = starts.filter((st) => !hasAnomaly(st));
+      if (kept.length > 0) starts = kept;
+    }
+    const split: Split = { starts };
+    if (labelOf) split.labels = Float32Array.from(starts, (st) => labelOf(st));
+    return split;
+  };
+  const trainSplit = mkSplit(prep.bounds.train, stride, true);
+  const valLossSplit = mkSplit(prep.bounds.val, stride, true);
+  if (def.supervised) {
+    const pos = trainSplit.labels!.reduce((a, b) => a + b, 0);
+    const neg = trainSplit.labels!.length - pos;
+    if (pos === 0 || neg === 0)
+      throw invalid("training.labels_required", "The training split needs both normal and failure windows", { positive_windows: pos, negative_windows: neg });
+    // class-balanced weights (mean weight over the training windows = 1)
+    const wPos = trainSplit.labels!.length / (2 * pos);
+    const wNeg = trainSplit.labels!.length / (2 * neg);
+    for (const s of [trainSplit, valLossSplit]) s.weights = Float32Array.from(s.labels!, (y) => (y ? wPos : wNeg));
+  }
+  const nTrain = trainSplit.starts.length;
+
+  // ---- state
+  const st: TrainerState = resumed?.st ?? {
+    epoch: 0,
+    step: 0,
+    cursor: 0,
+    perm: null,
+    lossSum: 0,
+    lossCount: 0,
+    shuffleRng: new Rng(hp.seed ^ 0x5eed),
+    dropRng: new Rng((hp.seed + 0x9e3779b9) >>> 0),
+    params: initialParams(def, new Rng(hp.seed)),
+    moments: new Map(),
+    best: null,
+    bestValLoss: Infinity,
+    bestEpoch: 0,
+    badEpochs: 0,
+    done: false,
+    history: [],
+    elapsed: 0,
+  };
+  const step = buildStepGraph(def);
+  if (!resumed) for (const p of def.params) for (const k of step.stateKinds) st.moments.set(`${k}.${p.name}`, new Float32Array(st.params.get(p.name)!.length));
+  const stepSession = await createSession(step.bytes);
+  const evalSession = await createSession(buildEvalGraph(def));
+  const metaCommon = { architecture, hp, fingerprint: prep.fingerprint };
+
+  const t0 = performance.now();
+  const elapsed = () => st.elapsed + (performance.now() - t0) / 1000;
+  const startEpoch = st.epoch;
+  let stopped = false;
+  const B = hp.batch_size;
+  const p = hp.dropout;
+  const keep = 1 / (1 - p);
+
+  try {
+    outer: while (st.epoch < hp.epochs && !st.done) {
+      if (!st.perm) {
+        st.perm = Uint32Array.from({ length: nTrain }, (_, i) => i);
+        st.shuffleRng.shuffle(st.perm);
+        st.cursor = 0;
+        st.lossSum = 0;
+        st.lossCount = 0;
+      }
+      const nb = Math.ceil(nTrain / B);
+      while (st.cursor < nb) {
+        if (options.shouldStop && (await options.shouldStop())) {
+          stopped = true;
+          break outer;
+        }
+        const from = st.cursor * B;
+        const to = Math.min(nTrain, from + B);
+        const bs = to - from;
+        const starts = new Uint32Array(bs);
+        for (let i = 0; i < bs; i++) starts[i] = trainSplit.starts[st.perm[from + i]!]!;
+        const feeds: Record<string, ort.Tensor> = { x: f32(gather(prep.norm, F, T, starts, 0, bs), [bs, T, F]) };
+        if (def.supervised) {
+          const lab = new Float32Array(bs);
+          const w = new Float32Array(bs);
+          for (let i = 0; i < bs; i++) {
+            lab[i] = trainSplit.labels![st.perm[from + i]!]!;
+            w[i] = trainSplit.weights![st.perm[from + i]!]!;
+          }
+          feeds.label = f32(lab, [bs]);
+          feeds.weight = f32(w, [bs]);
+        }
+        for (const m of def.masks) {
+          const mask = new Float32Array(bs * m.dim);
+          for (let i = 0; i < mask.length; i++) mask[i] = st.dropRng.next() < p ? 0 : keep;
+          feeds[m.name] = f32(mask, [bs, m.dim]);
+        }
+        for (const prm of def.params) {
+          feeds[prm.name] = f32(st.params.get(prm.name)!, prm.shape);
+          for (const k of step.stateKinds) feeds[`${k}.${prm.name}`] = f32(st.moments.get(`${k}.${prm.name}`)!, prm.shape);
+        }
+        const t = st.step + 1;
+        feeds.lr = f32(Float32Array.of(hp.learning_rate), []);
+        feeds.c1 = f32(Float32Array.of(1 / (1 - ADAM_BETA1 ** t)), []);
+        feeds.c2 = f32(Float32Array.of(1 / (1 - ADAM_BETA2 ** t)), []);
+        const out = await stepSession.run(feeds);
+        const loss = (out["loss"]!.data as Float32Array)[0]!;
+        if (!Number.isFinite(loss)) throw invalid("training.diverged", "Training loss became non-finite; lower the learning rate", { epoch: st.epoch + 1, step: t });
+        for (const prm of def.params) {
+          st.params.set(prm.name, out[`new.${prm.name}`]!.data as Float32Array);
+          for (const k of step.stateKinds) st.moments.set(`${k}.${prm.name}`, out[`new.${k}.${prm.name}`]!.data as Float32Array);
+        }
+        st.step = t;
+        st.lossSum += loss * bs;
+        st.lossCount += bs;
+        st.cursor++;
+      }
+      // ---- epoch end
+      const valLoss = mean((await evalWindows(evalSession, def, prep, st.params, valLossSplit)).loss);
+      const trainLoss = st.lossCount ? st.lossSum / st.lossCount : NaN;
+      st.epoch++;
+      st.history.push({ epoch: st.epoch, train_loss: trainLoss, val_loss: valLoss });
+      if (valLoss < st.bestValLoss) {
+        st.bestValLoss = valLoss;
+        st.bestEpoch = st.epoch;
+        st.best = new Map(st.params); // arrays are never mutated (each step returns new ones)
+        st.badEpochs = 0;
+      } else if (++st.badEpochs >= hp.patience) st.done = true;
+      st.perm = null;
+      st.cursor = 0;
+      const el = elapsed();
+      const perEpoch = (performance.now() - t0) / 1000 / Math.max(1, st.epoch - startEpoch);
+      await options.onEpoch?.({
+        epoch: st.epoch,
+        total_epochs: hp.epochs,
+        train_loss: trainLoss,
+        val_loss: valLoss,
+        best_val_loss: st.bestValLoss,
+        learning_rate: hp.learning_rate,
+        elapsed_seconds: el,
+        estimated_remaining_seconds: st.done ? 0 : perEpoch * (hp.epochs - st.epoch),
+      });
+      const every = options.checkpointEvery ?? 1;
+      if (options.onCheckpoint && every > 0 && st.epoch % every === 0 && st.epoch < hp.epochs && !st.done) {
+        st.elapsed = elapsed();
+        await options.onCheckpoint(encodeState(st, metaCommon), st.epoch);
+      }
+    }
+    st.elapsed = elapsed();
+    const checkpoint = encodeState(st, metaCommon);
+    if (stopped && options.onCheckpoint) await options.onCheckpoint(checkpoint, st.epoch);
+
+    // ---- evaluation and export with the best weights
+    const finalParams = st.best ?? st.params;
+    const valSplit = mkSplit(prep.bounds.val, 1, false);
+    const testSplit = mkSplit(prep.bounds.test, 1, false);
+    if (def.supervised) {
+      for (const s of [valSplit, testSplit]) s.weights = new Float32Array(s.starts.length).fill(1);
+    }
+    const valScores = (await evalWindows(evalSession, def, prep, finalParams, valSplit)).score;
+    const testScores = (await evalWindows(evalSession, def, prep, finalParams, testSplit)).score;
+    const { threshold, rule } = chooseThreshold(architecture, valScores, valSplit.labels);
+    let metrics: Evaluation["metrics"] = null;
+    let cm: Evaluation["confusion_matrix"] = null;
+    if (testSplit.labels) {
+      const r = classificationMetrics(testScores, testSplit.labels, threshold);
+      metrics = r.metrics;
+      cm = r.cm;
+    }
+    let alarms = 0;
+    for (const s of testScores) if (s > threshold) alarms++;
+    const evaluation: Evaluation = {
+      threshold,
+      threshold_rule: rule,
+      window_label_rule: prep.labels
+        ? architecture === "lstm_autoencoder"
+          ? "window is anomalous if any of its rows is labelled 1"
+          : "window takes the label of its last row"
+        : null,
+      val_windows: valSplit.starts.length,
+      test_windows: testSplit.starts.length,
+      metrics,
+      confusion_matrix: cm,
+      score_distribution: distribution(testScores),
+      validation_score_distribution: distribution(valScores),
+      expected_alarm_rate: testScores.length ? alarms / testScores.length : 0,
+      training_curves: { epochs: st.history.map((h) => h.epoch), train_loss: st.history.map((h) => h.train_loss), val_loss: st.history.map((h) => h.val_loss) },
+    };
+
+    const parameters = def.params.reduce((s, q) => s + q.shape.reduce((a, b) => a * b, 1), 0);
+    const metadata: Record<string, string> = {
+      "flint.format": "1",
+      architecture,
+      features: JSON.stringify(data.features),
+      n_features: String(F),
+      sequence_length: String(T),
+      threshold: String(threshold),
+      threshold_rule: rule,
+      hyperparameters: JSON.stringify({ ...hp, stride }),
+      normalisation: JSON.stringify({ method: "zscore", mean: Array.from(prep.mean), std: Array.from(prep.std) }),
+      training_data_sha256: prep.fingerprint,
+      score: architecture === "sentinel" ? "failure probability σ(logit) in [0,1]" : architecture === "lstm_autoencoder" ? `mean ${hp.loss === "bce" ? "mse" : hp.loss} reconstruction error over time and features (normalised units)` : `mean ${hp.loss === "bce" ? "mse" : hp.loss} error of the last-step forecast over features (normalised units)`,
+      window_label_rule: evaluation.window_label_rule ?? "",
+      outputs: JSON.stringify(["score", architecture === "lstm_autoencoder" ? "reconstruction" : architecture === "gru_predictor" ? "forecast" : "health"]),
+      parameters: String(parameters),
+      best_epoch: String(st.bestEpoch),
+      val_loss: String(st.bestValLoss),
+      sampling_interval_seconds: data.samplingIntervalSeconds !== undefined ? String(data.samplingIntervalSeconds) : "",
+    };
+    const norm = { mean: prep.mean, std: prep.std };
+    const model = buildInferenceModel(def, finalParams, norm, metadata, false);
+    const quantizedModel = buildInferenceModel(def, finalParams, norm, metadata, true);
+
+    // ---- int8 deviation on (up to QUANT_CHECK_WINDOWS evenly spaced) validation windows
+    const nv = valSplit.starts.length;
+    const k = Math.min(nv, QUANT_CHECK_WINDOWS);
+    const pick = Uint32Array.from({ length: k }, (_, i) => valSplit.starts[Math.floor((i * nv) / k)]!);
+    const [fs, qs] = await Promise.all([createSession(model), createSession(quantizedModel)]);
+    let maxDev = 0;
+    let sumDev = 0;
+    try {
+      for (let from = 0; from < k; from += EVAL_BATCH) {
+        const to = Math.min(k, from + EVAL_BATCH);
+        const x = f32(gather(prep.raw, F, T, pick, from, to), [to - from, T, F]);
+        const a = (await fs.run({ input: x }, ["score"]))["score"]!.data as Float32Array;
+        const b = (await qs.run({ input: x }, ["score"]))["score"]!.data as Float32Array;
+        for (let i = 0; i < a.length; i++) {
+          const d = Math.abs(a[i]! - b[i]!);
+          sumDev += d;
+          if (d > maxDev) maxDev = d;
+        }
+      }
+    } finally {
+      await Promise.all([fs.release(), qs.release()]);
+    }
+    return {
+      stopped,
+      epochsRun: st.epoch,
+      bestValLoss: st.bestValLoss,
+      history: st.history,
+      parameters,
+      model,
+      quantizedModel,
+      quantization: {
+        float_bytes: model.length,
+        int8_bytes: quantizedModel.length,
+        ratio: quantizedModel.length / model.length,
+        max_abs_score_deviation: maxDev,
+        mean_abs_score_deviation: k ? sumDev / k : 0,
+      },
+      threshold,
+      evaluation,
+      metadata,
+      checkpoint,
+    };
+  } finally {
+    await Promise.all([stepSession.release(), evalSession.release()]);
+  }
+}
