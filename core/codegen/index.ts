@@ -1,0 +1,168 @@
+/**
+ * Model → portable C → static edge binary, verified against ONNX Runtime.
+ *
+ * `build` generates the C program (with embedded self-test windows whose
+ * expected scores come from ONNX Runtime) and cross-compiles it; `verify`
+ * runs the binary (under qemu-user for ARM) on fresh reference windows and
+ * compares every score with ONNX Runtime's, within TOLERANCE.
+ */
+export * as Codegen from "./index";
+
+import { score } from "../ml";
+import { generateC, TOLERANCE, withinTolerance, type Reference } from "./c";
+import type { ModelSpec } from "./spec";
+import { compile, run, type Arch, type Binary } from "./toolchain";
+
+export { TOLERANCE, withinTolerance, generateC, type Reference } from "./c";
+export { specFromOnnx, referenceModel, ModelFormatError } from "./onnx";
+export { quantize, weightBytes, type ModelSpec, type Precision, type Architecture } from "./spec";
+export { ARCHES, compile, run, toolchainVersion, workspace, ToolchainError, type Arch, type Binary } from "./toolchain";
+
+/** Windows embedded for `--selftest`. */
+export const SELFTEST_WINDOWS = 8;
+/** Windows fed to the binary during verification. */
+export const VERIFY_WINDOWS = 32;
+
+export class VerificationError extends Error {
+  constructor(message: string, readonly details: Record<string, unknown>) {
+    super(message);
+    this.name = "VerificationError";
+  }
+}
+
+/** Deterministic PRNG (mulberry32) so references are reproducible from a seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Plausible sensor rows around the model's training distribution (mean ± std,
+ * slowly varying, with occasional spikes so both flag values get exercised),
+ * as float32 values.
+ */
+export function referenceRows(spec: ModelSpec, windows: number, seed: number): number[][] {
+  const next = rng(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+  const count = spec.sequenceLength + windows - 1;
+  const drift = spec.features.map(() => gauss());
+  const rows: number[][] = [];
+  for (let i = 0; i < count; i++) {
+    const spike = next() < 0.05 ? 4 : 0;
+    rows.push(
+      spec.features.map((_, f) => {
+        drift[f] = 0.9 * drift[f]! + 0.3 * gauss();
+        return Math.fround(spec.mean[f]! + spec.std[f]! * (drift[f]! + spike * Math.sign(gauss())));
+      }),
+    );
+  }
+  return rows;
+}
+
+/** ONNX Runtime's scores (core/ml score) for every sliding window of `rows`. */
+export async function referenceScores(onnx: Uint8Array, rows: number[][], features: number): Promise<number[]> {
+  const columns = Array.from({ length: features }, (_, f) => Float32Array.from(rows, (row) => row[f]!));
+  const { scores } = await score(onnx, columns);
+  return Array.from(scores);
+}
+
+export interface Built {
+  binary: Binary;
+  source: string;
+  reference: Reference;
+}
+
+/**
+ * Generates and cross-compiles the scoring program of `spec` for `arch` into `dir`.
+ * `onnx` is the model ONNX Runtime scores the embedded self-test windows with
+ * (model.int8.onnx for an int8 spec).
+ * @throws ToolchainError when the compiler fails
+ */
+export async function build(input: { spec: ModelSpec; onnx: Uint8Array; arch: Arch; dir: string; seed?: number }): Promise<Built> {
+  const rows = referenceRows(input.spec, SELFTEST_WINDOWS, input.seed ?? 1);
+  const reference = { rows, scores: await referenceScores(input.onnx, rows, input.spec.features.length) };
+  const source = generateC(input.spec, { reference });
+  const binary = await compile(source, input.arch, input.dir, `flint-model-${input.arch}-${input.spec.precision}`);
+  return { binary, source, reference };
+}
+
+export interface Verification {
+  windows_checked: number;
+  max_abs_error: number;
+  max_rel_error: number;
+  tolerance: { rtol: number; atol: number };
+  selftest: string;
+  /** Seconds the binary took on the verification windows (wall clock, under qemu for ARM). */
+  run_seconds: number;
+}
+
+/** Parses the binary's `score,flag` lines. */
+export function parseScores(stdout: string): { score: number; flag: number }[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => {
+      const [score, flag] = line.split(",");
+      return { score: Number(score), flag: Number(flag) };
+    });
+}
+
+/** CSV with a header row (the binary maps columns by name), numbers that round-trip float32. */
+export function toCsv(features: string[], rows: number[][]): string {
+  return `${features.join(",")}\n${rows.map((row) => row.map((v) => v.toPrecision(9)).join(",")).join("\n")}\n`;
+}
+
+/**
+ * Runs `binary` on fresh reference windows and its `--selftest`, comparing
+ * each score with ONNX Runtime's and each flag with `score > threshold`.
+ * @throws VerificationError on any mismatch (details name the first bad window)
+ */
+export async function verify(input: { binary: Binary; spec: ModelSpec; onnx: Uint8Array; windows?: number; seed?: number }): Promise<Verification> {
+  const { spec, binary } = input;
+  const windows = input.windows ?? VERIFY_WINDOWS;
+  const rows = referenceRows(spec, windows, input.seed ?? 2);
+  const expected = await referenceScores(input.onnx, rows, spec.features.length);
+  const started = performance.now();
+  const result = await run(binary, [], toCsv(spec.features, rows));
+  const runSeconds = (performance.now() - started) / 1000;
+  if (result.code !== 0) {
+    throw new VerificationError(`binary exited with ${result.code}`, { stderr: result.stderr.slice(0, 1000) });
+  }
+  const got = parseScores(result.stdout);
+  if (got.length !== expected.length) {
+    throw new VerificationError(`binary printed ${got.length} windows, expected ${expected.length}`, {});
+  }
+  let maxAbs = 0;
+  let maxRel = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const want = expected[i]!;
+    const { score: have, flag } = got[i]!;
+    const abs = Math.abs(have - want);
+    maxAbs = Math.max(maxAbs, abs);
+    maxRel = Math.max(maxRel, abs / Math.max(Math.abs(want), 1e-12));
+    if (!withinTolerance(have, want)) {
+      throw new VerificationError(`score of window ${i} differs from ONNX Runtime`, { window: i, got: have, expected: want, tolerance: TOLERANCE });
+    }
+    if (flag !== (have > spec.threshold ? 1 : 0)) {
+      throw new VerificationError(`flag of window ${i} disagrees with the threshold`, { window: i, score: have, flag, threshold: spec.threshold });
+    }
+  }
+  const selftest = await run(binary, ["--selftest"]);
+  if (selftest.code !== 0) {
+    throw new VerificationError("binary self-test failed", { output: (selftest.stdout + selftest.stderr).slice(0, 1000) });
+  }
+  return {
+    windows_checked: expected.length,
+    max_abs_error: maxAbs,
+    max_rel_error: maxRel,
+    tolerance: { ...TOLERANCE },
+    selftest: selftest.stdout.trim(),
+    run_seconds: Math.round(runSeconds * 1000) / 1000,
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Reads an exported Flint inference model (core/ml buildInferenceModel: float32
+ * model.onnx or int8 model.int8.onnx) into a ModelSpec for the C generator.
+ */
+import { buildInferenceModel, decodeModel, defineModel, Hyperparameters } from "../ml";
+import { assertComplete, dequantized, type Architecture, type Loss, type ModelSpec, type Weight } from "./spec";
+
+export class ModelFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ModelFormatError";
+  }
+}
+
+const ARCHITECTURES: readonly Architecture[] = ["lstm_autoencoder", "gru_predictor", "sentinel"];
+
+function json<T>(metadata: Record<string, string>, key: string): T {
+  const text = metadata[key];
+  if (text === undefined) throw new ModelFormatError(`model metadata has no ${key}`);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ModelFormatError(`model metadata ${key} is not JSON`);
+  }
+}
+
+/**
+ * @throws ModelFormatError when the bytes are not a Flint inference model the generator supports
+ */
+export function specFromOnnx(bytes: Uint8Array, identity: { modelId: string; version: string }): ModelSpec {
+  let decoded: ReturnType<typeof decodeModel>;
+  try {
+    decoded = decodeModel(bytes);
+  } catch (error) {
+    throw new ModelFormatError(`not an ONNX model: ${(error as Error).message}`);
+  }
+  const { initializers, metadata } = decoded;
+  const architecture = metadata.architecture as Architecture;
+  if (!ARCHITECTURES.includes(architecture)) throw new ModelFormatError(`unsupported architecture ${metadata.architecture}`);
+  const features = json<string[]>(metadata, "features");
+  const hp = json<{ hidden_dim?: number; bottleneck_dim?: number; num_layers?: number; sequence_length?: number; loss?: Loss }>(
+    metadata,
+    "hyperparameters",
+  );
+  const sequenceLength = Number(metadata.sequence_length ?? hp.sequence_length);
+  const threshold = Number(metadata.threshold);
+  if (!Number.isInteger(sequenceLength) || sequenceLength < 1) throw new ModelFormatError("model has no sequence_length");
+  if (!Number.isFinite(threshold)) throw new ModelFormatError("model has no threshold");
+
+  const mean = initializers.get("norm.mean")?.data;
+  const std = initializers.get("norm.std")?.data;
+  if (!(mean instanceof Float32Array) || !(std instanceof Float32Array)) throw new ModelFormatError("model has no normalisation");
+
+  const weights = new Map<string, Weight>();
+  let int8 = false;
+  for (const [name, init] of initializers) {
+    if (name.startsWith("norm.")) continue;
+    if (init.data instanceof Int8Array) {
+      if (!init.scale) throw new ModelFormatError(`int8 weight ${name} has no scale`);
+      weights.set(name, dequantized(init.dims, init.data, init.scale));
+      int8 = true;
+    } else {
+      weights.set(name, { dims: init.dims, data: init.data });
+    }
+  }
+  const spec: ModelSpec = {
+    modelId: identity.modelId,
+    version: identity.version,
+    architecture,
+    features,
+    sequenceLength,
+    hiddenDim: hp.hidden_dim ?? 0,
+    numLayers: hp.num_layers ?? 1,
+    bottleneckDim: hp.bottleneck_dim ?? 0,
+    loss: hp.loss ?? "mse",
+    mean: Array.from(mean),
+    std: Array.from(std),
+    threshold,
+    precision: int8 ? "int8" : "float32",
+    weights,
+  };
+  try {
+    assertComplete(spec);
+  } catch (error) {
+    throw new ModelFormatError((error as Error).message);
+  }
+  return spec;
+}
+
+/**
+ * The model ONNX Runtime should score to check a program generated from `bytes`.
+ * For a float32 model that is the model itself. For model.int8.onnx it is the
+ * same graph with the dequantized weights (q · scale) as float32 initializers:
+ * the program computes exactly that (int8 weights, float32 activations), while
+ * ONNX Runtime's optimised DequantizeLinear→MatMul path approximates it (≈1e-4 relative).
+ */
+export function referenceModel(bytes: Uint8Array, spec: ModelSpec): Uint8Array {
+  if (spec.precision === "float32") return bytes;
+  const { metadata } = decodeModel(bytes);
+  const hp = Hyperparameters.parse(JSON.parse(metadata.hyperparameters ?? "{}"));
+  const def = defineModel(spec.architecture, spec.features.length, hp);
+  const weights = new Map([...spec.weights].map(([name, weight]) => [name, weight.data]));
+  const norm = { mean: Float32Array.from(spec.mean), std: Float32Array.from(spec.std) };
+  return buildInferenceModel(def, weights, norm, metadata, false);
+}
