@@ -58,9 +58,11 @@ export function compileRoutes(groups: EndpointGroup[] = endpointGroupRoutes): Ro
         const [method, path] = route.split(" ") as [string, string];
         const greedy = path.includes("{proxy+}");
         const source = path
-          .replace(/[.*+?^$()|[\]\\]/g, "\\$&")
-          .replace("\\{proxy\\+\\}", ".+")
-          .replace(/\{[^}]+\}/g, "[^/]+");
+          .split("/")
+          .map((segment) =>
+            segment === "{proxy+}" ? ".+" : /^\{[^}]+\}$/.test(segment) ? "[^/]+" : segment.replace(/[.*+?^$()|[\]\\{}]/g, "\\$&"),
+          )
+          .join("/");
         return {
           group: group.name,
           method,

@@ -21,7 +21,7 @@ function open(url: string, protocols?: string[]): Promise<WebSocket> {
   });
 }
 
-function nextMessage(socket: WebSocket, timeoutMs = 5000): Promise<Record<string, unknown>> {
+function nextMessage(socket: WebSocket, timeoutMs = 15_000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("no message")), timeoutMs);
     socket.once("message", (data) => {
