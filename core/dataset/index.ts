@@ -1,0 +1,771 @@
+/**
+ * Datasets: sensor CSVs uploaded by a tenant, ingested once into a compact
+ * columnar copy, then previewed, validated (which locks them), recommended a
+ * model for, and trained on.
+ *
+ * Lifecycle: `pending_upload` (presigned URL handed out) -> `processing`
+ * (file arrived, ingest running) -> `ready` | `failed`. A failed dataset holds
+ * no columnar data and says why in `failure`.
+ *
+ * Deleting a dataset removes its record, the raw upload and the columnar copy.
+ * Models trained on it keep working (a model stores its own normalisation and
+ * weights) and training runs keep their history; they only lose the ability to
+ * re-train from it.
+ */
+export * as Dataset from "./index";
+
+import { Readable } from "node:stream";
+import { z } from "zod";
+import { assertRole, useActor, useTenant } from "../actor";
+import { Billing } from "../billing";
+import { MAX_DIRECT_UPLOAD_BYTES } from "../billing/plans";
+import { DomainError, conflict, invalid, isConditionalFailure, notFound } from "../error";
+import { createId, createSecret } from "../id";
+import { logger } from "../logger";
+import { Realtime } from "../realtime";
+import { deleteObject, deletePrefix, getObjectStream, headObject, presignPut, putObject } from "../storage";
+import { CsvAnalyzer, DatasetFileError, type ColumnStats, type Profile } from "./analyze";
+import { DatasetEntity, EQUIPMENT_TYPES, STATUSES, type DatasetItem } from "./entity";
+import { features, recommend as scoreArchitectures, type Recommendation } from "./recommend";
+import { cellText, chunkKey, evict, loadTable, sortOrder } from "./table";
+import { issuesOf } from "./validate";
+
+export { EQUIPMENT_TYPES, STATUSES, DatasetEntity, type DatasetItem } from "./entity";
+export { DatasetFileError, type Profile, type ColumnStats } from "./analyze";
+export type { Recommendation } from "./recommend";
+
+/** How long a presigned upload URL stays valid. */
+export const UPLOAD_URL_TTL_SECONDS = 15 * 60;
+/** An ingest attempt owns a dataset this long (the ingest Lambda's timeout). */
+const LEASE_SECONDS = 15 * 60;
+export const MAX_PREVIEW_PAGE_SIZE = 1000;
+
+// ---------------------------------------------------------------- shapes
+
+export const EquipmentType = z.enum(EQUIPMENT_TYPES);
+export type EquipmentType = z.infer<typeof EquipmentType>;
+
+const Name = z.string().trim().min(1, "name is required").max(200, "name must be at most 200 characters");
+const OptionalLabel = z.string().trim().max(200, "must be at most 200 characters").optional();
+
+export const Metadata = z.object({
+  name: Name,
+  equipment_type: EquipmentType,
+  location: OptionalLabel,
+  unit: OptionalLabel,
+});
+export type Metadata = z.infer<typeof Metadata>;
+
+export const CreateUploadInput = Metadata.extend({
+  file_size_bytes: z.number().int().positive("file_size_bytes must be a positive integer"),
+});
+export type CreateUploadInput = z.infer<typeof CreateUploadInput>;
+
+const ColumnStatsInfo = z.object({
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+  mean: z.number().nullable(),
+  std: z.number().nullable(),
+  count_numeric: z.number(),
+  count_non_numeric: z.number(),
+  count_missing: z.number(),
+});
+
+export const Summary = z.object({
+  id: z.string(),
+  name: z.string(),
+  equipment_type: EquipmentType,
+  location: z.string().nullable(),
+  unit: z.string().nullable(),
+  source: z.string(),
+  status: z.enum(STATUSES),
+  row_count: z.number().nullable(),
+  columns: z.array(z.string()),
+  file_size_bytes: z.number().nullable(),
+  is_validated: z.boolean(),
+  locked: z.boolean(),
+  created_at: z.string(),
+  created_by: z.string(),
+});
+export type Summary = z.infer<typeof Summary>;
+
+export const Info = Summary.extend({
+  column_stats: z.record(z.string(), ColumnStatsInfo),
+  time_range: z.object({ start: z.string(), end: z.string() }).nullable(),
+  timestamp_column: z.string().nullable(),
+  sampling_interval_seconds: z.number().nullable(),
+  sampling_regularity: z.number().nullable(),
+  label_column: z.string().nullable(),
+  format: z
+    .object({
+      delimiter: z.string(),
+      has_header: z.boolean(),
+      line_endings: z.string(),
+      bom: z.boolean(),
+      quoted_fields: z.boolean(),
+      timestamp_format: z.string().nullable(),
+    })
+    .nullable(),
+  ragged_rows: z.number(),
+  failure: z.object({ code: z.string(), reason: z.string() }).nullable(),
+  upload_expires_at: z.string().nullable(),
+  validated_at: z.string().nullable(),
+  updated_at: z.string(),
+});
+export type Info = z.infer<typeof Info>;
+
+function summaryOf(item: DatasetItem): Summary {
+  const profile = item.profile as Profile | undefined;
+  return {
+    id: item.datasetId,
+    name: item.name,
+    equipment_type: item.equipmentType,
+    location: item.location ?? null,
+    unit: item.unit ?? null,
+    source: item.source,
+    status: item.status,
+    row_count: profile?.row_count ?? null,
+    columns: profile?.columns ?? [],
+    file_size_bytes: profile?.file_size_bytes ?? item.declaredSizeBytes ?? null,
+    is_validated: item.isValidated,
+    locked: item.locked,
+    created_at: item.createdAt,
+    created_by: item.createdBy,
+  };
+}
+
+function infoOf(item: DatasetItem): Info {
+  const profile = item.profile as Profile | undefined;
+  return {
+    ...summaryOf(item),
+    column_stats: profile?.column_stats ?? {},
+    time_range: profile?.time_range ?? null,
+    timestamp_column: profile?.timestamp_column ?? null,
+    sampling_interval_seconds: profile?.sampling_interval_seconds ?? null,
+    sampling_regularity: profile?.sampling_regularity ?? null,
+    label_column: profile?.label_column ?? null,
+    format: profile
+      ? {
+          delimiter: profile.delimiter,
+          has_header: profile.has_header,
+          line_endings: profile.line_endings,
+          bom: profile.bom,
+          quoted_fields: profile.quoted_fields,
+          timestamp_format: profile.timestamp_format,
+        }
+      : null,
+    ragged_rows: profile?.ragged_rows ?? 0,
+    failure: item.status === "failed" ? { code: item.failureCode ?? "dataset.ingest_failed", reason: item.failureReason ?? "Ingest failed" } : null,
+    upload_expires_at: item.status === "pending_upload" ? (item.uploadExpiresAt ?? null) : null,
+    validated_at: item.validatedAt ?? null,
+    updated_at: item.updatedAt,
+  };
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw invalid("request.invalid", "Request validation failed", {
+    issues: result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })),
+  });
+}
+
+/** uploads/<tenant>/<dataset>/source.csv: the tenant and dataset are recoverable from the key. */
+export function sourceKeyOf(tenantId: string, datasetId: string): string {
+  return `uploads/${tenantId}/${datasetId}/source.csv`;
+}
+
+/** Reads tenant and dataset ids back from an upload key; undefined for foreign keys. */
+export function parseSourceKey(key: string): { tenantId: string; datasetId: string } | undefined {
+  const match = /^uploads\/([^/]+)\/(ds_[a-z0-9]+)\/source\.csv$/.exec(key);
+  return match ? { tenantId: match[1]!, datasetId: match[2]! } : undefined;
+}
+
+function datasetPrefix(tenantId: string, datasetId: string): string {
+  return `tenants/${tenantId}/datasets/${datasetId}/`;
+}
+
+function creatorName(): string {
+  const actor = useActor();
+  return actor.type === "user" ? actor.username : "system";
+}
+
+// ---------------------------------------------------------------- reads
+
+async function itemOf(tenantId: string, datasetId: string): Promise<DatasetItem | undefined> {
+  if (!/^ds_[a-z0-9]+$/.test(datasetId)) return undefined;
+  const result = await DatasetEntity.get({ tenantId, datasetId }).go({ consistent: true });
+  return result.data ?? undefined;
+}
+
+async function requireItem(datasetId: string): Promise<DatasetItem> {
+  const item = await itemOf(useTenant(), datasetId);
+  if (!item) throw notFound("dataset", datasetId);
+  return item;
+}
+
+/**
+ * The calling tenant's dataset.
+ * @throws dataset.not_found (404) for an unknown id or another tenant's dataset
+ */
+export async function get(datasetId: string): Promise<Info> {
+  return infoOf(await requireItem(datasetId));
+}
+
+/** Datasets that occupy a plan slot: not failed, and not an upload that never arrived. */
+function occupiesSlot(item: Pick<DatasetItem, "status" | "uploadExpiresAt">, now = Date.now()): boolean {
+  if (item.status === "failed") return false;
+  if (item.status === "pending_upload" && item.uploadExpiresAt && Date.parse(item.uploadExpiresAt) < now) return false;
+  return true;
+}
+
+/** How many datasets of the calling tenant count against its plan. */
+export async function count(): Promise<number> {
+  const result = await DatasetEntity.query
+    .byTenant({ tenantId: useTenant() })
+    .go({ pages: "all", attributes: ["status", "uploadExpiresAt"] });
+  return result.data.filter((item) => occupiesSlot(item)).length;
+}
+
+/** The calling tenant's dataset ids, oldest first (for Billing.assertWritable). */
+export async function listIds(): Promise<string[]> {
+  const result = await DatasetEntity.query.byTenant({ tenantId: useTenant() }).go({ pages: "all", attributes: ["datasetId"] });
+  return result.data.map((item) => item.datasetId);
+}
+
+export const ListInput = z.object({
+  limit: z.number().int().min(1).max(100).default(50),
+  cursor: z.string().min(1).max(2048).optional(),
+});
+
+/**
+ * The calling tenant's datasets, newest first, one page at a time.
+ * @returns the page and the cursor of the next page (null on the last page)
+ * @throws request.invalid (400) for a malformed cursor
+ */
+export async function list(input: z.input<typeof ListInput> = {}): Promise<{ data: Summary[]; cursor: string | null }> {
+  const { limit, cursor } = parse(ListInput, input);
+  try {
+    const result = await DatasetEntity.query.byTenant({ tenantId: useTenant() }).go({ order: "desc", limit, cursor: cursor ?? null });
+    return { data: result.data.map(summaryOf), cursor: result.cursor ?? null };
+  } catch (error) {
+    if (cursor && !(error instanceof DomainError)) throw invalid("request.invalid", "Invalid cursor", { cursor: "malformed" });
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------- create
+
+async function assertCanCreate(sizeBytes: number): Promise<void> {
+  if (sizeBytes <= 0) throw invalid("dataset.empty_file", "The file is empty");
+  await Billing.assertDatasetSize(sizeBytes);
+  await Billing.assertWithinLimit("max_datasets", await count());
+}
+
+/**
+ * Starts a serverless upload: creates the dataset (`pending_upload`) and a
+ * presigned S3 PUT URL bound to the announced size. The object's arrival
+ * (S3 event -> ingest queue) starts the ingest.
+ * @throws request.invalid (400), plan.dataset_size_limit_reached / plan.dataset_limit_reached (403), auth.forbidden (403)
+ */
+export async function createUpload(input: z.input<typeof CreateUploadInput>): Promise<{
+  dataset_id: string;
+  upload_url: string;
+  expires_at: string;
+  method: "PUT";
+  headers: Record<string, string>;
+}> {
+  assertRole("operator");
+  const data = parse(CreateUploadInput, input);
+  await assertCanCreate(data.file_size_bytes);
+  const tenantId = useTenant();
+  const datasetId = createId("ds");
+  const sourceKey = sourceKeyOf(tenantId, datasetId);
+  const expiresAt = new Date(Date.now() + UPLOAD_URL_TTL_SECONDS * 1000);
+  const url = await presignPut(sourceKey, UPLOAD_URL_TTL_SECONDS, data.file_size_bytes);
+  await DatasetEntity.create({
+    tenantId,
+    datasetId,
+    name: data.name,
+    equipmentType: data.equipment_type,
+    location: data.location,
+    unit: data.unit,
+    uploadMethod: "presigned",
+    status: "pending_upload",
+    sourceKey,
+    declaredSizeBytes: data.file_size_bytes,
+    uploadExpiresAt: expiresAt.toISOString(),
+    createdBy: creatorName(),
+    // Never uploaded: the record goes away a day after the URL expired.
+    expires_at: Math.floor(expiresAt.getTime() / 1000) + 24 * 3600,
+  }).go();
+  return {
+    dataset_id: datasetId,
+    upload_url: url,
+    expires_at: expiresAt.toISOString(),
+    method: "PUT",
+    headers: { "Content-Length": String(data.file_size_bytes) },
+  };
+}
+
+/**
+ * The direct (multipart) upload: the file is ingested right away and the
+ * answer is the ready dataset. A file that cannot become a dataset answers
+ * 400 with the reason and leaves nothing behind.
+ * @throws dataset.empty_file / dataset.* file problems / request.invalid (400),
+ *   dataset.file_too_large (413), plan.* (403), auth.forbidden (403)
+ */
+export async function upload(input: z.input<typeof Metadata> & { file: Uint8Array }): Promise<Info> {
+  assertRole("operator");
+  const data = parse(Metadata, input);
+  const bytes = input.file;
+  if (bytes.byteLength > MAX_DIRECT_UPLOAD_BYTES) {
+    throw new DomainError(
+      "too_large",
+      "dataset.file_too_large",
+      `Direct uploads are limited to ${MAX_DIRECT_UPLOAD_BYTES / 1024 / 1024} MB; use POST /datasets/uploads for larger files`,
+      { limit: MAX_DIRECT_UPLOAD_BYTES, size_bytes: bytes.byteLength },
+    );
+  }
+  await assertCanCreate(bytes.byteLength);
+  const tenantId = useTenant();
+  const datasetId = createId("ds");
+  const sourceKey = sourceKeyOf(tenantId, datasetId);
+  const leaseId = createSecret(9).replace(/[^a-zA-Z0-9]/g, "x");
+  await DatasetEntity.create({
+    tenantId,
+    datasetId,
+    name: data.name,
+    equipmentType: data.equipment_type,
+    location: data.location,
+    unit: data.unit,
+    uploadMethod: "multipart",
+    status: "processing",
+    sourceKey,
+    declaredSizeBytes: bytes.byteLength,
+    createdBy: creatorName(),
+    leaseId,
+    leaseUntil: Date.now() + LEASE_SECONDS * 1000,
+  }).go();
+  let outcome: RunOutcome;
+  try {
+    outcome = await runIngest(tenantId, datasetId, leaseId, Readable.from(chunksOf(bytes)));
+  } catch (error) {
+    await DatasetEntity.delete({ tenantId, datasetId }).go();
+    throw error;
+  }
+  if (outcome.status === "failed") {
+    await DatasetEntity.delete({ tenantId, datasetId }).go();
+    throw invalid(outcome.error.code, outcome.error.message, outcome.error.details);
+  }
+  // The raw file is kept for the record; its S3 event finds the dataset ready and is ignored.
+  await putObject(sourceKey, bytes, "text/csv").catch((error: unknown) =>
+    logger.warn("raw upload not stored", { datasetId, error: error as Error }),
+  );
+  return get(datasetId);
+}
+
+function* chunksOf(bytes: Uint8Array, size = 256 * 1024): Generator<Buffer> {
+  for (let at = 0; at < bytes.byteLength; at += size) {
+    yield Buffer.from(bytes.buffer, bytes.byteOffset + at, Math.min(size, bytes.byteLength - at));
+  }
+}
+
+// ---------------------------------------------------------------- ingest
+
+export type IngestResult = "ingested" | "failed" | "ignored";
+
+/** Another attempt owns the dataset right now; the message should be retried later. */
+export class IngestBusy extends Error {
+  constructor(datasetId: string) {
+    super(`Dataset ${datasetId} is being ingested by another attempt`);
+    this.name = "IngestBusy";
+  }
+}
+
+/**
+ * Ingests an uploaded file (the ingest job calls this for S3 events and direct
+ * messages). Idempotent: only a `pending_upload`/`processing` dataset whose
+ * lease is free is taken; a dataset that is ready, failed, locked or gone is
+ * ignored, and an orphaned upload is removed.
+ * @param input.key the object key from an S3 event, if any (must be the dataset's source key)
+ * @param input.finalAttempt an unexpected error marks the dataset failed instead of retrying
+ * @throws IngestBusy when another attempt holds the lease; unexpected errors when a retry may help
+ */
+export async function ingest(input: { tenantId: string; datasetId: string; key?: string; finalAttempt?: boolean }): Promise<IngestResult> {
+  const { tenantId, datasetId } = input;
+  const item = await itemOf(tenantId, datasetId);
+  if (!item) {
+    if (input.key && parseSourceKey(input.key)) {
+      // Nobody will ever read it: the dataset was deleted or never existed.
+      await deleteObject(input.key).catch(() => undefined);
+    }
+    return "ignored";
+  }
+  if (input.key && input.key !== item.sourceKey) return "ignored";
+  if (item.status !== "pending_upload" && item.status !== "processing") return "ignored";
+
+  const head = await headObject(item.sourceKey);
+  if (!head) {
+    // A direct message for a presigned upload that has not arrived yet: its S3 event will come.
+    if (item.status === "pending_upload") return "ignored";
+  }
+  const leaseId = createSecret(9).replace(/[^a-zA-Z0-9]/g, "x");
+  const now = Date.now();
+  try {
+    await DatasetEntity.patch({ tenantId, datasetId })
+      .set({ status: "processing", leaseId, leaseUntil: now + LEASE_SECONDS * 1000 })
+      .remove(["expires_at"])
+      .where(
+        (attr, op) =>
+          `(${op.eq(attr.status, "pending_upload")} OR ${op.eq(attr.status, "processing")}) AND (${op.notExists(attr.leaseUntil)} OR ${op.lt(attr.leaseUntil, now)})`,
+      )
+      .go();
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const current = await itemOf(tenantId, datasetId);
+    if (!current || (current.status !== "pending_upload" && current.status !== "processing")) return "ignored";
+    throw new IngestBusy(datasetId);
+  }
+  if (!head) {
+    await markFailed(tenantId, datasetId, leaseId, new DatasetFileError("dataset.upload_missing", "The uploaded file was not found"));
+    return "failed";
+  }
+  try {
+    await Billing.assertDatasetSize(head.size);
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    await markFailed(tenantId, datasetId, leaseId, new DatasetFileError(error.code, error.message, error.details as Record<string, unknown>));
+    return "failed";
+  }
+  try {
+    const outcome = await runIngest(tenantId, datasetId, leaseId, await getObjectStream(item.sourceKey));
+    return outcome.status;
+  } catch (error) {
+    if (input.finalAttempt) {
+      logger.error("ingest failed on its last attempt", { tenantId, datasetId, error: error as Error });
+      await markFailed(tenantId, datasetId, leaseId, new DatasetFileError("dataset.ingest_error", "The file could not be processed; please upload it again"));
+      return "failed";
+    }
+    await releaseLease(tenantId, datasetId, leaseId);
+    throw error;
+  }
+}
+
+type RunOutcome = { status: "ingested" } | { status: "ignored" } | { status: "failed"; error: DatasetFileError };
+
+/**
+ * Streams the source through the analyzer, writes the columnar chunks under a
+ * prefix owned by this attempt, then flips the dataset to ready only if the
+ * attempt still holds the lease. On any failure the attempt's chunks are
+ * removed, so a failed dataset never holds partial columnar data.
+ */
+async function runIngest(tenantId: string, datasetId: string, leaseId: string, source: AsyncIterable<unknown>): Promise<RunOutcome> {
+  const prefix = `${datasetPrefix(tenantId, datasetId)}columnar/${leaseId}/`;
+  const analyzer = new CsvAnalyzer({
+    columnar: true,
+    onChunk: (index, bytes) => putObject(chunkKey(prefix, index), bytes, "application/zstd"),
+  });
+  let profile: Profile;
+  try {
+    for await (const chunk of source) await analyzer.push(chunk as Uint8Array);
+    profile = await analyzer.finish();
+  } catch (error) {
+    await deletePrefix(prefix).catch(() => undefined);
+    if (!(error instanceof DatasetFileError)) throw error;
+    await markFailed(tenantId, datasetId, leaseId, error);
+    return { status: "failed", error };
+  }
+  try {
+    await DatasetEntity.patch({ tenantId, datasetId })
+      .set({ status: "ready", profile, columnarPrefix: prefix, chunkCount: profile.chunk_count })
+      .remove(["leaseId", "leaseUntil", "failureCode", "failureReason"])
+      .where((attr, op) => `${op.eq(attr.leaseId, leaseId)} AND ${op.eq(attr.status, "processing")}`)
+      .go();
+  } catch (error) {
+    await deletePrefix(prefix).catch(() => undefined);
+    if (isConditionalFailure(error)) return { status: "ignored" };
+    throw error;
+  }
+  await Realtime.publish(tenantId, [`dataset:${datasetId}`], {
+    type: "dataset.ready",
+    dataset_id: datasetId,
+    row_count: profile.row_count,
+    columns: profile.columns,
+  });
+  return { status: "ingested" };
+}
+
+async function markFailed(tenantId: string, datasetId: string, leaseId: string, error: DatasetFileError): Promise<void> {
+  try {
+    await DatasetEntity.patch({ tenantId, datasetId })
+      .set({ status: "failed", failureCode: error.code, failureReason: error.message })
+      .remove(["leaseId", "leaseUntil", "profile", "columnarPrefix", "chunkCount"])
+      .where((attr, op) => op.eq(attr.leaseId, leaseId))
+      .go();
+  } catch (failure) {
+    if (isConditionalFailure(failure)) return;
+    throw failure;
+  }
+  await Realtime.publish(tenantId, [`dataset:${datasetId}`], {
+    type: "dataset.failed",
+    dataset_id: datasetId,
+    code: error.code,
+    reason: error.message,
+  });
+}
+
+async function releaseLease(tenantId: string, datasetId: string, leaseId: string): Promise<void> {
+  await DatasetEntity.patch({ tenantId, datasetId })
+    .remove(["leaseId", "leaseUntil"])
+    .where((attr, op) => op.eq(attr.leaseId, leaseId))
+    .go()
+    .catch(() => undefined);
+}
+
+// ---------------------------------------------------------------- delete
+
+/**
+ * Deletes a dataset, its raw upload and its columnar copy. Models trained on
+ * it keep working; runs keep their history.
+ * @throws dataset.not_found (404), auth.forbidden (403)
+ */
+export async function remove(datasetId: string): Promise<void> {
+  assertRole("operator");
+  const item = await requireItem(datasetId);
+  try {
+    await DatasetEntity.delete({ tenantId: item.tenantId, datasetId }).where((attr, op) => op.exists(attr.datasetId)).go();
+  } catch (error) {
+    if (isConditionalFailure(error)) throw notFound("dataset", datasetId);
+    throw error;
+  }
+  if (item.columnarPrefix) evict(item.columnarPrefix);
+  const results = await Promise.allSettled([
+    deletePrefix(datasetPrefix(item.tenantId, datasetId)),
+    deletePrefix(`uploads/${item.tenantId}/${datasetId}/`),
+  ]);
+  for (const result of results) {
+    if (result.status === "rejected") logger.warn("dataset objects not removed", { datasetId, error: result.reason as Error });
+  }
+}
+
+// ---------------------------------------------------------------- preview
+
+export const PreviewInput = z.object({
+  page: z.number().int().min(1, "page starts at 1").default(1),
+  page_size: z.number().int().min(1).max(MAX_PREVIEW_PAGE_SIZE, `page_size is at most ${MAX_PREVIEW_PAGE_SIZE}`).default(100),
+  sort_col: z.string().min(1).optional(),
+  sort_dir: z.enum(["asc", "desc"]).default("asc"),
+});
+
+export interface Preview {
+  headers: string[];
+  rows: string[][];
+  total_rows: number;
+  page: number;
+  page_size: number;
+  total_pages: number;
+  sort_col: string | null;
+  sort_dir: "asc" | "desc";
+}
+
+function requireReady(item: DatasetItem): asserts item is DatasetItem & { profile: Profile; columnarPrefix: string; chunkCount: number } {
+  if (item.status !== "ready" || !item.profile || !item.columnarPrefix || item.chunkCount === undefined) {
+    throw conflict("dataset.not_ready", `Dataset is ${item.status === "failed" ? "failed" : "not ready yet"} (status: ${item.status})`, {
+      status: item.status,
+    });
+  }
+}
+
+/**
+ * One page of rows, optionally sorted by a column (missing values last).
+ * Cells are text as in the file; timestamps are shown as ISO 8601 UTC.
+ * @throws dataset.not_found (404), dataset.not_ready (409), dataset.unknown_column / request.invalid (400)
+ */
+export async function preview(datasetId: string, input: z.input<typeof PreviewInput> = {}): Promise<Preview> {
+  const query = parse(PreviewInput, input);
+  const item = await requireItem(datasetId);
+  requireReady(item);
+  const table = await loadTable(item.columnarPrefix, item.chunkCount);
+  let order: Uint32Array | undefined;
+  if (query.sort_col !== undefined) {
+    const index = table.columns.findIndex((column) => column.name === query.sort_col);
+    if (index < 0) {
+      throw invalid("dataset.unknown_column", `Unknown column '${query.sort_col}'`, { columns: item.profile.columns });
+    }
+    order = await sortOrder(item.columnarPrefix, item.chunkCount, index, query.sort_dir);
+  }
+  const start = (query.page - 1) * query.page_size;
+  const end = Math.min(table.rows, start + query.page_size);
+  const rows: string[][] = [];
+  for (let position = start; position < end; position++) {
+    const row = order ? order[position]! : position;
+    rows.push(table.columns.map((column) => cellText(column, row)));
+  }
+  return {
+    headers: table.columns.map((column) => column.name),
+    rows,
+    total_rows: table.rows,
+    page: query.page,
+    page_size: query.page_size,
+    total_pages: Math.ceil(table.rows / query.page_size),
+    sort_col: query.sort_col ?? null,
+    sort_dir: query.sort_dir,
+  };
+}
+
+// ---------------------------------------------------------------- validate / lock
+
+export interface ValidationResult {
+  valid: boolean;
+  issues: string[];
+  columns_checked: number;
+  rows_checked: number;
+  is_validated: boolean;
+  locked: boolean;
+}
+
+async function assertWritable(item: DatasetItem): Promise<void> {
+  const ids = await listIds();
+  await Billing.assertWritable("datasets", item.createdAt, ids.indexOf(item.datasetId) + 1);
+}
+
+/**
+ * Checks every row's statistics gathered at ingest (type consistency, missing
+ * values, rows whose width differs from the header, timestamps). A valid
+ * dataset is locked: immutable and usable for training until unlocked.
+ * @throws dataset.not_found (404), dataset.not_ready (409), auth.forbidden / plan.resource_read_only (403)
+ */
+export async function validate(datasetId: string): Promise<ValidationResult> {
+  assertRole("operator");
+  const item = await requireItem(datasetId);
+  requireReady(item);
+  await assertWritable(item);
+  const issues = issuesOf(item.profile);
+  const valid = issues.length === 0;
+  const result = {
+    valid,
+    issues,
+    columns_checked: item.profile.columns.length,
+    rows_checked: item.profile.row_count,
+    is_validated: valid,
+    locked: valid,
+  };
+  try {
+    await DatasetEntity.patch({ tenantId: item.tenantId, datasetId })
+      .set({
+        isValidated: valid,
+        locked: valid,
+        lastValidation: { valid, issues, at: new Date().toISOString() },
+        ...(valid ? { validatedAt: new Date().toISOString() } : {}),
+      })
+      .where((attr, op) => `${op.eq(attr.status, "ready")} AND ${op.eq(attr.columnarPrefix, item.columnarPrefix)}`)
+      .go();
+  } catch (error) {
+    if (isConditionalFailure(error)) throw conflict("dataset.changed", "The dataset changed during validation; try again", undefined, error);
+    throw error;
+  }
+  if (valid) {
+    await Realtime.publish(item.tenantId, [`dataset:${datasetId}`], { type: "dataset.validated", dataset_id: datasetId });
+  }
+  return result;
+}
+
+/**
+ * Unlocks a dataset: it is no longer validated, and training needs a new validation.
+ * @throws dataset.not_found (404), auth.forbidden / plan.resource_read_only (403)
+ */
+export async function unlock(datasetId: string): Promise<{ message: string; is_validated: false; locked: false }> {
+  assertRole("operator");
+  const item = await requireItem(datasetId);
+  await assertWritable(item);
+  try {
+    await DatasetEntity.patch({ tenantId: item.tenantId, datasetId })
+      .set({ isValidated: false, locked: false })
+      .remove(["validatedAt"])
+      .go();
+  } catch (error) {
+    if (isConditionalFailure(error)) throw notFound("dataset", datasetId);
+    throw error;
+  }
+  return { message: "Dataset unlocked", is_validated: false, locked: false };
+}
+
+/**
+ * For the training worker: throws 400 dataset.not_validated unless the dataset
+ * is ready, validated and locked.
+ * @example Dataset.assertTrainable(await Dataset.get(id));
+ */
+export function assertTrainable(dataset: Pick<Info, "id" | "status" | "is_validated" | "locked">): void {
+  if (dataset.status !== "ready" || !dataset.is_validated || !dataset.locked) {
+    throw invalid("dataset.not_validated", "Dataset has not been validated", {
+      dataset_id: dataset.id,
+      status: dataset.status,
+      is_validated: dataset.is_validated,
+      locked: dataset.locked,
+    });
+  }
+}
+
+// ---------------------------------------------------------------- columns for training
+
+export interface Columns {
+  /** Numeric columns in file order (the label column included, if any). */
+  columns: string[];
+  numeric: Record<string, Float32Array>;
+  /** Epoch milliseconds of each row (NaN where unparseable), when the file has a timestamp column. */
+  timestamps?: Float64Array;
+  /** A 0/1 column named anomaly/fault/label (also present in `numeric`). */
+  labelColumn?: string;
+  rowCount: number;
+  samplingIntervalSeconds?: number;
+}
+
+/**
+ * The dataset's numeric columns as typed arrays (NaN = missing), read from the
+ * columnar copy (cached per process). Needs no actor: the tenant is explicit.
+ * @throws dataset.not_found (404), dataset.not_ready (409)
+ */
+export async function loadColumns(tenantId: string, datasetId: string): Promise<Columns> {
+  const item = await itemOf(tenantId, datasetId);
+  if (!item) throw notFound("dataset", datasetId);
+  requireReady(item);
+  const table = await loadTable(item.columnarPrefix, item.chunkCount);
+  const numeric: Record<string, Float32Array> = {};
+  const columns: string[] = [];
+  let timestamps: Float64Array | undefined;
+  for (const column of table.columns) {
+    if (column.kind === "numeric") {
+      numeric[column.name] = column.values;
+      columns.push(column.name);
+    } else if (column.kind === "time") timestamps = column.values;
+  }
+  return {
+    columns,
+    numeric,
+    timestamps,
+    labelColumn: item.profile.label_column ?? undefined,
+    rowCount: table.rows,
+    samplingIntervalSeconds: item.profile.sampling_interval_seconds ?? undefined,
+  };
+}
+
+// ---------------------------------------------------------------- recommend
+
+/**
+ * Architecture recommendations computed from the data, best first.
+ * @throws dataset.not_found (404), dataset.not_ready (409)
+ */
+export async function recommendations(datasetId: string): Promise<{
+  dataset_id: string;
+  recommendations: Recommendation[];
+  analysis: ReturnType<typeof features>;
+}> {
+  const item = await requireItem(datasetId);
+  requireReady(item);
+  const table = await loadTable(item.columnarPrefix, item.chunkCount);
+  const analysis = features(item.profile, table);
+  return { dataset_id: datasetId, recommendations: scoreArchitectures(analysis), analysis };
+}
+
+export type { ColumnStats as Stats };

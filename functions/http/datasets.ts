@@ -1,0 +1,325 @@
+/**
+ * Datasets: upload (direct multipart, or a presigned S3 URL for large files),
+ * list, detail with column statistics, preview, validate/lock, unlock,
+ * recommendations and delete.
+ *
+ * POST /datasets (multipart) ingests the file before answering, so its 201 is
+ * the ready dataset with its statistics (the seed's body); a file that cannot
+ * become a dataset answers 400 with the reason and leaves nothing behind. On
+ * AWS, API Gateway caps request bodies well below the 100 MB direct limit, so
+ * large files go through POST /datasets/uploads: the answer is 201 with the
+ * dataset id and a presigned PUT URL; the dataset is `pending_upload`, then
+ * `processing`, then `ready` or `failed` (poll GET /datasets/:id or listen on
+ * the WebSocket topic `dataset:<id>` for `dataset.ready` / `dataset.failed`).
+ *
+ * GET /datasets answers a JSON array (as the seed does); when more pages
+ * exist, the `X-Next-Cursor` response header carries the cursor to pass back
+ * as `?cursor=`.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { handle } from "hono/aws-lambda";
+import { Dataset } from "../../core/dataset";
+import { MAX_DIRECT_UPLOAD_BYTES } from "../../core/billing/plans";
+import { DomainError } from "../../core/error";
+import { createApp, ErrorSchemaDoc } from "./common";
+
+/** The multipart envelope around the file is small; the file itself is checked in core. */
+export const app = createApp({ maxBodyBytes: MAX_DIRECT_UPLOAD_BYTES + 1024 * 1024 });
+
+const security = [{ bearer: [] }];
+const tags = ["Datasets"];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+const Summary = Dataset.Summary.openapi("DatasetSummary");
+const Info = Dataset.Info.openapi("Dataset");
+const IdParam = z.object({
+  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "ds_01jd3x5k2m8n9p0q1r2s3t4u5v" }),
+});
+
+const UploadForm = z
+  .object({
+    file: z.any().openapi({ type: "string", format: "binary", description: "CSV file (max 100 MB)" }),
+    name: z.string().openapi({ description: "Dataset display name" }),
+    equipment_type: Dataset.EquipmentType,
+    location: z.string().optional(),
+    unit: z.string().optional(),
+  })
+  .openapi("DatasetUploadForm");
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/datasets",
+    tags,
+    summary: "The tenant's datasets, newest first",
+    description: "Paginated: pass `limit` (1-100, default 50) and the `X-Next-Cursor` header of the previous page as `cursor`.",
+    security,
+    request: {
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(100).optional(),
+        cursor: z.string().min(1).max(2048).optional(),
+      }),
+    },
+    responses: {
+      200: {
+        ...json(z.array(Summary), "Datasets"),
+        headers: { "X-Next-Cursor": { schema: { type: "string" }, description: "Cursor of the next page, absent on the last page" } },
+      },
+      400: ErrorSchemaDoc,
+      401: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => {
+    const query = c.req.valid("query");
+    const page = await Dataset.list({ limit: query.limit, cursor: query.cursor });
+    if (page.cursor) c.header("X-Next-Cursor", page.cursor);
+    return c.json(page.data, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/datasets",
+    tags,
+    summary: "Upload a CSV dataset (multipart/form-data, max 100 MB); answers the ingested dataset",
+    security,
+    request: { body: { required: true, content: { "multipart/form-data": { schema: UploadForm } } } },
+    responses: {
+      201: json(Info, "The ingested dataset"),
+      400: ErrorSchemaDoc,
+      401: ErrorSchemaDoc,
+      403: ErrorSchemaDoc,
+      413: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => {
+    const form = c.req.valid("form") as Record<string, unknown>;
+    const file = form.file;
+    if (!(file instanceof File)) {
+      throw new DomainError("invalid", "dataset.file_required", "A CSV file is required in the multipart field 'file'", {
+        field: "file",
+      });
+    }
+    const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+    const dataset = await Dataset.upload({
+      name: text(form.name) ?? "",
+      equipment_type: text(form.equipment_type) as Dataset.EquipmentType,
+      location: text(form.location) || undefined,
+      unit: text(form.unit) || undefined,
+      file: new Uint8Array(await file.arrayBuffer()),
+    });
+    return c.json(dataset, 201);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/datasets/uploads",
+    tags,
+    summary: "Start a large upload: a presigned S3 PUT URL for the file; its arrival starts the ingest",
+    security,
+    request: {
+      body: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: z
+              .object({
+                name: z.string(),
+                equipment_type: Dataset.EquipmentType,
+                location: z.string().optional(),
+                unit: z.string().optional(),
+                file_size_bytes: z.number().int().positive(),
+              })
+              .openapi("DatasetUploadRequest"),
+          },
+        },
+      },
+    },
+    responses: {
+      201: json(
+        z
+          .object({
+            dataset_id: z.string(),
+            upload_url: z.string(),
+            expires_at: z.string(),
+            method: z.literal("PUT"),
+            headers: z.record(z.string(), z.string()),
+          })
+          .openapi("DatasetUpload"),
+        "Where to PUT the file (exactly file_size_bytes bytes, before expires_at)",
+      ),
+      400: ErrorSchemaDoc,
+      401: ErrorSchemaDoc,
+      403: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => c.json(await Dataset.createUpload(c.req.valid("json")), 201),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/datasets/{id}",
+    tags,
+    summary: "Dataset detail with status, column statistics, time range and sampling interval",
+    security,
+    request: { params: IdParam },
+    responses: { 200: json(Info, "Dataset"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+  }),
+  async (c) => c.json(await Dataset.get(c.req.valid("param").id), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/datasets/{id}/preview",
+    tags,
+    summary: "A page of rows, optionally sorted by a column",
+    security,
+    request: {
+      params: IdParam,
+      query: z.object({
+        page: z.coerce.number().int().min(1).optional(),
+        page_size: z.coerce.number().int().min(1).max(Dataset.MAX_PREVIEW_PAGE_SIZE).optional(),
+        sort_col: z.string().min(1).max(200).optional(),
+        sort_dir: z.enum(["asc", "desc"]).optional(),
+      }),
+    },
+    responses: {
+      200: json(
+        z
+          .object({
+            headers: z.array(z.string()),
+            rows: z.array(z.array(z.string())),
+            total_rows: z.number(),
+            page: z.number(),
+            page_size: z.number(),
+            total_pages: z.number(),
+            sort_col: z.string().nullable(),
+            sort_dir: z.enum(["asc", "desc"]),
+          })
+          .openapi("DatasetPreview"),
+        "Rows of the page",
+      ),
+      400: ErrorSchemaDoc,
+      401: ErrorSchemaDoc,
+      404: ErrorSchemaDoc,
+      409: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => c.json(await Dataset.preview(c.req.valid("param").id, c.req.valid("query")), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "delete",
+    path: "/datasets/{id}",
+    tags,
+    summary: "Delete a dataset and its stored data (models trained on it keep working)",
+    security,
+    request: { params: IdParam },
+    responses: { 204: { description: "Deleted" }, 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+  }),
+  async (c) => {
+    await Dataset.remove(c.req.valid("param").id);
+    return c.body(null, 204);
+  },
+);
+
+const Validation = z
+  .object({
+    valid: z.boolean(),
+    issues: z.array(z.string()),
+    columns_checked: z.number(),
+    rows_checked: z.number(),
+    is_validated: z.boolean(),
+    locked: z.boolean(),
+  })
+  .openapi("DatasetValidation");
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/datasets/{id}/validate",
+    tags,
+    summary: "Validate for training readiness; a valid dataset is locked",
+    security,
+    request: { params: IdParam },
+    responses: {
+      200: json(Validation, "Validation result"),
+      401: ErrorSchemaDoc,
+      403: ErrorSchemaDoc,
+      404: ErrorSchemaDoc,
+      409: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => c.json(await Dataset.validate(c.req.valid("param").id), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/datasets/{id}/unlock",
+    tags,
+    summary: "Unlock a validated dataset; training needs a new validation",
+    security,
+    request: { params: IdParam },
+    responses: {
+      200: json(
+        z.object({ message: z.string(), is_validated: z.literal(false), locked: z.literal(false) }).openapi("DatasetUnlocked"),
+        "Unlocked",
+      ),
+      401: ErrorSchemaDoc,
+      403: ErrorSchemaDoc,
+      404: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => c.json(await Dataset.unlock(c.req.valid("param").id), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/datasets/{id}/recommend",
+    tags,
+    summary: "Model architecture recommendations computed from the data",
+    security,
+    request: { params: IdParam },
+    responses: {
+      200: json(
+        z
+          .object({
+            dataset_id: z.string(),
+            recommendations: z.array(
+              z.object({
+                architecture: z.enum(["lstm_autoencoder", "gru_predictor", "sentinel"]),
+                match_score: z.number(),
+                use_case: z.string(),
+                description: z.string(),
+                inputs: z.string(),
+                outputs: z.string(),
+                inference_result: z.string(),
+                hyperparameters: z.record(z.string(), z.union([z.number(), z.string()])),
+                reasons: z.array(z.string()),
+              }),
+            ),
+            analysis: z.record(z.string(), z.unknown()),
+          })
+          .openapi("DatasetRecommendations"),
+        "Recommendations, best first",
+      ),
+      401: ErrorSchemaDoc,
+      404: ErrorSchemaDoc,
+      409: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => c.json(await Dataset.recommendations(c.req.valid("param").id), 200),
+);
+
+export const handler = handle(app);
