@@ -1,8 +1,8 @@
-import { Api as HttpApi, Function, use, type FunctionProps, type StackContext } from "sst/constructs";
+import { Api as HttpApi, use, type FunctionProps, type StackContext } from "sst/constructs";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Storage } from "./Storage";
 import { Jobs } from "./Jobs";
-import { access, secretReadAccess } from "./lib/shared";
+import { access, nodeFunction, secretReadAccess } from "./lib/shared";
 
 /**
  * The HTTP API (API Gateway v2). One Lambda per endpoint group, each a Hono
@@ -23,7 +23,7 @@ export function Api({ stack }: StackContext) {
   const endpoint = (id: string, handler: string, props: Omit<FunctionProps, "handler"> = {}) => {
     const bound = props.bind ?? [];
     const boundSecrets = Object.values(secrets).filter((secret) => bound.includes(secret));
-    return new Function(stack, id, {
+    return nodeFunction(stack, id, {
       timeout: "29 seconds",
       memorySize: 1024,
       ...props,
@@ -37,8 +37,6 @@ export function Api({ stack }: StackContext) {
     bind: [table],
   });
   const accounts = endpoint("HttpAccounts", "functions/http/accounts.handler", {
-    // argon2 password hashing is native: installed for the Lambda's platform, not bundled.
-    nodejs: { format: "esm", install: ["@node-rs/argon2"] },
     memorySize: 2048,
     bind: [table, jwt],
     permissions: [

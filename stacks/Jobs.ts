@@ -1,5 +1,5 @@
 import path from "node:path";
-import { Cron, Function, Queue, use, type StackContext } from "sst/constructs";
+import { Cron, Queue, use, type StackContext } from "sst/constructs";
 import { useProject } from "sst/project.js";
 import { Duration, IgnoreMode, Size } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
@@ -15,7 +15,7 @@ import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Storage } from "./Storage";
 import { Realtime } from "./Realtime";
-import { UPLOAD_PREFIX, access, bindToCompute } from "./lib/shared";
+import { UPLOAD_PREFIX, access, bindToCompute, nodeFunction } from "./lib/shared";
 
 /**
  * Background work: one SQS queue per job kind, each with its own dead-letter
@@ -85,12 +85,11 @@ export function Jobs({ stack, app }: StackContext) {
   const webhookQueue = jobQueue("WebhookQueue", webhookDlq, 3, Duration.minutes(6));
 
   // ---------------------------------------------------------------- ingest
-  const ingest = new Function(stack, "IngestWorker", {
+  const ingest = nodeFunction(stack, "IngestWorker", {
     handler: "functions/jobs/ingest.handler",
     timeout: timeouts.ingest.toSeconds(),
     memorySize: 2048,
     diskSize: "2048 MB",
-    nodejs: { format: "esm", install: ["zstd-napi"] },
     bind: [table, bucket, realtime],
   });
   ingestQueue.addConsumer(stack, {
@@ -224,7 +223,7 @@ export function Jobs({ stack, app }: StackContext) {
   });
 
   // ---------------------------------------------------------------- webhooks
-  const webhooks = new Function(stack, "WebhookWorker", {
+  const webhooks = nodeFunction(stack, "WebhookWorker", {
     handler: "functions/jobs/webhooks.handler",
     timeout: timeouts.webhook.toSeconds(),
     memorySize: 512,
@@ -235,7 +234,7 @@ export function Jobs({ stack, app }: StackContext) {
   });
 
   // ------------------------------------------------------------ dead letters
-  const deadLetter = new Function(stack, "DeadLetterWorker", {
+  const deadLetter = nodeFunction(stack, "DeadLetterWorker", {
     handler: "functions/jobs/dead-letter.handler",
     timeout: timeouts.deadLetter.toSeconds(),
     memorySize: 512,
@@ -246,7 +245,7 @@ export function Jobs({ stack, app }: StackContext) {
   }
 
   // -------------------------------------------------------------- retention
-  const retention = new Function(stack, "RetentionWorker", {
+  const retention = nodeFunction(stack, "RetentionWorker", {
     handler: "functions/jobs/retention.handler",
     timeout: "15 minutes",
     memorySize: 1024,

@@ -1,6 +1,6 @@
-import { Function, WebSocketApi, use, type StackContext } from "sst/constructs";
+import { WebSocketApi, use, type StackContext } from "sst/constructs";
 import { Storage } from "./Storage";
-import { access, secretReadAccess } from "./lib/shared";
+import { access, nodeFunction, secretReadAccess } from "./lib/shared";
 
 /**
  * WebSocket API for live run/deployment events. Clients send
@@ -11,7 +11,7 @@ export function Realtime({ stack }: StackContext) {
   const { table, secrets } = use(Storage);
 
   const wsFunction = (id: string, handler: string) =>
-    new Function(stack, id, {
+    nodeFunction(stack, id, {
       handler,
       timeout: "10 seconds",
       memorySize: 512,

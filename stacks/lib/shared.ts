@@ -1,7 +1,11 @@
 /**
  * Helpers shared by the stack files (this folder holds no stacks).
  */
-import type { Bucket, Queue, Table } from "sst/constructs";
+import { Function, type Bucket, type FunctionProps, type Queue, type Table } from "sst/constructs";
+import { useProject } from "sst/project.js";
+import { Annotations } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import { nativeInstalls } from "./native";
 import type { Secret } from "sst/constructs/Secret.js";
 import {
   getBindingEnvironments,
@@ -128,4 +132,36 @@ export function bindToCompute(
       grantee.grantPrincipal.addToPrincipalPolicy(statement);
     }
   }
+}
+
+/** Native packages that only fit container images: kept external, never installed into a zip. */
+const CONTAINER_ONLY = new Set(["onnxruntime-node"]);
+
+/**
+ * An SST Function whose bundle installs exactly the native packages its
+ * handler reaches (see ./native.ts). The app-wide defaults (runtime, ESM,
+ * tracing, log retention) still apply; `nodejs` is rebuilt here because SST
+ * replaces, not merges, a function's `nodejs` props.
+ */
+export function nodeFunction(scope: Construct, id: string, props: FunctionProps & { handler: string }): Function {
+  const natives = nativeInstalls(useProject().paths.root, props.handler);
+  const install = natives.filter((name) => !CONTAINER_ONLY.has(name));
+  const external = natives.filter((name) => CONTAINER_ONLY.has(name));
+  const fn = new Function(scope, id, {
+    ...props,
+    nodejs: {
+      ...props.nodejs,
+      format: "esm",
+      ...(install.length > 0 ? { install } : {}),
+      ...(external.length > 0 ? { esbuild: { ...props.nodejs?.esbuild, external } } : {}),
+    },
+  });
+  if (external.length > 0) {
+    Annotations.of(fn).addWarningV2(
+      "flint:container-only-package",
+      `${props.handler} imports ${external.join(", ")}, which is too large for a zip Lambda; ` +
+        "it is left out of the bundle, so that code path fails at run time. Run it in a container worker.",
+    );
+  }
+  return fn;
 }

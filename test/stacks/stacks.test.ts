@@ -633,6 +633,8 @@ describe("function defaults", () => {
       expect(props.tracing, fn.node.id).toBe("active");
       expect(props.logRetention, fn.node.id).toBe("one_month");
       expect(props.architecture, fn.node.id).toBe("x86_64");
+      // onnxruntime-node (~290 MB) never goes into a zip bundle.
+      expect(props.nodejs?.install ?? [], fn.node.id).not.toContain("onnxruntime-node");
     }
     for (const [stack, template] of Object.entries(test.templates)) {
       const appFunctions = resources(template, "AWS::Lambda::Function").filter(
