@@ -138,7 +138,10 @@ function infoOf(item: DatasetItem): Info {
   const profile = item.profile as Profile | undefined;
   return {
     ...summaryOf(item),
-    column_stats: profile?.column_stats ?? {},
+    // DynamoDB maps come back in no particular order: answer in file column order.
+    column_stats: profile
+      ? Object.fromEntries(profile.columns.flatMap((name) => (profile.column_stats[name] ? [[name, profile.column_stats[name]]] : [])))
+      : {},
     time_range: profile?.time_range ?? null,
     timestamp_column: profile?.timestamp_column ?? null,
     sampling_interval_seconds: profile?.sampling_interval_seconds ?? null,
