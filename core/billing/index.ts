@@ -14,6 +14,7 @@ export * as Billing from "./index";
 import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { assertRole, useActor, useTenant } from "../actor";
+import { Audit } from "../audit";
 import { documentClient } from "../aws";
 import { Config } from "../config";
 import { expiresIn } from "../db";
@@ -447,10 +448,19 @@ export async function setPlan(input: SetPlanInput): Promise<Info> {
   // Loaded lazily: tenant/user modules may depend on billing (signup creates the Free record).
   const { Tenant } = await import("../tenant");
   await Tenant.get(tenantId);
-  await ensure(tenantId);
+  const before = await ensure(tenantId);
   await SubscriptionEntity.patch({ tenantId })
     .set({ tier, status: "active", source: "manual", ...(actor.type === "user" ? { overriddenBy: actor.userId } : {}) })
     .go();
+  // Recorded in the affected tenant's trail (the request middleware records it in the caller's).
+  await Audit.record({
+    tenantId,
+    action: "billing.plan_set",
+    result: "success",
+    resourceType: "subscription",
+    resourceId: tenantId,
+    details: { tier, previous_tier: effectiveTier(before) },
+  });
   logger.info("plan set by hand", { tenantId, tier, by: actor.type === "user" ? actor.userId : "system" });
   return view(tenantId);
 }
