@@ -598,3 +598,24 @@ export async function disableMfa(input: { code: string }): Promise<void> {
   await User.setMfa(user.userId, { mfaEnabled: false, mfaSecret: null, mfaPendingSecret: null });
   await Audit.record({ action: "mfa.disable", result: "success", severity: "warning", resourceType: "user", resourceId: user.userId });
 }
+
+// ---------------------------------------------------------------------------
+// The caller's own settings
+
+/** The caller's preferences, with defaults for fields never set. */
+export async function preferences(): Promise<User.PreferencesInfo> {
+  const actor = useUser();
+  return User.preferences(actor.tenantId, actor.userId);
+}
+
+/** Merges validated fields into the caller's preferences. Throws request.invalid on unknown or bad fields. */
+export async function updatePreferences(input: unknown): Promise<User.PreferencesInfo> {
+  const actor = useUser();
+  return User.updatePreferences(actor.tenantId, actor.userId, input);
+}
+
+/** Stores a push token for the caller's devices (delivery happens elsewhere). */
+export async function registerPushToken(input: unknown): Promise<void> {
+  const actor = useUser();
+  await User.registerPushToken(actor.tenantId, actor.userId, input);
+}

@@ -1,0 +1,176 @@
+/**
+ * User management by tenant admins (their own tenant only) and the platform
+ * superadmin (every tenant). A user of another tenant is simply not found.
+ */
+export * as Admin from "./admin";
+
+import { z } from "zod";
+import { assertRole, useUser, type Role } from "../actor";
+import { Audit } from "../audit";
+import { Billing } from "../billing";
+import { conflict, invalid, notFound } from "../error";
+import { revokeUserSessions, updateUserSessions } from "../auth/session";
+import { Tenant } from "../tenant";
+import { User } from "./index";
+
+/**
+ * The tenant an admin call acts on: the caller's own, or for a superadmin any
+ * existing tenant it names. Another tenant's id answers tenant.not_found.
+ */
+async function scope(requested?: string, options: { platform?: boolean } = {}): Promise<string> {
+  const actor = useUser();
+  if (!requested || requested === actor.tenantId) return actor.tenantId;
+  // Entries with no tenant (e.g. failed logins for unknown usernames) are the superadmin's to read.
+  if (options.platform && actor.superadmin && requested === Audit.PLATFORM_TENANT) return requested;
+  if (!actor.superadmin || !(await Tenant.exists(requested))) throw notFound("tenant", requested);
+  return requested;
+}
+
+/** A user the caller may manage, or user.not_found. */
+async function manageable(username: string): Promise<User.Item> {
+  const actor = useUser();
+  const user = await User.fromUsername(username);
+  if (!user || (!actor.superadmin && user.tenantId !== actor.tenantId)) throw notFound("user", username);
+  return user;
+}
+
+export interface UserSummary extends User.Info {
+  subscription_tier: string;
+}
+
+export interface UserDetail extends UserSummary {
+  preferences: User.PreferencesInfo;
+  push_devices: number;
+}
+
+async function withTiers(users: User.Item[]): Promise<UserSummary[]> {
+  const tenants = [...new Set(users.map((user) => user.tenantId))];
+  const tiers = new Map(await Promise.all(tenants.map(async (id) => [id, await Billing.tierOf(id)] as const)));
+  return users.map((user) => ({ ...User.serialize(user), subscription_tier: tiers.get(user.tenantId) ?? "free" }));
+}
+
+/** Lists users of the caller's tenant (superadmin: of `tenantId`, or of the whole platform when absent). */
+export async function listUsers(input: { tenantId?: string; limit?: number; cursor?: string | null }) {
+  assertRole("admin");
+  const actor = useUser();
+  const page =
+    actor.superadmin && !input.tenantId
+      ? await User.listAll(input)
+      : await User.listByTenant(await scope(input.tenantId), input);
+  return { users: await withTiers(page.items), cursor: page.cursor };
+}
+
+export const CreateInput = z.object({
+  username: User.Username,
+  email: User.Email,
+  password: User.Password,
+  role: User.RoleSchema.default("operator"),
+  tenantId: z.string().optional(),
+});
+
+/** Creates a verified user in the caller's tenant (superadmin: any tenant). Throws auth.username_taken, auth.email_taken. */
+export async function createUser(input: z.input<typeof CreateInput>): Promise<User.Info> {
+  assertRole("admin");
+  const parsed = CreateInput.parse(input);
+  const tenantId = await scope(parsed.tenantId);
+  const user = await User.create({ ...parsed, tenantId, emailVerified: true });
+  await Audit.record({
+    action: "admin.user.create",
+    result: "success",
+    resourceType: "user",
+    resourceId: user.userId,
+    tenantId,
+    details: { username: user.username, role: user.role },
+  });
+  return User.serialize(user);
+}
+
+export async function getUser(username: string): Promise<UserDetail> {
+  assertRole("admin");
+  const user = await manageable(username);
+  const [[summary], preferences, tokens] = await Promise.all([
+    withTiers([user]),
+    User.preferences(user.tenantId, user.userId),
+    User.pushTokens(user.tenantId, user.userId),
+  ]);
+  return { ...summary!, preferences, push_devices: tokens.length };
+}
+
+export interface UpdateInput {
+  role?: Role;
+  email?: string;
+  password?: string;
+  emailVerified?: boolean;
+}
+
+/**
+ * Changes a user's role, email, password or verification. A role change
+ * applies to the user's live sessions at once; a new password revokes them.
+ * Throws admin.last_admin (conflict) when the tenant would lose its last admin.
+ */
+export async function updateUser(username: string, input: UpdateInput): Promise<User.Info> {
+  assertRole("admin");
+  if (Object.values(input).every((value) => value === undefined)) {
+    throw invalid("request.invalid", "Nothing to update: give role, email, password or email_verified");
+  }
+  const user = await manageable(username);
+  const audit = { resourceType: "user", resourceId: user.userId, tenantId: user.tenantId } as const;
+  if (input.role && input.role !== user.role) {
+    if (user.role === "admin" && (await User.countAdmins(user.tenantId)) <= 1) {
+      throw conflict("admin.last_admin", "A tenant needs at least one admin; promote someone else first");
+    }
+    await User.setRole(user.userId, input.role);
+    await updateUserSessions(user.userId, { role: input.role });
+    await Audit.record({ action: "admin.user.role_change", result: "success", severity: "warning", ...audit, details: { from: user.role, to: input.role } });
+  }
+  if (input.email !== undefined) {
+    await User.changeEmail(user, input.email, input.emailVerified ?? user.emailVerified ?? false);
+    await Audit.record({ action: "admin.user.email_change", result: "success", ...audit });
+  } else if (input.emailVerified !== undefined && input.emailVerified !== user.emailVerified) {
+    if (input.emailVerified) await User.markEmailVerified(user.userId);
+    else await User.UserEntity.patch({ userId: user.userId }).set({ emailVerified: false }).go();
+    await Audit.record({ action: "admin.user.verification_change", result: "success", ...audit, details: { email_verified: input.emailVerified } });
+  }
+  if (input.password !== undefined) {
+    await User.setPassword(user.userId, input.password);
+    const revoked = await revokeUserSessions(user.userId);
+    await Audit.record({ action: "admin.user.password_reset", result: "success", severity: "warning", ...audit, details: { sessions_revoked: revoked } });
+  }
+  const updated = await User.get(user.userId);
+  if (!updated) throw notFound("user", username);
+  return User.serialize(updated);
+}
+
+/**
+ * Deletes a user with its sessions, preferences, MFA, push tokens and
+ * pending codes. Throws admin.cannot_delete_self (conflict).
+ */
+export async function deleteUser(username: string): Promise<void> {
+  assertRole("admin");
+  const actor = useUser();
+  const user = await manageable(username);
+  if (user.userId === actor.userId) throw conflict("admin.cannot_delete_self", "You cannot delete your own account here");
+  await User.remove(user);
+  await Audit.record({
+    action: "admin.user.delete",
+    result: "success",
+    severity: "warning",
+    resourceType: "user",
+    resourceId: user.userId,
+    tenantId: user.tenantId,
+    details: { username: user.username },
+  });
+}
+
+/** Audit entries of the caller's tenant (superadmin: of `tenantId`). */
+export async function auditLogs(filter: Omit<Audit.ListFilter, "tenantId"> & { tenantId?: string }) {
+  assertRole("admin");
+  return Audit.list({ ...filter, tenantId: await scope(filter.tenantId, { platform: true }) });
+}
+
+export async function auditExport(filter: Omit<Audit.ListFilter, "tenantId" | "cursor" | "limit"> & { tenantId?: string }) {
+  assertRole("admin");
+  const entries = await Audit.exportAll({ ...filter, tenantId: await scope(filter.tenantId, { platform: true }) });
+  await Audit.record({ action: "audit.export", result: "success", details: { entries: entries.length } });
+  return entries;
+}

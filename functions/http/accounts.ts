@@ -1,0 +1,470 @@
+/**
+ * Accounts: signup, email verification, login (with MFA), sessions, password
+ * reset and change, MFA enrolment, profile, preferences and push tokens.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { handle } from "hono/aws-lambda";
+import { Auth } from "../../core/auth";
+import { User } from "../../core/user";
+import { ErrorSchemaDoc, clientIp, createApp, type Env } from "./common";
+
+export const app = createApp();
+
+// ---------------------------------------------------------------------------
+// Schemas
+
+const Message = z.object({ message: z.string() }).openapi("Message");
+const Username = z.string().min(1).max(64).openapi({ example: "ada" });
+const Email = z.string().trim().min(3).max(254).email().openapi({ example: "ada@example.com" });
+const Password = z.string().min(1).max(128);
+const NewPassword = z.string().min(8, "password must be at least 8 characters").max(128);
+const Code = z.string().regex(/^\d{6}$/, "code must be 6 digits").openapi({ example: "482917" });
+
+const UserSummary = z.object({ id: z.string(), username: z.string(), email: z.string(), role: z.enum(["admin", "operator", "viewer"]) });
+const UserInfo = z
+  .object({
+    id: z.string(),
+    username: z.string(),
+    email: z.string(),
+    role: z.enum(["admin", "operator", "viewer"]),
+    tenant_id: z.string(),
+    email_verified: z.boolean(),
+    mfa_enabled: z.boolean(),
+    superadmin: z.boolean(),
+    created_at: z.string(),
+  })
+  .openapi("User");
+const Tokens = z.object({
+  token: z.string().openapi({ description: "Bearer access token (ES256 JWT, 15 minutes)" }),
+  refresh_token: z.string().openapi({ description: "Opaque, single-use: POST /auth/refresh returns a new one" }),
+  expires_in: z.number().int().openapi({ description: "Access token lifetime in seconds" }),
+});
+const LoginResponse = z
+  .object({
+    token: z.string().nullable().openapi({ description: "Access token; when mfa_required, the MFA challenge token instead" }),
+    refresh_token: z.string().nullable(),
+    expires_in: z.number().int(),
+    user: UserSummary,
+    email_verified: z.boolean(),
+    mfa_required: z.boolean(),
+    mfa_token: z.string().optional().openapi({ description: "When mfa_required: send it with a TOTP code to POST /auth/mfa/validate" }),
+  })
+  .openapi("LoginResponse");
+const Preferences = z
+  .object({
+    theme: z.string(),
+    notifications_enabled: z.boolean(),
+    email_notifications: z.boolean(),
+    training_auto_stop: z.boolean(),
+    default_architecture: z.string(),
+    timezone: z.string(),
+    updated_at: z.string().nullable(),
+  })
+  .openapi("Preferences");
+const PreferencesInput = z
+  .object({
+    theme: z.string().max(40),
+    notifications_enabled: z.boolean(),
+    email_notifications: z.boolean(),
+    training_auto_stop: z.boolean(),
+    default_architecture: z.string().max(50),
+    timezone: z.string().max(64),
+  })
+  .partial()
+  .strict()
+  .openapi("PreferencesInput");
+
+function json<T extends z.ZodType>(schema: T) {
+  return { required: true, content: { "application/json": { schema } } };
+}
+
+function ok<T extends z.ZodType>(schema: T, description = "OK") {
+  return { description, content: { "application/json": { schema } } };
+}
+
+const errors = { 400: ErrorSchemaDoc, 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 429: ErrorSchemaDoc };
+const authed = { security: [{ bearer: [] }] };
+
+function summary(user: User.Item) {
+  return { id: user.userId, username: user.username, email: user.email, role: user.role };
+}
+
+/** Counts one hit against a per-IP limit and puts the X-RateLimit-* headers on the response. */
+async function rateLimit(c: Context<Env>, name: string, limit: number): Promise<void> {
+  const state = await Auth.consumeRateLimit(`${name}:${clientIp(c)}`, { limit, windowSeconds: 60, code: "auth.rate_limited" });
+  for (const [header, value] of Object.entries(Auth.rateLimitHeaders(state))) c.header(header, value);
+}
+
+/** Logins allowed per IP per minute (seed 002). */
+export const LOGIN_LIMIT_PER_MINUTE = 30;
+
+// ---------------------------------------------------------------------------
+// Signup and verification
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/auth/signup",
+    tags: ["Auth"],
+    summary: "Create an account (and its personal tenant); emails a 6-digit code",
+    request: { body: json(z.object({ username: Username, email: Email, password: NewPassword })) },
+    responses: { 201: ok(z.object({ message: z.string(), user_id: z.string() }), "Created"), ...errors },
+  }),
+  async (c) => {
+    await rateLimit(c, "signup", 30);
+    const { userId } = await Auth.signup(c.req.valid("json"));
+    return c.json({ message: "Account created. Check your email for verification code.", user_id: userId }, 201);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/auth/verify-email",
+    tags: ["Auth"],
+    summary: "Verify the email address with the emailed code (15 minutes, 5 attempts)",
+    request: { body: json(z.object({ email: Email, code: Code })) },
+    responses: { 200: ok(Message), ...errors },
+  }),
+  async (c) => {
+    await rateLimit(c, "verify-email", 30);
+    await Auth.verifyEmail(c.req.valid("json"));
+    return c.json({ message: "Email verified successfully" }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/auth/resend-verification",
+    tags: ["Auth"],
+    summary: "Send a new verification code (same answer whether or not the account exists)",
+    request: { body: json(z.object({ email: Email })) },
+    responses: { 200: ok(Message), ...errors },
+  }),
+  async (c) => {
+    await rateLimit(c, "resend-verification", 20);
+    await Auth.resendVerification(c.req.valid("json"));
+    return c.json({ message: "Verification code sent" }, 200);
+  },
+);
+
+// ---------------------------------------------------------------------------
+// Login and sessions
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/auth/login",
+    tags: ["Auth"],
+    summary: "Log in with username and password",
+    description: `At most ${LOGIN_LIMIT_PER_MINUTE} attempts per minute per IP. With MFA on, answers mfa_required and an MFA challenge token for POST /auth/mfa/validate.`,
+    request: { body: json(z.object({ username: Username, password: Password })) },
+    responses: { 200: ok(LoginResponse), ...errors },
+  }),
+  async (c) => {
+    await rateLimit(c, "login", LOGIN_LIMIT_PER_MINUTE);
+    const result = await Auth.login(c.req.valid("json"));
+    if (result.mfaRequired) {
+      return c.json(
+        {
+          token: result.mfaToken,
+          refresh_token: null,
+          expires_in: result.expiresIn,
+          user: summary(result.user),
+          email_verified: true,
+          mfa_required: true,
+          mfa_token: result.mfaToken,
+        },
+        200,
+      );
+    }
+    return c.json(
+      {
+        token: result.token,
+        refresh_token: result.refresh_token,
+        expires_in: result.expires_in,
+        user: summary(result.user),
+        email_verified: true,
+        mfa_required: false,
+      },
+      200,
+    );
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/auth/mfa/validate",
+    tags: ["Auth"],
+    summary: "Finish an MFA login with the challenge token and a TOTP code",
+    request: {
+      body: json(
+        z.object({
+          mfa_token: z.string().min(1).max(200).openapi({ description: "mfa_token (or token) from the login answer" }),
+          code: Code,
+          username: Username.optional(),
+        }),
+      ),
+    },
+    responses: { 200: ok(Tokens.extend({ message: z.string() })), ...errors },
+  }),
+  async (c) => {
+    await rateLimit(c, "mfa-validate", 30);
+    const { mfa_token, code, username } = c.req.valid("json");
+    const result = await Auth.validateMfa({ mfaToken: mfa_token, code, username });
+    return c.json(
+      { message: "MFA validated", token: result.token, refresh_token: result.refresh_token, expires_in: result.expires_in },
+      200,
+    );
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/auth/refresh",
+    tags: ["Auth"],
+    summary: "Trade a refresh token for new tokens (rotation; reusing an old one revokes the session)",
+    request: { body: json(z.object({ refresh_token: z.string().min(1).max(200) })) },
+    responses: { 200: ok(Tokens), ...errors },
+  }),
+  async (c) => {
+    await rateLimit(c, "refresh", 60);
+    return c.json(await Auth.refresh(c.req.valid("json").refresh_token), 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/auth/logout",
+    tags: ["Auth"],
+    summary: "End the current session",
+    ...authed,
+    responses: { 200: ok(Message), ...errors },
+  }),
+  async (c) => {
+    await Auth.logout();
+    return c.json({ message: "Logged out" }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/auth/session",
+    tags: ["Auth"],
+    summary: "Validate the current session",
+    ...authed,
+    responses: {
+      200: ok(
+        z.object({
+          valid: z.literal(true),
+          user: z.object({ id: z.string(), username: z.string(), role: z.enum(["admin", "operator", "viewer"]) }),
+          tenant_id: z.string(),
+          session: z.object({ id: z.string(), created_at: z.string().nullable(), expires_at: z.string() }),
+        }),
+      ),
+      ...errors,
+    },
+  }),
+  async (c) => c.json(await Auth.currentSession(), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/auth/me",
+    tags: ["Auth"],
+    summary: "The current user",
+    ...authed,
+    responses: { 200: ok(UserInfo), ...errors },
+  }),
+  async (c) => c.json(User.serialize(await Auth.me()), 200),
+);
+
+// ---------------------------------------------------------------------------
+// Passwords
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/auth/forgot-password",
+    tags: ["Auth"],
+    summary: "Email a password reset link (same answer whether or not the account exists)",
+    request: { body: json(z.object({ email: Email })) },
+    responses: { 200: ok(Message), ...errors },
+  }),
+  async (c) => {
+    await rateLimit(c, "forgot-password", 20);
+    await Auth.forgotPassword(c.req.valid("json"));
+    return c.json({ message: "If an account exists with that email, a reset link has been sent." }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/auth/reset-password",
+    tags: ["Auth"],
+    summary: "Set a new password with a reset token (single use, 30 minutes); revokes all sessions",
+    request: { body: json(z.object({ token: z.string().min(1).max(200), new_password: NewPassword })) },
+    responses: { 200: ok(Message), ...errors },
+  }),
+  async (c) => {
+    await rateLimit(c, "reset-password", 30);
+    const { token, new_password } = c.req.valid("json");
+    await Auth.resetPassword({ token, newPassword: new_password });
+    return c.json({ message: "Password reset successfully" }, 200);
+  },
+);
+
+for (const method of ["put", "post"] as const) {
+  app.openapi(
+    createRoute({
+      method,
+      path: "/auth/change-password",
+      tags: ["Auth"],
+      summary: "Change the password; other sessions are revoked",
+      ...authed,
+      request: { body: json(z.object({ current_password: Password, new_password: NewPassword })) },
+      responses: { 200: ok(Message), ...errors },
+    }),
+    async (c) => {
+      const { current_password, new_password } = c.req.valid("json");
+      await Auth.changePassword({ currentPassword: current_password, newPassword: new_password });
+      return c.json({ message: "Password changed successfully" }, 200);
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------
+// MFA enrolment
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/mfa/setup",
+    tags: ["MFA"],
+    summary: "Start TOTP enrolment: secret, otpauth URI and QR code",
+    ...authed,
+    responses: {
+      200: ok(z.object({ secret: z.string(), provisioning_uri: z.string(), qr_code: z.string() })),
+      409: ErrorSchemaDoc,
+      ...errors,
+    },
+  }),
+  async (c) => c.json(await Auth.setupMfa(), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/mfa/verify",
+    tags: ["MFA"],
+    summary: "Confirm enrolment with a current code; MFA is on from now",
+    ...authed,
+    request: { body: json(z.object({ code: Code })) },
+    responses: { 200: ok(Message), 409: ErrorSchemaDoc, ...errors },
+  }),
+  async (c) => {
+    await Auth.verifyMfa(c.req.valid("json"));
+    return c.json({ message: "MFA enabled successfully" }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/mfa/disable",
+    tags: ["MFA"],
+    summary: "Turn MFA off (needs a current code)",
+    ...authed,
+    request: { body: json(z.object({ code: Code })) },
+    responses: { 200: ok(Message), ...errors },
+  }),
+  async (c) => {
+    await Auth.disableMfa(c.req.valid("json"));
+    return c.json({ message: "MFA disabled" }, 200);
+  },
+);
+
+// ---------------------------------------------------------------------------
+// Profile, preferences, push
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/profile",
+    tags: ["Profile"],
+    summary: "The current user with tenant and preferences",
+    ...authed,
+    responses: {
+      200: ok(
+        UserInfo.extend({
+          tenant: z.object({ id: z.string(), name: z.string(), created_at: z.string() }),
+          preferences: Preferences,
+        }),
+      ),
+      ...errors,
+    },
+  }),
+  async (c) => {
+    const { user, tenant, preferences } = await Auth.profile();
+    return c.json({ ...user, tenant, preferences }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/profile/preferences",
+    tags: ["Profile"],
+    summary: "Notification settings, theme and defaults",
+    ...authed,
+    responses: { 200: ok(Preferences), ...errors },
+  }),
+  async (c) => c.json(await Auth.preferences(), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "put",
+    path: "/profile/preferences",
+    tags: ["Profile"],
+    summary: "Update some or all preferences",
+    ...authed,
+    request: { body: json(PreferencesInput) },
+    responses: { 200: ok(Preferences), ...errors },
+  }),
+  async (c) => c.json(await Auth.updatePreferences(c.req.valid("json")), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/push/register",
+    tags: ["Profile"],
+    summary: "Register a push token for this device",
+    ...authed,
+    request: {
+      body: json(
+        z.object({
+          token: z.string().min(1).max(255).openapi({ example: "ExponentPushToken[xxxxxxxx]" }),
+          platform: z.enum(["ios", "android", "web"]),
+          device_name: z.string().max(100).optional(),
+        }),
+      ),
+    },
+    responses: { 200: ok(Message), ...errors },
+  }),
+  async (c) => {
+    await Auth.registerPushToken(c.req.valid("json"));
+    return c.json({ message: "Push token registered" }, 200);
+  },
+);
+
+export const handler = handle(app);
