@@ -1,0 +1,278 @@
+/**
+ * Trained models: reading, listing, downloading the ONNX files, deleting,
+ * comparing two models and scoring sensor rows with one.
+ */
+export * as Model from "./index";
+
+import { z } from "zod";
+import { assertRole, useTenant } from "../actor";
+import { Billing } from "../billing";
+import { invalid, isConditionalFailure, notFound } from "../error";
+import { logger } from "../logger";
+import { compareModels, score as scoreRows } from "../ml";
+import { deletePrefix, getObjectBytes } from "../storage";
+import { EvaluationEntity } from "../evaluation/entity";
+import { ModelEntity, type ModelItem } from "./entity";
+
+export { ModelEntity, type ModelItem } from "./entity";
+
+export const modelPrefix = (tenantId: string, modelId: string) => `tenants/${tenantId}/models/${modelId}/`;
+export const modelKey = (tenantId: string, modelId: string, quantized = false) =>
+  `${modelPrefix(tenantId, modelId)}${quantized ? "model.int8.onnx" : "model.onnx"}`;
+
+/** Most rows one scoring request may send (JSON or CSV). */
+export const MAX_SCORE_ROWS = 100_000;
+
+export const Info = z.object({
+  id: z.string(),
+  name: z.string(),
+  architecture: z.string(),
+  dataset_id: z.string(),
+  equipment_type: z.string().nullable(),
+  parameters: z.number(),
+  input_features: z.number(),
+  feature_names: z.array(z.string()),
+  hidden_dim: z.number().nullable(),
+  bottleneck_dim: z.number().nullable(),
+  num_layers: z.number().nullable(),
+  sequence_length: z.number(),
+  training_run_id: z.string(),
+  evaluation_id: z.string().nullable(),
+  hyperparameters: z.record(z.string(), z.unknown()),
+  metrics: z.record(z.string(), z.unknown()),
+  file_size_bytes: z.number(),
+  quantized: z.boolean(),
+  quantized_size_bytes: z.number().nullable(),
+  stopped_early: z.boolean(),
+  epochs_trained: z.number().nullable(),
+  status: z.string(),
+  created_at: z.string(),
+});
+export type Info = z.infer<typeof Info>;
+
+export function serialize(model: ModelItem): Info {
+  return {
+    id: model.modelId,
+    name: model.name,
+    architecture: model.architecture,
+    dataset_id: model.datasetId,
+    equipment_type: model.equipmentType ?? null,
+    parameters: model.parameters,
+    input_features: model.featureNames.length,
+    feature_names: model.featureNames,
+    hidden_dim: model.hiddenDim ?? null,
+    bottleneck_dim: model.bottleneckDim ?? null,
+    num_layers: model.numLayers ?? null,
+    sequence_length: model.sequenceLength,
+    training_run_id: model.trainingRunId,
+    evaluation_id: model.evaluationId ?? null,
+    hyperparameters: (model.hyperparameters ?? {}) as Record<string, unknown>,
+    metrics: (model.metrics ?? {}) as Record<string, unknown>,
+    file_size_bytes: model.fileSizeBytes,
+    quantized: model.quantized ?? false,
+    quantized_size_bytes: model.quantizedSizeBytes ?? null,
+    stopped_early: model.stoppedEarly ?? false,
+    epochs_trained: model.epochsTrained ?? null,
+    status: model.status,
+    created_at: model.createdAt,
+  };
+}
+
+type NewModel = Omit<ModelItem, "createdAt" | "updatedAt" | "status">;
+
+/**
+ * Records a model (the worker calls it after uploading the ONNX files).
+ * Creating the same model id twice is a no-op that returns the first record.
+ */
+export async function record(input: NewModel): Promise<ModelItem> {
+  try {
+    const created = await ModelEntity.create({ ...input, status: "ready" }).go();
+    return created.data as ModelItem;
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const existing = await ModelEntity.get({ tenantId: input.tenantId, modelId: input.modelId }).go({ consistent: true });
+    if (!existing.data) throw error;
+    return existing.data;
+  }
+}
+
+/** A model of the calling tenant; another tenant's id is not found. */
+export async function get(modelId: string): Promise<ModelItem> {
+  const result = await ModelEntity.get({ tenantId: useTenant(), modelId }).go();
+  if (!result.data) throw notFound("model", modelId);
+  return result.data;
+}
+
+export async function detail(modelId: string): Promise<Info> {
+  return serialize(await get(modelId));
+}
+
+/** The calling tenant's models, newest first. */
+export async function list(options: { limit?: number; cursor?: string | null } = {}): Promise<{ items: Info[]; cursor: string | null }> {
+  const result = await ModelEntity.query
+    .byTenant({ tenantId: useTenant() })
+    .go({ order: "desc", limit: options.limit ?? 50, cursor: options.cursor ?? null });
+  return { items: result.data.map(serialize), cursor: result.cursor ?? null };
+}
+
+/** How many models a tenant has (for the max_models plan limit). */
+export async function count(tenantId: string): Promise<number> {
+  const result = await ModelEntity.query.byTenant({ tenantId }).go({ pages: "all", attributes: ["modelId"] });
+  return result.data.length;
+}
+
+/** The ONNX bytes of a model: float32 by default, int8 with `quantized`. */
+export async function download(modelId: string, options: { quantized?: boolean } = {}): Promise<{ bytes: Uint8Array; fileName: string }> {
+  const model = await get(modelId);
+  if (options.quantized && !model.quantized) throw notFound("quantized_model", modelId);
+  const bytes = await getObjectBytes(modelKey(model.tenantId, model.modelId, options.quantized));
+  return { bytes, fileName: `${model.modelId}${options.quantized ? ".int8" : ""}.onnx` };
+}
+
+/** Deletes a model, its ONNX files and its evaluation. @throws model.not_found, auth.forbidden for viewers */
+export async function remove(modelId: string): Promise<void> {
+  assertRole("operator");
+  const model = await get(modelId);
+  await deletePrefix(modelPrefix(model.tenantId, model.modelId));
+  await ModelEntity.delete({ tenantId: model.tenantId, modelId }).go();
+  if (model.evaluationId) await EvaluationEntity.delete({ tenantId: model.tenantId, evaluationId: model.evaluationId }).go();
+  logger.info("model deleted", { modelId, tenantId: model.tenantId });
+}
+
+function numericMetrics(metrics: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries((metrics ?? {}) as Record<string, unknown>)) {
+    if (typeof value === "number" && Number.isFinite(value)) out[key] = value;
+  }
+  return out;
+}
+
+export const CompareInput = z.object({ compare_with: z.string().min(1).max(100) });
+
+export const Comparison = z.object({
+  models: z.array(z.object({ id: z.string(), name: z.string(), architecture: z.string(), metrics: z.record(z.string(), z.number()) })),
+  winner: z.string(),
+  advantage: z.record(z.string(), z.number()),
+});
+
+/**
+ * Compares two of the tenant's models on their shared metrics (f1 first, then
+ * auc_roc, recall, precision, accuracy, val_loss). A positive advantage means
+ * the winner is better on that metric.
+ */
+export async function compare(modelId: string, input: z.input<typeof CompareInput>): Promise<z.infer<typeof Comparison>> {
+  const { compare_with } = CompareInput.parse(input);
+  if (compare_with === modelId) throw invalid("model.compare_self", "Compare a model with a different model");
+  const [a, b] = await Promise.all([get(modelId), get(compare_with)]);
+  const left = { id: a.modelId, metrics: numericMetrics(a.metrics) };
+  const right = { id: b.modelId, metrics: numericMetrics(b.metrics) };
+  const { winner, advantage } = compareModels(left, right);
+  return {
+    models: [a, b].map((m) => ({ id: m.modelId, name: m.name, architecture: m.architecture, metrics: numericMetrics(m.metrics) })),
+    winner,
+    advantage,
+  };
+}
+
+export const ScoreResult = z.object({
+  model_id: z.string(),
+  threshold: z.number(),
+  sequence_length: z.number(),
+  feature_names: z.array(z.string()),
+  rows: z.number(),
+  windows: z.number(),
+  anomalies: z.number(),
+  /** scores[i] belongs to the window of rows i .. i + sequence_length − 1. */
+  scores: z.array(z.number()),
+  flags: z.array(z.boolean()),
+});
+export type ScoreResult = z.infer<typeof ScoreResult>;
+
+/** Rows in the model's feature order, as JSON arrays or as CSV text. */
+export type ScoreInput = { rows: number[][] } | { csv: string };
+
+/**
+ * Scores sensor rows with a model through ONNX Runtime: one anomaly score per
+ * window of `sequence_length` consecutive rows, flagged above the model's
+ * threshold. A CSV may carry a header row: named columns are then matched to
+ * the model's features by name, otherwise columns are taken in feature order.
+ *
+ * @throws scoring.invalid_rows (400) for ragged or non-numeric rows, scoring.too_few_rows, scoring.too_many_rows
+ */
+export async function score(modelId: string, input: ScoreInput): Promise<ScoreResult> {
+  const model = await get(modelId);
+  const features = model.featureNames;
+  const rows = "rows" in input ? input.rows : parseCsv(input.csv, features);
+  if (rows.length > MAX_SCORE_ROWS) throw invalid("scoring.too_many_rows", `At most ${MAX_SCORE_ROWS} rows per request`, { rows: rows.length });
+  if (rows.length < model.sequenceLength) {
+    throw invalid("scoring.too_few_rows", `Scoring needs at least sequence_length (${model.sequenceLength}) rows`, {
+      rows: rows.length,
+      sequence_length: model.sequenceLength,
+    });
+  }
+  const columns = features.map(() => new Float32Array(rows.length));
+  rows.forEach((row, r) => {
+    if (!Array.isArray(row) || row.length !== features.length) {
+      throw invalid("scoring.invalid_rows", `Row ${r + 1} has ${Array.isArray(row) ? row.length : 0} values; the model expects ${features.length}`, {
+        row: r + 1,
+        expected: features.length,
+        feature_names: features,
+      });
+    }
+    row.forEach((value, f) => {
+      if (typeof value !== "number" || !Number.isFinite(value)) {
+        throw invalid("scoring.invalid_rows", `Row ${r + 1}, column ${f + 1} is not a finite number`, { row: r + 1, column: f + 1 });
+      }
+      columns[f]![r] = value;
+    });
+  });
+  const bytes = await getObjectBytes(modelKey(model.tenantId, model.modelId));
+  const result = await scoreRows(bytes, columns);
+  const scores = Array.from(result.scores, (value) => Math.round(value * 1e6) / 1e6);
+  const flags = Array.from(result.flags, (flag) => flag === 1);
+  await Billing.consumeTokens(model.tenantId, Billing.scoringTokens({ windows: scores.length }), {
+    reason: "scoring",
+    resource_id: model.modelId,
+  }).catch((error: unknown) => logger.warn("scoring tokens not recorded", { modelId, error: error as Error }));
+  return {
+    model_id: model.modelId,
+    threshold: result.threshold,
+    sequence_length: model.sequenceLength,
+    feature_names: features,
+    rows: rows.length,
+    windows: scores.length,
+    anomalies: flags.filter(Boolean).length,
+    scores,
+    flags,
+  };
+}
+
+/** CSV text to rows in feature order; a header row (any non-numeric cell) maps columns by name. */
+export function parseCsv(text: string, features: string[]): number[][] {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== "");
+  if (lines.length === 0) return [];
+  const split = (line: string) => line.split(",").map((cell) => cell.trim().replace(/^"(.*)"$/, "$1"));
+  const first = split(lines[0]!);
+  const isHeader = first.some((cell) => cell === "" || !Number.isFinite(Number(cell)));
+  let order = features.map((_, index) => index);
+  if (isHeader) {
+    order = features.map((name) => first.indexOf(name));
+    const missing = features.filter((_, index) => order[index] === -1);
+    if (missing.length > 0) {
+      throw invalid("scoring.missing_columns", "The CSV header lacks some of the model's features", { missing, feature_names: features });
+    }
+  }
+  return lines.slice(isHeader ? 1 : 0).map((line, index) => {
+    const cells = split(line);
+    if (!isHeader && cells.length !== features.length) {
+      throw invalid("scoring.invalid_rows", `CSV line ${index + 1} has ${cells.length} values; the model expects ${features.length}`, {
+        line: index + 1,
+        expected: features.length,
+      });
+    }
+    return order.map((column) => {
+      const cell = cells[column];
+      return cell === undefined || cell === "" ? Number.NaN : Number(cell);
+    });
+  });
+}

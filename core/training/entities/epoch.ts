@@ -1,0 +1,33 @@
+import { Entity, type EntityItem } from "electrodb";
+import { entityConfig } from "../../db";
+
+/**
+ * One finished epoch of a run. Keyed by epoch number, so an epoch trained
+ * again after a resume overwrites its own record instead of adding one.
+ */
+export const EpochEntity = new Entity(
+  {
+    model: { entity: "training_epoch", version: "1", service: "flint" },
+    attributes: {
+      tenantId: { type: "string", required: true, readOnly: true },
+      runId: { type: "string", required: true, readOnly: true },
+      epoch: { type: "number", required: true, readOnly: true, padding: { length: 5, char: "0" } },
+      trainLoss: { type: "number", required: true },
+      valLoss: { type: "number", required: true },
+      bestValLoss: { type: "number", required: true },
+      learningRate: { type: "number", required: true },
+      elapsedSeconds: { type: "number", required: true },
+      recordedAt: { type: "number", default: () => Date.now() },
+    },
+    indexes: {
+      byRun: {
+        pk: { field: "pk", composite: ["tenantId", "runId"] },
+        // The epoch is zero-padded in the key, so the sort key orders numerically.
+        sk: { field: "sk", composite: ["epoch"] },
+      },
+    },
+  },
+  entityConfig,
+);
+
+export type EpochItem = EntityItem<typeof EpochEntity>;

@@ -1,0 +1,70 @@
+import { Entity, type EntityItem } from "electrodb";
+import { entityConfig } from "../../db";
+
+export const RUN_STATUSES = ["queued", "running", "stopping", "completed", "failed", "stopped"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/**
+ * One training run. The tenant is part of the partition key, so another
+ * tenant's run id finds nothing. The lease fields (leaseOwner, leaseUntil)
+ * say which worker trains it right now; slotHeld says whether the run still
+ * counts against its tenant's and the platform's concurrency counters.
+ */
+export const TrainingRunEntity = new Entity(
+  {
+    model: { entity: "training_run", version: "1", service: "flint" },
+    attributes: {
+      tenantId: { type: "string", required: true, readOnly: true },
+      runId: { type: "string", required: true, readOnly: true },
+      datasetId: { type: "string", required: true, readOnly: true },
+      architecture: { type: "string", required: true, readOnly: true },
+      hyperparameters: { type: "any", required: true, readOnly: true },
+      createdBy: { type: "string" },
+      status: { type: RUN_STATUSES, required: true },
+      totalEpochs: { type: "number", required: true },
+      currentEpoch: { type: "number", default: 0 },
+      bestValLoss: { type: "number" },
+      currentTrainLoss: { type: "number" },
+      currentValLoss: { type: "number" },
+      learningRate: { type: "number" },
+      trainingTimeSeconds: { type: "number", default: 0 },
+      estimatedRemainingSeconds: { type: "number" },
+      /** Set while the run holds a tenant and a platform slot; cleared exactly once when it frees them. */
+      slotHeld: { type: "boolean", default: false },
+      /** Worker holding the run: `<host>:<pid>:<nonce>`, with leaseUntil in epoch ms. */
+      leaseOwner: { type: "string" },
+      leaseUntil: { type: "number", default: 0 },
+      attempts: { type: "number", default: 0 },
+      checkpointEpoch: { type: "number", default: 0 },
+      checkpointKey: { type: "string" },
+      stopRequested: { type: "boolean", default: false },
+      modelId: { type: "string" },
+      evaluationId: { type: "string" },
+      /** Readable reason of a failure, safe to show the tenant. */
+      error: { type: "string" },
+      /** Last transient error a worker hit, kept for the dead-letter reason. */
+      lastError: { type: "string" },
+      windows: { type: "number" },
+      queuedAt: { type: "string" },
+      startedAt: { type: "string" },
+      completedAt: { type: "string" },
+      createdAt: { type: "string", required: true, readOnly: true, default: () => new Date().toISOString() },
+      updatedAt: { type: "string", watch: "*", set: () => new Date().toISOString(), default: () => new Date().toISOString() },
+    },
+    indexes: {
+      byId: {
+        pk: { field: "pk", composite: ["tenantId", "runId"] },
+        sk: { field: "sk", composite: [] },
+      },
+      // Run ids are ULIDs, so the tenant's runs sort by creation time.
+      byTenant: {
+        index: "gsi1",
+        pk: { field: "gsi1pk", composite: ["tenantId"] },
+        sk: { field: "gsi1sk", composite: ["runId"] },
+      },
+    },
+  },
+  entityConfig,
+);
+
+export type TrainingRunItem = EntityItem<typeof TrainingRunEntity>;

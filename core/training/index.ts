@@ -1,0 +1,266 @@
+/**
+ * Training runs: starting (now or queued behind the tenant's and the
+ * platform's concurrency limits), reading, listing, stopping, and the events
+ * they publish. The work itself happens in ./worker (driven by the training
+ * queue); this module owns the run's state machine:
+ *
+ *   queued ──► running ──► completed
+ *     │          │  └────► failed      (permanent error, or dead letter)
+ *     │          └──► stopping ──► stopped
+ *     └──► stopped                     (stopped while still queued)
+ */
+export * as TrainingRun from "./index";
+
+import { z } from "zod";
+import { assertRole, useTenant, useActor } from "../actor";
+import { Billing } from "../billing";
+import { Dataset } from "../dataset";
+import { conflict, notFound } from "../error";
+import { createId } from "../id";
+import { logger } from "../logger";
+import { Architecture, Hyperparameters } from "../ml";
+import { Model } from "../model";
+import { enqueue } from "../queue";
+import { Realtime } from "../realtime";
+import { EpochEntity, type EpochItem } from "./entities/epoch";
+import { TrainingRunEntity, type RunStatus, type TrainingRunItem } from "./entities/run";
+import { createRun, finishQueued, getRun, promoteQueued, queuePosition, usage } from "./slots";
+
+export { TrainingRunEntity, RUN_STATUSES, type RunStatus, type TrainingRunItem } from "./entities/run";
+export { EpochEntity, type EpochItem } from "./entities/epoch";
+
+export const StartInput = z.object({
+  dataset_id: z.string().min(1).max(100),
+  architecture: Architecture,
+  hyperparameters: Hyperparameters.prefault({}),
+});
+export type StartInput = z.input<typeof StartInput>;
+
+/** The message a training worker receives. */
+export const TrainMessage = z.object({
+  kind: z.literal("train").default("train"),
+  run_id: z.string().min(1),
+  tenant_id: z.string().min(1),
+});
+export type TrainMessage = z.infer<typeof TrainMessage>;
+
+export const Info = z.object({
+  id: z.string(),
+  dataset_id: z.string(),
+  model_id: z.string().nullable(),
+  evaluation_id: z.string().nullable(),
+  architecture: z.string(),
+  hyperparameters: z.record(z.string(), z.unknown()),
+  status: z.enum(["queued", "running", "stopping", "completed", "failed", "stopped"]),
+  current_epoch: z.number(),
+  total_epochs: z.number(),
+  best_val_loss: z.number().nullable(),
+  current_train_loss: z.number().nullable(),
+  current_val_loss: z.number().nullable(),
+  learning_rate: z.number().nullable(),
+  training_time_seconds: z.number(),
+  estimated_remaining_seconds: z.number().nullable(),
+  checkpoint_epoch: z.number(),
+  stop_requested: z.boolean(),
+  error: z.string().nullable(),
+  queued_at: z.string().nullable(),
+  started_at: z.string().nullable(),
+  completed_at: z.string().nullable(),
+  created_at: z.string(),
+});
+export type Info = z.infer<typeof Info>;
+
+export function serialize(run: TrainingRunItem): Info {
+  return {
+    id: run.runId,
+    dataset_id: run.datasetId,
+    model_id: run.modelId ?? null,
+    evaluation_id: run.evaluationId ?? null,
+    architecture: run.architecture,
+    hyperparameters: (run.hyperparameters ?? {}) as Record<string, unknown>,
+    status: run.status,
+    current_epoch: run.currentEpoch ?? 0,
+    total_epochs: run.totalEpochs,
+    best_val_loss: run.bestValLoss ?? null,
+    current_train_loss: run.currentTrainLoss ?? null,
+    current_val_loss: run.currentValLoss ?? null,
+    learning_rate: run.learningRate ?? null,
+    training_time_seconds: Math.round((run.trainingTimeSeconds ?? 0) * 10) / 10,
+    estimated_remaining_seconds: run.status === "running" ? (run.estimatedRemainingSeconds ?? null) : run.status === "queued" ? null : 0,
+    checkpoint_epoch: run.checkpointEpoch ?? 0,
+    stop_requested: run.stopRequested ?? false,
+    error: run.error ?? null,
+    queued_at: run.queuedAt ?? null,
+    started_at: run.startedAt ?? run.queuedAt ?? null,
+    completed_at: run.completedAt ?? null,
+    created_at: run.createdAt,
+  };
+}
+
+export const topic = (runId: string) => `run:${runId}`;
+
+/** Sends a run event to the run's subscribers (and the tenant channel). Never throws. */
+export function publish(run: Pick<TrainingRunItem, "tenantId" | "runId">, event: Realtime.RealtimeEvent): Promise<number> {
+  return Realtime.publish(run.tenantId, [topic(run.runId)], { ...event, run_id: run.runId });
+}
+
+/**
+ * Starts a training run on one of the tenant's validated datasets. The run is
+ * `running` (and its message is on the training queue) when the tenant's plan
+ * and the platform have a free slot, `queued` otherwise.
+ *
+ * @throws request.invalid (zod) / dataset.not_found (404) / dataset.not_validated (400)
+ * @throws plan.model_limit_reached (403) when finishing would exceed max_models
+ * @throws auth.forbidden for viewers
+ */
+export async function start(input: StartInput): Promise<Info> {
+  assertRole("operator");
+  const parsed = StartInput.parse(input);
+  const tenantId = useTenant();
+  const dataset = await Dataset.get(parsed.dataset_id);
+  Dataset.assertTrainable(dataset);
+  // A run that will end in a model counts against max_models from its start, so it cannot finish over the limit.
+  const [models, active] = await Promise.all([Model.count(tenantId), activeRuns(tenantId)]);
+  await Billing.assertWithinLimit("max_models", models + active.length);
+
+  const actor = useActor();
+  const run = await createRun({
+    tenantId,
+    runId: createId("tr"),
+    datasetId: parsed.dataset_id,
+    architecture: parsed.architecture,
+    hyperparameters: parsed.hyperparameters,
+    totalEpochs: parsed.hyperparameters.epochs,
+    createdBy: actor.type === "user" ? actor.userId : undefined,
+  });
+  if (run.status === "running") {
+    await dispatch(run);
+  } else {
+    await publish(run, { type: "training_queued", status: "queued", queue_position: (await queuePosition(tenantId, run.runId)) ?? null });
+    // A slot may have freed between our failed take and the queue entry becoming visible.
+    await startQueued();
+  }
+  return serialize((await getRun(tenantId, run.runId)) ?? run);
+}
+
+/** Puts a running run's message on the training queue and announces the start. */
+export async function dispatch(run: TrainingRunItem): Promise<void> {
+  await enqueue("training", { kind: "train", run_id: run.runId, tenant_id: run.tenantId } satisfies TrainMessage);
+  await publish(run, { type: "training_started", status: "running", total_epochs: run.totalEpochs, started_at: run.startedAt ?? null });
+}
+
+/** Starts whatever queued runs now fit, oldest first (called whenever a slot frees). */
+export async function startQueued(): Promise<number> {
+  const started = await promoteQueued();
+  for (const run of started) {
+    try {
+      await dispatch(run);
+    } catch (error) {
+      logger.error("dispatching a promoted run failed", { runId: run.runId, error: error as Error });
+    }
+  }
+  return started.length;
+}
+
+async function activeRuns(tenantId: string): Promise<TrainingRunItem[]> {
+  const result = await TrainingRunEntity.query
+    .byTenant({ tenantId })
+    .where((a, op) => `${op.eq(a.status, "queued")} OR ${op.eq(a.status, "running")} OR ${op.eq(a.status, "stopping")}`)
+    .go({ pages: "all" });
+  return result.data;
+}
+
+/** A run of the calling tenant; another tenant's id is not found. */
+export async function get(runId: string): Promise<TrainingRunItem> {
+  const run = await getRun(useTenant(), runId);
+  if (!run) throw notFound("training_run", runId);
+  return run;
+}
+
+export async function detail(runId: string): Promise<Info> {
+  return serialize(await get(runId));
+}
+
+/** The calling tenant's runs, newest first, a page at a time. */
+export async function list(options: { limit?: number; cursor?: string | null } = {}): Promise<{ items: Info[]; cursor: string | null }> {
+  const result = await TrainingRunEntity.query
+    .byTenant({ tenantId: useTenant() })
+    .go({ order: "desc", limit: options.limit ?? 50, cursor: options.cursor ?? null });
+  return { items: result.data.map(serialize), cursor: result.cursor ?? null };
+}
+
+/** Epoch records of a run, in order. */
+export async function epochs(tenantId: string, runId: string): Promise<EpochItem[]> {
+  const result = await EpochEntity.query.byRun({ tenantId, runId }).go({ pages: "all" });
+  return result.data.sort((a, b) => a.epoch - b.epoch);
+}
+
+export const QueueInfo = z.object({
+  active_trainings: z.number(),
+  max_concurrent: z.number(),
+  queued: z.number(),
+  capacity_available: z.number(),
+  platform_active: z.number(),
+  platform_capacity: z.number(),
+});
+
+/** The calling tenant's view of the queue: its running and queued runs and the slots left to it. */
+export async function queue(): Promise<z.infer<typeof QueueInfo>> {
+  const u = await usage(useTenant());
+  const forTenant = Math.max(0, u.tenantLimit - u.tenantActive);
+  const forPlatform = Math.max(0, u.platformCapacity - u.platformActive);
+  return {
+    active_trainings: u.tenantActive,
+    max_concurrent: u.tenantLimit,
+    queued: u.queued,
+    capacity_available: Math.min(forTenant, forPlatform),
+    platform_active: u.platformActive,
+    platform_capacity: u.platformCapacity,
+  };
+}
+
+/**
+ * Stops a run. A queued run stops at once. A running run gets a stop flag the
+ * worker checks after every epoch; it ends `stopped` within one epoch, and if
+ * at least one epoch finished its best weights become a model flagged
+ * `stopped_early`. Waits briefly for the worker so the answer is usually final.
+ *
+ * @throws training_run.not_found, training.not_stoppable (409) for finished runs
+ */
+export async function stop(runId: string, options: { waitMs?: number } = {}): Promise<Info> {
+  assertRole("operator");
+  const run = await get(runId);
+  if (run.status === "queued") {
+    const done = await finishQueued(run, { status: "stopped", stopRequested: true });
+    if (done) {
+      await publish(run, { type: "training_complete", status: "stopped", current_epoch: 0, total_epochs: run.totalEpochs, best_val_loss: null, final_metrics: [], model_id: null });
+      return serialize((await getRun(run.tenantId, runId))!);
+    }
+    return stop(runId, options);
+  }
+  if (run.status === "stopped") return serialize(run);
+  if (run.status !== "running" && run.status !== "stopping") {
+    throw conflict("training.not_stoppable", `A ${run.status} run cannot be stopped`, { status: run.status });
+  }
+  if (run.status === "running") {
+    try {
+      await TrainingRunEntity.patch({ tenantId: run.tenantId, runId })
+        .set({ stopRequested: true, status: "stopping" })
+        .where((a, op) => op.eq(a.status, "running"))
+        .go();
+    } catch {
+      // It finished meanwhile; report what it is now.
+    }
+  }
+  const deadline = Date.now() + (options.waitMs ?? 8_000);
+  let current = (await getRun(run.tenantId, runId))!;
+  while (current.status === "stopping" && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    current = (await getRun(run.tenantId, runId))!;
+  }
+  return serialize(current);
+}
+
+export function isFinal(status: RunStatus): boolean {
+  return status === "completed" || status === "failed" || status === "stopped";
+}

@@ -1,0 +1,238 @@
+/**
+ * Concurrency slots. A run may train only while it holds one slot of its
+ * tenant (plan limit: Free 1, Pro 5, Enterprise 20) and one of the platform
+ * (Config.platformTrainingCapacity()). Both counters change in the same
+ * DynamoDB transaction as the run's status, under conditions, so concurrent
+ * starts, completions and promotions can never oversubscribe or leak a slot.
+ */
+import { Service } from "electrodb";
+import { Billing } from "../billing";
+import { Config } from "../config";
+import { logger } from "../logger";
+import { QueueEntryEntity } from "./entities/queue-entry";
+import { TrainingRunEntity, type TrainingRunItem } from "./entities/run";
+import { SlotEntity } from "./entities/slot";
+
+export const TrainingService = new Service({
+  run: TrainingRunEntity,
+  slot: SlotEntity,
+  queue: QueueEntryEntity,
+});
+
+export const PLATFORM_SCOPE = "platform";
+export const tenantScope = (tenantId: string) => `tenant#${tenantId}`;
+
+/** Why a transaction was refused, read from DynamoDB's cancellation reasons (in item order). */
+export type Refusal = "tenant_full" | "platform_full" | "gone" | "conflict";
+
+interface TransactionResult {
+  canceled: boolean;
+  data: { rejected?: boolean; code?: string; message?: string }[];
+}
+
+function refusal(result: TransactionResult, labels: Refusal[]): Refusal {
+  const index = result.data.findIndex((item) => item.rejected || (item.code && item.code !== "None"));
+  return labels[index] ?? "conflict";
+}
+
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
+}
+
+async function tenantLimit(tenantId: string): Promise<number> {
+  const tier = await Billing.tierOf(tenantId);
+  return Billing.PLANS[tier].max_concurrent_trainings;
+}
+
+type NewRun = Omit<TrainingRunItem, "status" | "createdAt" | "updatedAt"> & { tenantId: string; runId: string };
+
+/**
+ * Creates `run` as `running` if a tenant and a platform slot are free (both
+ * taken atomically), otherwise as `queued` with a FIFO queue entry.
+ */
+export async function createRun(run: NewRun): Promise<TrainingRunItem> {
+  const limit = await tenantLimit(run.tenantId);
+  const capacity = Config.platformTrainingCapacity();
+  const now = new Date().toISOString();
+  const running = { ...run, status: "running" as const, slotHeld: true, startedAt: now };
+  const started = (await TrainingService.transaction
+    .write(({ slot, run: runs }) => [
+      slot
+        .update({ scope: tenantScope(run.tenantId) })
+        .add({ active: 1 })
+        .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, limit)}`)
+        .commit(),
+      slot
+        .update({ scope: PLATFORM_SCOPE })
+        .add({ active: 1 })
+        .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, capacity)}`)
+        .commit(),
+      runs.create(running).commit(),
+    ])
+    .go()) as TransactionResult;
+  if (!started.canceled) return (await getRun(run.tenantId, run.runId))!;
+
+  const queuedAt = Date.now();
+  const queued = { ...run, status: "queued" as const, slotHeld: false, queuedAt: new Date(queuedAt).toISOString() };
+  const result = (await TrainingService.transaction
+    .write(({ run: runs, queue }) => [
+      runs.create(queued).commit(),
+      queue.create({ tenantId: run.tenantId, runId: run.runId, queuedAt }).commit(),
+    ])
+    .go()) as TransactionResult;
+  if (result.canceled) throw new Error(`Could not queue run ${run.runId}: ${JSON.stringify(result.data.map((d) => d.code))}`);
+  return (await getRun(run.tenantId, run.runId))!;
+}
+
+export async function getRun(tenantId: string, runId: string): Promise<TrainingRunItem | undefined> {
+  const result = await TrainingRunEntity.get({ tenantId, runId }).go({ consistent: true });
+  return result.data ?? undefined;
+}
+
+/**
+ * Frees the slots a run holds and moves it to a final status in one
+ * transaction. The condition `slotHeld = true` makes a second release (a
+ * duplicate message, the dead-letter handler racing a worker) a no-op.
+ * `expectOwner` additionally requires that this worker still holds the lease.
+ * Returns false when the run was not in a state this release applies to.
+ */
+export async function finish(
+  run: Pick<TrainingRunItem, "tenantId" | "runId" | "slotHeld">,
+  changes: Partial<TrainingRunItem> & { status: TrainingRunItem["status"] },
+  options: { expectOwner?: string; fromStatuses?: TrainingRunItem["status"][] } = {},
+): Promise<boolean> {
+  const from = options.fromStatuses ?? ["running", "stopping"];
+  const patch = definedOnly({ ...changes, slotHeld: false, completedAt: changes.completedAt ?? new Date().toISOString() });
+  const { tenantId, runId } = run;
+  const result = (await TrainingService.transaction
+    .write(({ run: runs, slot }) => [
+      runs
+        .patch({ tenantId, runId })
+        .set(patch)
+        .remove(["leaseOwner"])
+        .where((a, op) =>
+          [
+            `(${from.map((status) => op.eq(a.status, status)).join(" OR ")})`,
+            op.eq(a.slotHeld, true),
+            ...(options.expectOwner ? [op.eq(a.leaseOwner, options.expectOwner)] : []),
+          ].join(" AND "),
+        )
+        .commit(),
+      slot
+        .update({ scope: tenantScope(tenantId) })
+        .add({ active: -1 })
+        .where((a, op) => op.gt(a.active, 0))
+        .commit(),
+      slot
+        .update({ scope: PLATFORM_SCOPE })
+        .add({ active: -1 })
+        .where((a, op) => op.gt(a.active, 0))
+        .commit(),
+    ])
+    .go()) as TransactionResult;
+  if (result.canceled) {
+    logger.info("run release refused", { runId, reasons: result.data.map((item) => item.code) });
+    return false;
+  }
+  return true;
+}
+
+/** Ends a run that holds no slot (a queued run being stopped) and drops its queue entry. */
+export async function finishQueued(
+  run: Pick<TrainingRunItem, "tenantId" | "runId" | "queuedAt">,
+  changes: Partial<TrainingRunItem> & { status: TrainingRunItem["status"] },
+): Promise<boolean> {
+  const entries = await QueueEntryEntity.query.byTenant({ tenantId: run.tenantId }).go({ pages: "all" });
+  const entry = entries.data.find((item) => item.runId === run.runId);
+  const { tenantId, runId } = run;
+  const result = (await TrainingService.transaction
+    .write(({ run: runs, queue }) => [
+      runs
+        .patch({ tenantId, runId })
+        .set(definedOnly({ ...changes, completedAt: new Date().toISOString() }))
+        .where((a, op) => op.eq(a.status, "queued"))
+        .commit(),
+      ...(entry ? [queue.delete({ runId, queuedAt: entry.queuedAt }).commit()] : []),
+    ])
+    .go()) as TransactionResult;
+  return !result.canceled;
+}
+
+/**
+ * Starts queued runs, oldest first platform-wide, while slots are free:
+ * each start deletes the queue entry, takes both slots and flips the run to
+ * `running` in one transaction. Entries of a tenant at its limit are skipped
+ * (its later runs wait behind its earlier ones); a full platform ends the
+ * pass. Returns the runs it started, for the caller to dispatch.
+ */
+export async function promoteQueued(): Promise<TrainingRunItem[]> {
+  const started: TrainingRunItem[] = [];
+  const page = await QueueEntryEntity.query.fifo({}).go({ limit: 100 });
+  const fullTenants = new Set<string>();
+  const capacity = Config.platformTrainingCapacity();
+  for (const entry of page.data) {
+    if (fullTenants.has(entry.tenantId)) continue;
+    const limit = await tenantLimit(entry.tenantId);
+    const { tenantId, runId, queuedAt } = entry;
+    const result = (await TrainingService.transaction
+      .write(({ run: runs, slot, queue }) => [
+        queue
+          .delete({ runId, queuedAt })
+          .where((a, op) => op.exists(a.runId))
+          .commit(),
+        slot
+          .update({ scope: tenantScope(tenantId) })
+          .add({ active: 1 })
+          .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, limit)}`)
+          .commit(),
+        slot
+          .update({ scope: PLATFORM_SCOPE })
+          .add({ active: 1 })
+          .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, capacity)}`)
+          .commit(),
+        runs
+          .patch({ tenantId, runId })
+          .set({ status: "running", slotHeld: true, startedAt: new Date().toISOString() })
+          .where((a, op) => op.eq(a.status, "queued"))
+          .commit(),
+      ])
+      .go()) as TransactionResult;
+    if (!result.canceled) {
+      const run = await getRun(tenantId, runId);
+      if (run) started.push(run);
+      continue;
+    }
+    const why = refusal(result, ["gone", "tenant_full", "platform_full", "conflict"]);
+    if (why === "platform_full") break;
+    if (why === "tenant_full") fullTenants.add(tenantId);
+    if (why === "conflict") {
+      // The run left `queued` (stopped) without its entry: drop the stale entry.
+      await QueueEntryEntity.delete({ runId, queuedAt }).go();
+    }
+  }
+  return started;
+}
+
+/** Running trainings of a tenant (its slot counter) and of the platform. */
+export async function usage(tenantId: string): Promise<{ tenantActive: number; platformActive: number; tenantLimit: number; platformCapacity: number; queued: number }> {
+  const [tenant, platform, limit, queued] = await Promise.all([
+    SlotEntity.get({ scope: tenantScope(tenantId) }).go({ consistent: true }),
+    SlotEntity.get({ scope: PLATFORM_SCOPE }).go({ consistent: true }),
+    tenantLimit(tenantId),
+    QueueEntryEntity.query.byTenant({ tenantId }).go({ pages: "all" }),
+  ]);
+  return {
+    tenantActive: tenant.data?.active ?? 0,
+    platformActive: platform.data?.active ?? 0,
+    tenantLimit: limit,
+    platformCapacity: Config.platformTrainingCapacity(),
+    queued: queued.data.length,
+  };
+}
+
+/** Position (1-based) of a queued run in its tenant's queue, or undefined. */
+export async function queuePosition(tenantId: string, runId: string): Promise<number | undefined> {
+  const entries = await QueueEntryEntity.query.byTenant({ tenantId }).go({ pages: "all" });
+  const index = entries.data.findIndex((entry) => entry.runId === runId);
+  return index === -1 ? undefined : index + 1;
+}
