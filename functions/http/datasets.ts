@@ -41,7 +41,8 @@ const IdParam = z.object({
 
 const UploadForm = z
   .object({
-    file: z.any().openapi({ type: "string", format: "binary", description: "CSV file (max 100 MB)" }),
+    // Checked in the handler, so a missing file gets its own clear code.
+    file: z.any().optional().openapi({ type: "string", format: "binary", description: "CSV file (max 100 MB)" }),
     name: z.string().openapi({ description: "Dataset display name" }),
     equipment_type: Dataset.EquipmentType,
     location: z.string().optional(),
