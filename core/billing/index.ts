@@ -173,7 +173,7 @@ export type ConsumeOptions = z.infer<typeof ConsumeOptions>;
  *
  * Takes the tenant explicitly because jobs run as the system actor.
  * @returns `duplicate: true` when `idempotency_key` was already consumed (nothing changes)
- * @throws 400 billing.invalid_amount when amount is not a non-negative integer
+ * @throws 400 billing.invalid_amount when amount is not a non-negative integer (billing.invalid_tenant without a tenant)
  * @example
  *   await Billing.consumeTokens(run.tenantId, Billing.trainingTokens({ windows, epochs }), {
  *     reason: "training", resource_id: run.id, idempotency_key: `training:${run.id}`,
@@ -184,6 +184,7 @@ export async function consumeTokens(
   amount: number,
   options: ConsumeOptions,
 ): Promise<{ consumed: number; duplicate: boolean; period_start: string; period_end: string }> {
+  if (!tenantId) throw invalid("billing.invalid_tenant", "A tenant is required to consume tokens");
   if (!Number.isInteger(amount) || amount < 0) {
     throw invalid("billing.invalid_amount", "Token amount must be a non-negative integer", { amount });
   }

@@ -237,6 +237,18 @@ describe("Stripe webhook", () => {
     expect((await stored(tenantId))?.status).toBe("unpaid");
   });
 
+  it("keeps a tenant on Free when checkout completes before a delayed payment arrives", async () => {
+    const tenantId = newTenantId();
+    const event = checkoutCompleted(tenantId, "pro");
+    const unpaid = event.payload.replace('"payment_status":"paid"', '"payment_status":"unpaid"');
+
+    const { body } = await deliver(unpaid, sign(unpaid, SECRET));
+
+    expect(body.outcome).toBe("applied");
+    expect((await stored(tenantId))?.status).toBe("incomplete");
+    expect(await Billing.tierOf(tenantId)).toBe("free");
+  });
+
   it("acknowledges and ignores event types it does not handle", async () => {
     const event = stripeEvent({ type: "charge.succeeded", object: { id: "ch_1", object: "charge" } });
 
