@@ -42,9 +42,11 @@ describe("checkout", () => {
     expect(customer!.headers.authorization).toBe(`Bearer ${SECRET_KEY}`);
     expect(customer!.headers["idempotency-key"]).toBe(`flint-customer-${tenantId}`);
     expect(customer!.form.get("metadata[tenant_id]")).toBe(tenantId);
+    const storedCustomer = (await SubscriptionEntity.get({ tenantId }).go()).data?.stripeCustomerId;
+    expect(storedCustomer).toMatch(/^cus_standin/);
     expect(Object.fromEntries(session!.form)).toMatchObject({
       mode: "subscription",
-      customer: "cus_standin1",
+      customer: storedCustomer,
       client_reference_id: tenantId,
       "line_items[0][price]": PRICE_PRO,
       "line_items[0][quantity]": "1",
@@ -56,7 +58,6 @@ describe("checkout", () => {
       "subscription_data[metadata][tier]": "pro",
     });
     expect(result.checkout_url).toMatch(/^https:\/\/checkout\.stripe\.test\/c\/pay\/cs_test_/);
-    expect((await SubscriptionEntity.get({ tenantId }).go()).data?.stripeCustomerId).toBe("cus_standin1");
   });
 
   it("reuses the tenant's customer and uses the Enterprise price for Enterprise", async () => {
