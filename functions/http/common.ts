@@ -75,18 +75,32 @@ function validationHook(result: { success: boolean; error?: unknown; target?: st
   });
 }
 
-/** Resolves the caller from `Authorization: Bearer <token>` and runs the request as that actor. */
-export const actorMiddleware: MiddlewareHandler<Env> = async (c, next) => {
-  const header = c.req.header("authorization");
-  let actor: Actor = { type: "public" };
-  if (header) {
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match?.[1]) throw new DomainError("unauthorized", "auth.unauthorized", "Malformed Authorization header");
-    actor = await Auth.authenticate(match[1]);
-  }
-  c.set("actor", actor);
-  await withActor(actor, next);
-};
+/** Resolves a credential of an extra Authorization scheme (e.g. `Device <credential>`) to its actor. */
+export type CredentialScheme = (credential: string) => Promise<Actor>;
+
+/**
+ * Resolves the caller from `Authorization: Bearer <token>` (or one of the
+ * app's extra `schemes`, keyed by lower-case scheme name) and runs the request as that actor.
+ */
+export function actorMiddlewareFor(schemes: Record<string, CredentialScheme> = {}): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    let actor: Actor = { type: "public" };
+    if (header) {
+      const match = /^(\w+)\s+(\S+)$/.exec(header);
+      const scheme = match?.[1]?.toLowerCase() ?? "";
+      const extra = Object.hasOwn(schemes, scheme) ? schemes[scheme] : undefined;
+      if (!match?.[2] || (scheme !== "bearer" && !extra)) {
+        throw new DomainError("unauthorized", "auth.unauthorized", "Malformed Authorization header");
+      }
+      actor = extra ? await extra(match[2]) : await Auth.authenticate(match[2]);
+    }
+    c.set("actor", actor);
+    await withActor(actor, next);
+  };
+}
+
+export const actorMiddleware: MiddlewareHandler<Env> = actorMiddlewareFor();
 
 const requestLog: MiddlewareHandler<Env> = async (c, next) => {
   const started = performance.now();
@@ -126,6 +140,8 @@ export interface AppOptions {
   basePath?: string;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes?: number;
+  /** Authorization schemes accepted besides Bearer, e.g. `{ device: Target.authenticateDevice }`. */
+  schemes?: Record<string, CredentialScheme>;
 }
 
 /** A Hono app for one endpoint group, with every cross-cutting concern installed. */
@@ -141,7 +157,7 @@ export function createApp(options: AppOptions = {}) {
       onError: (c) => c.json(errorBody("Request body too large", "request.too_large", { max_bytes: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT }), 413),
     }),
   );
-  app.use("*", actorMiddleware);
+  app.use("*", options.schemes ? actorMiddlewareFor(options.schemes) : actorMiddleware);
   app.onError(handleError);
   app.notFound((c) => c.json(errorBody("Route not found", "route.not_found", { method: c.req.method, path: c.req.path }), 404));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });

@@ -1,2 +1,4 @@
 /** Registers the tenant-scoped lookups for subscribable topics (imported by the WS handlers). */
+import "../../core/deployment/topics";
+import "../../core/training/topic";
 export {};

@@ -1,0 +1,200 @@
+/**
+ * Edge targets: the controllers a tenant deploys models to, their device
+ * credentials and their liveness (heartbeats).
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import { assertRole, useActor, useTenant, type Actor } from "../actor";
+import { invalid, notFound, unauthorized } from "../error";
+import { createId, createSecret } from "../id";
+import { ARCH_VALUES, TargetEntity, type TargetItem } from "./entities";
+
+export type Arch = (typeof ARCH_VALUES)[number];
+
+/** A target is online when its last heartbeat is younger than this. */
+export const ONLINE_WINDOW_MS = 2 * 60 * 1000;
+
+const ARCH_SPELLINGS: Record<string, Arch> = {
+  armv7: "armv7",
+  armv7l: "armv7",
+  armhf: "armv7",
+  "armv7-unknown-linux-musleabihf": "armv7",
+  "armv7-unknown-linux-gnueabihf": "armv7",
+  aarch64: "aarch64",
+  arm64: "aarch64",
+  "aarch64-unknown-linux-gnu": "aarch64",
+  "aarch64-unknown-linux-musl": "aarch64",
+  x86_64: "x86_64",
+  amd64: "x86_64",
+  "x86_64-unknown-linux-gnu": "x86_64",
+  "x86_64-unknown-linux-musl": "x86_64",
+};
+
+/** The accepted spellings, for error messages and docs. */
+export const ARCH_NAMES = Object.keys(ARCH_SPELLINGS);
+
+/** "armv7-unknown-linux-musleabihf" → "armv7"; undefined when not a supported architecture. */
+export function normaliseArch(value: string): Arch | undefined {
+  return ARCH_SPELLINGS[value.trim().toLowerCase()];
+}
+
+/** Any accepted spelling; core normalises it with normaliseArch. */
+export const ArchInput = z
+  .string()
+  .max(64)
+  .refine((value) => normaliseArch(value) !== undefined, { message: `arch must be one of ${ARCH_NAMES.join(", ")}` });
+
+/** Parses with zod, turning a failure into a 400 request.invalid with the issues. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw invalid("request.invalid", "Request validation failed", {
+    issues: result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })),
+  });
+}
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+export const RegisterInput = z.object({
+  name: text(200),
+  ip: z.union([z.ipv4(), z.ipv6()]).optional(),
+  arch: ArchInput,
+  location: text(200).optional(),
+  unit: text(200).optional(),
+});
+export type RegisterInput = z.input<typeof RegisterInput>;
+
+export const Info = z.object({
+  id: z.string(),
+  name: z.string(),
+  ip: z.string().nullable(),
+  arch: z.enum(ARCH_VALUES),
+  location: z.string().nullable(),
+  unit: z.string().nullable(),
+  status: z.enum(["online", "offline"]),
+  current_model: z.string().nullable(),
+  current_model_version: z.string().nullable(),
+  current_deployment_id: z.string().nullable(),
+  last_seen: z.string().nullable(),
+  created_at: z.string(),
+});
+export type Info = z.infer<typeof Info>;
+
+export function serialize(target: TargetItem, now = Date.now()): Info {
+  const seen = target.lastSeen ? Date.parse(target.lastSeen) : undefined;
+  return {
+    id: target.targetId,
+    name: target.name,
+    ip: target.ip ?? null,
+    arch: target.arch,
+    location: target.location ?? null,
+    unit: target.unit ?? null,
+    status: seen !== undefined && now - seen < ONLINE_WINDOW_MS ? "online" : "offline",
+    current_model: target.currentModel ?? null,
+    current_model_version: target.currentModelVersion ?? null,
+    current_deployment_id: target.currentDeploymentId ?? null,
+    last_seen: target.lastSeen ?? null,
+    created_at: target.createdAt,
+  };
+}
+
+const CREDENTIAL_PREFIX = "fdc";
+
+function hash(secret: string): string {
+  return createHash("sha256").update(secret).digest("hex");
+}
+
+/**
+ * Registers an edge controller of the calling tenant and issues its device
+ * credential, returned only here (stored as a SHA-256 hash).
+ * @throws auth.forbidden below operator
+ */
+export async function register(input: RegisterInput): Promise<Info & { credential: string }> {
+  assertRole("operator");
+  const parsed = parseInput(RegisterInput, input);
+  const actor = useActor();
+  const credentialId = createSecret(9);
+  const secret = createSecret(32);
+  const created = await TargetEntity.create({
+    tenantId: useTenant(),
+    targetId: createId("tgt"),
+    name: parsed.name,
+    ip: parsed.ip,
+    arch: normaliseArch(parsed.arch)!,
+    location: parsed.location,
+    unit: parsed.unit,
+    credentialId,
+    credentialHash: hash(secret),
+    createdBy: actor.type === "user" ? actor.username : undefined,
+  }).go();
+  return { ...serialize(created.data as TargetItem), credential: `${CREDENTIAL_PREFIX}.${credentialId}.${secret}` };
+}
+
+/** A target of the calling tenant; another tenant's id is not found. */
+export async function get(targetId: string): Promise<TargetItem> {
+  const result = await TargetEntity.get({ tenantId: useTenant(), targetId }).go();
+  if (!result.data) throw notFound("target", targetId);
+  return result.data;
+}
+
+/** The calling tenant's targets, oldest first. */
+export async function list(): Promise<TargetItem[]> {
+  const result = await TargetEntity.query.byTenant({ tenantId: useTenant() }).go({ pages: "all" });
+  return result.data;
+}
+
+/** The tenant's target with this IP (and name, when given). */
+export async function findByIp(ip: string, name?: string): Promise<TargetItem> {
+  const matches = (await list()).filter((target) => target.ip === ip && (name === undefined || target.name === name));
+  const [first] = matches.length > 1 && name === undefined ? [] : matches;
+  if (!first) throw notFound("target", ip);
+  return first;
+}
+
+/**
+ * Resolves `Authorization: Device <credential>` to the device actor of its
+ * target. Any malformed, unknown or wrong credential gives the same 401.
+ */
+export async function authenticateDevice(credential: string): Promise<Extract<Actor, { type: "device" }>> {
+  const parts = credential.split(".");
+  const [prefix, credentialId, secret] = parts;
+  const denied = () => unauthorized("auth.invalid_device_credential", "Invalid device credential");
+  if (parts.length !== 3 || prefix !== CREDENTIAL_PREFIX || !credentialId || !secret || secret.length > 128) throw denied();
+  const result = await TargetEntity.query.byCredential({ credentialId }).go({ limit: 1 });
+  const target = result.data[0];
+  if (!target) throw denied();
+  const expected = Buffer.from(target.credentialHash, "hex");
+  const actual = Buffer.from(hash(secret), "hex");
+  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) throw denied();
+  return { type: "device", tenantId: target.tenantId, targetId: target.targetId };
+}
+
+/** The calling device (routes under /devices). @throws 401 for anyone else */
+export function useDevice(): Extract<Actor, { type: "device" }> {
+  const actor = useActor();
+  if (actor.type !== "device") throw unauthorized("auth.device_required", "These routes take a device credential (Authorization: Device <credential>)");
+  return actor;
+}
+
+export const HeartbeatInput = z.object({
+  current_model: z.string().trim().min(1).max(100).optional(),
+  version: z.string().trim().min(1).max(100).optional(),
+});
+export type HeartbeatInput = z.input<typeof HeartbeatInput>;
+
+/**
+ * Records a heartbeat of the calling device: last_seen now, and the model it
+ * reports running (the device is the authority on what it runs).
+ */
+export async function heartbeat(input: HeartbeatInput): Promise<Info> {
+  const device = useDevice();
+  const parsed = parseInput(HeartbeatInput, input);
+  const updated = await TargetEntity.patch({ tenantId: device.tenantId, targetId: device.targetId })
+    .set({
+      lastSeen: new Date().toISOString(),
+      ...(parsed.current_model ? { currentModel: parsed.current_model } : {}),
+      ...(parsed.version ? { currentModelVersion: parsed.version } : {}),
+    })
+    .go({ response: "all_new" });
+  return serialize(updated.data as TargetItem);
+}

@@ -1,0 +1,195 @@
+/**
+ * Deployments to edge controllers: targets (with their device credentials),
+ * deployments and their packages, and the device protocol under /devices
+ * (authenticated with `Authorization: Device <credential>`).
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { handle } from "hono/aws-lambda";
+import { Deployment } from "../../core/deployment";
+import { createApp, ErrorSchemaDoc } from "./common";
+
+const { Target } = Deployment;
+
+export const app = createApp({ schemes: { device: Target.authenticateDevice } });
+
+app.openAPIRegistry.registerComponent("securitySchemes", "device", {
+  type: "apiKey",
+  in: "header",
+  name: "Authorization",
+  description: "`Device <credential>`, the credential issued when the target was registered",
+});
+
+const security = [{ bearer: [] }];
+const deviceSecurity = [{ device: [] }];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
+
+const TargetInfo = Target.Info.openapi("EdgeTarget");
+const DeploymentInfo = Deployment.Info.openapi("Deployment");
+const DeploymentId = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" }, example: "dep_01j..." }) });
+
+// ------------------------------------------------------------------ targets
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/deployments/targets",
+    tags: ["Deployments"],
+    summary: "List registered edge controllers (online when a heartbeat came in the last 2 minutes)",
+    security,
+    responses: { 200: json(z.array(TargetInfo), "Targets"), 401: ErrorSchemaDoc },
+  }),
+  async (c) => c.json((await Target.list()).map((target) => Target.serialize(target)), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/deployments/targets",
+    tags: ["Deployments"],
+    summary: "Register an edge controller; its device credential is shown only in this response (operator)",
+    security,
+    request: { body: body(Target.RegisterInput.openapi("RegisterTarget")) },
+    responses: {
+      201: json(TargetInfo.extend({ credential: z.string() }).openapi("RegisteredTarget"), "Registered, with its device credential"),
+      400: ErrorSchemaDoc,
+      401: ErrorSchemaDoc,
+      403: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json(await Target.register(c.req.valid("json")), 201);
+  },
+);
+
+// -------------------------------------------------------------- deployments
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/deployments",
+    tags: ["Deployments"],
+    summary: "List deployments, newest first",
+    security,
+    responses: { 200: json(z.array(DeploymentInfo), "Deployments"), 401: ErrorSchemaDoc },
+  }),
+  async (c) => c.json(await Deployment.list(), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/deployments",
+    tags: ["Deployments"],
+    summary: "Deploy a model to an edge target: compiles, verifies and packages a native binary (operator)",
+    security,
+    request: { body: body(Deployment.CreateInput.openapi("CreateDeployment")) },
+    responses: {
+      201: json(DeploymentInfo, "Deployment created, status compiling"),
+      400: ErrorSchemaDoc,
+      401: ErrorSchemaDoc,
+      403: ErrorSchemaDoc,
+      404: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => c.json(await Deployment.create(c.req.valid("json")), 201),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/deployments/{id}",
+    tags: ["Deployments"],
+    summary: "Deployment status, binary size, checksums and verification against ONNX Runtime",
+    security,
+    request: { params: DeploymentId },
+    responses: { 200: json(DeploymentInfo, "Deployment"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+  }),
+  async (c) => c.json(await Deployment.detail(c.req.valid("param").id), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/deployments/{id}/binary",
+    tags: ["Deployments"],
+    summary: "Download the package (tar.gz: static binary + manifest.json)",
+    security,
+    request: { params: DeploymentId },
+    responses: {
+      200: { description: "The package", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+      401: ErrorSchemaDoc,
+      404: ErrorSchemaDoc,
+      409: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => {
+    const { bytes, fileName } = await Deployment.binary(c.req.valid("param").id);
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      "Content-Type": "application/octet-stream",
+      "Content-Disposition": `attachment; filename="${fileName}"`,
+      "Content-Length": String(bytes.length),
+    });
+  },
+);
+
+// ---------------------------------------------------------- device protocol
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/devices/heartbeat",
+    tags: ["Devices"],
+    summary: "A controller reports it is alive (and which model it runs)",
+    security: deviceSecurity,
+    request: { body: body(Target.HeartbeatInput.openapi("Heartbeat")) },
+    responses: { 200: json(TargetInfo, "The target as the platform sees it"), 400: ErrorSchemaDoc, 401: ErrorSchemaDoc },
+  }),
+  async (c) => c.json(await Target.heartbeat(c.req.valid("json")), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/devices/assignment",
+    tags: ["Devices"],
+    summary: "The deployment this controller should install, with a download link; 204 when there is none",
+    security: deviceSecurity,
+    responses: {
+      200: json(Deployment.Assignment.openapi("Assignment"), "A package to install"),
+      204: { description: "Nothing to install" },
+      401: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => {
+    const assignment = await Deployment.assignment();
+    if (!assignment) return c.body(null, 204);
+    c.header("Cache-Control", "no-store");
+    return c.json(assignment, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/devices/deployments/{id}/confirm",
+    tags: ["Devices"],
+    summary: "Report the install outcome: installed → deployed; failed → failed, previous model kept",
+    security: deviceSecurity,
+    request: { params: DeploymentId, body: body(Deployment.ConfirmInput.openapi("ConfirmInstall")) },
+    responses: {
+      200: json(z.object({ deployment: DeploymentInfo, target: TargetInfo }).openapi("Confirmation"), "Recorded"),
+      400: ErrorSchemaDoc,
+      401: ErrorSchemaDoc,
+      404: ErrorSchemaDoc,
+      409: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => c.json(await Deployment.confirm(c.req.valid("param").id, c.req.valid("json")), 200),
+);
+
+export const handler = handle(app);
