@@ -16,6 +16,8 @@ import { entityConfig, expiresIn } from "../db";
 import { invalid } from "../error";
 import { logger } from "../logger";
 
+/** The user id of entries made by nobody signed in (index keys need a value). */
+export const ANONYMOUS = "anonymous";
 /** Where entries without a tenant go (e.g. a failed login for an unknown username). */
 export const PLATFORM_TENANT = "platform";
 /** Entries are kept a year, then TTL removes them. */
@@ -28,7 +30,7 @@ export const AuditEntity = new Entity(
       tenantId: { type: "string", required: true, readOnly: true },
       auditId: { type: "string", required: true, readOnly: true },
       at: { type: "string", required: true, readOnly: true },
-      userId: { type: "string", readOnly: true },
+      userId: { type: "string", required: true, readOnly: true },
       username: { type: "string", readOnly: true },
       action: { type: "string", required: true, readOnly: true },
       resourceType: { type: "string", readOnly: true },
@@ -122,7 +124,7 @@ export async function record(input: RecordInput): Promise<void> {
       tenantId: input.tenantId ?? fromActor.tenantId ?? PLATFORM_TENANT,
       auditId: createAuditId(now),
       at: now.toISOString(),
-      userId: input.userId ?? fromActor.userId,
+      userId: input.userId ?? fromActor.userId ?? ANONYMOUS,
       username: input.username ?? ("username" in fromActor ? fromActor.username : undefined),
       action: input.action.slice(0, 200),
       resourceType: input.resourceType,
@@ -173,7 +175,7 @@ export function serialize(item: Item): Entry {
     id: item.auditId,
     timestamp: item.at,
     tenant_id: item.tenantId,
-    user_id: item.userId ?? null,
+    user_id: item.userId === ANONYMOUS ? null : item.userId,
     username: item.username ?? null,
     action: item.action,
     resource_type: item.resourceType ?? null,
