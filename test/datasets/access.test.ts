@@ -1,0 +1,78 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { authHeader, createUser, type TestUser } from "../support/users";
+import { api, getDataset, uploadMultipart } from "./helpers";
+
+const CSV = "timestamp,flow,pressure\n" +
+  Array.from({ length: 40 }, (_, i) => `${new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()},${10 + (i % 5)},${2 + (i % 3)}`).join("\n") +
+  "\n";
+
+const ROUTES: [string, string][] = [
+  ["GET", "/datasets/:id"],
+  ["GET", "/datasets/:id/preview"],
+  ["GET", "/datasets/:id/recommend"],
+  ["POST", "/datasets/:id/validate"],
+  ["POST", "/datasets/:id/unlock"],
+  ["DELETE", "/datasets/:id"],
+];
+
+describe("tenancy and roles", () => {
+  let owner: TestUser;
+  let stranger: TestUser;
+  let viewer: TestUser;
+  let datasetId: string;
+
+  beforeAll(async () => {
+    owner = await createUser();
+    [stranger, viewer] = await Promise.all([createUser(), createUser({ tenantId: owner.tenantId, role: "viewer" })]);
+    const response = await uploadMultipart(owner, CSV);
+    datasetId = (await response.json()).id;
+  });
+
+  it.each(ROUTES)("answers 404 to another tenant on %s %s", async (method, path) => {
+    const response = await fetch(api(path.replace(":id", datasetId)), { method, headers: authHeader(stranger) });
+    expect(response.status).toBe(404);
+    const body = await response.json();
+    expect(body.code).toBe("dataset.not_found");
+    expect(JSON.stringify(body)).not.toContain("flow");
+  });
+
+  it("keeps another tenant's datasets out of the list", async () => {
+    const response = await fetch(api("/datasets"), { headers: authHeader(stranger) });
+    expect(await response.json()).toEqual([]);
+  });
+
+  it("still has the dataset after the stranger's attempts", async () => {
+    expect((await getDataset(owner, datasetId)).body.status).toBe("ready");
+  });
+
+  it.each(ROUTES.filter(([method]) => method !== "GET"))("answers 403 to a viewer on %s %s", async (method, path) => {
+    const response = await fetch(api(path.replace(":id", datasetId)), { method, headers: authHeader(viewer) });
+    expect(response.status).toBe(403);
+    expect((await response.json()).code).toBe("auth.forbidden");
+  });
+
+  it("answers 403 to a viewer uploading either way", async () => {
+    expect((await uploadMultipart(viewer, CSV)).status).toBe(403);
+    const presigned = await fetch(api("/datasets/uploads"), {
+      method: "POST",
+      headers: { ...authHeader(viewer), "content-type": "application/json" },
+      body: JSON.stringify({ name: "x", equipment_type: "chiller", file_size_bytes: 100 }),
+    });
+    expect(presigned.status).toBe(403);
+  });
+
+  it.each(ROUTES.filter(([method]) => method === "GET"))("lets a viewer read %s %s", async (method, path) => {
+    const response = await fetch(api(path.replace(":id", datasetId)), { method, headers: authHeader(viewer) });
+    expect(response.status).toBe(200);
+  });
+
+  it("answers 401 without a token", async () => {
+    expect((await fetch(api("/datasets"))).status).toBe(401);
+    expect((await fetch(api(`/datasets/${datasetId}`))).status).toBe(401);
+  });
+
+  it("answers 404 for an id that is not a dataset id", async () => {
+    const response = await fetch(api("/datasets/not-an-id"), { headers: authHeader(owner) });
+    expect(response.status).toBe(404);
+  });
+});
