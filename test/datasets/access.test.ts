@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { authHeader, createUser, type TestUser } from "../support/users";
-import { api, getDataset, uploadMultipart } from "./helpers";
+import { api, getDataset, uploadMultipart, json } from "./helpers";
 
 const CSV = "timestamp,flow,pressure\n" +
   Array.from({ length: 40 }, (_, i) => `${new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()},${10 + (i % 5)},${2 + (i % 3)}`).join("\n") +
@@ -25,20 +25,20 @@ describe("tenancy and roles", () => {
     owner = await createUser();
     [stranger, viewer] = await Promise.all([createUser(), createUser({ tenantId: owner.tenantId, role: "viewer" })]);
     const response = await uploadMultipart(owner, CSV);
-    datasetId = (await response.json()).id;
+    datasetId = (await json(response)).id;
   });
 
   it.each(ROUTES)("answers 404 to another tenant on %s %s", async (method, path) => {
     const response = await fetch(api(path.replace(":id", datasetId)), { method, headers: authHeader(stranger) });
     expect(response.status).toBe(404);
-    const body = await response.json();
+    const body = await json(response);
     expect(body.code).toBe("dataset.not_found");
     expect(JSON.stringify(body)).not.toContain("flow");
   });
 
   it("keeps another tenant's datasets out of the list", async () => {
     const response = await fetch(api("/datasets"), { headers: authHeader(stranger) });
-    expect(await response.json()).toEqual([]);
+    expect(await json(response)).toEqual([]);
   });
 
   it("still has the dataset after the stranger's attempts", async () => {
@@ -48,7 +48,7 @@ describe("tenancy and roles", () => {
   it.each(ROUTES.filter(([method]) => method !== "GET"))("answers 403 to a viewer on %s %s", async (method, path) => {
     const response = await fetch(api(path.replace(":id", datasetId)), { method, headers: authHeader(viewer) });
     expect(response.status).toBe(403);
-    expect((await response.json()).code).toBe("auth.forbidden");
+    expect((await json(response)).code).toBe("auth.forbidden");
   });
 
   it("answers 403 to a viewer uploading either way", async () => {

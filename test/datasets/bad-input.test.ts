@@ -8,7 +8,7 @@ import { MAX_DIRECT_UPLOAD_BYTES, PLANS } from "../../core/billing/plans";
 import { Config } from "../../core/config";
 import { Dataset } from "../../core/dataset";
 import { authHeader, createUser, type TestUser } from "../support/users";
-import { api, getDataset, uploadMultipart, uploadPresigned, waitForIngest } from "./helpers";
+import { api, getDataset, uploadMultipart, uploadPresigned, waitForIngest, json } from "./helpers";
 
 async function keysUnder(prefix: string): Promise<string[]> {
   const page = await s3().send(new ListObjectsV2Command({ Bucket: Config.bucketName(), Prefix: prefix }));
@@ -17,7 +17,7 @@ async function keysUnder(prefix: string): Promise<string[]> {
 
 async function datasetIds(user: TestUser): Promise<string[]> {
   const response = await fetch(api("/datasets?limit=100"), { headers: authHeader(user) });
-  return (await response.json()).map((item: { id: string }) => item.id);
+  return (await json(response)).map((item: { id: string }) => item.id);
 }
 
 const deterministicJunk = (length: number) => {
@@ -53,7 +53,7 @@ describe("bad files through the direct upload", () => {
     const before = await datasetIds(user);
     const response = await uploadMultipart(user, file());
     expect(response.status).toBe(400);
-    const body = await response.json();
+    const body = await json(response);
     expect(body.code).toBe(code);
     expect(body.error.length).toBeGreaterThan(10);
     expect(await datasetIds(user)).toEqual(before);
@@ -63,7 +63,7 @@ describe("bad files through the direct upload", () => {
   it("answers 400 when the multipart body has no file", async () => {
     const response = await uploadMultipart(user, undefined);
     expect(response.status).toBe(400);
-    expect((await response.json()).code).toBe("dataset.file_required");
+    expect((await json(response)).code).toBe("dataset.file_required");
   });
 
   it.each([
@@ -72,14 +72,14 @@ describe("bad files through the direct upload", () => {
   ])("answers 400 for %s", async (_label, fields) => {
     const response = await uploadMultipart(user, "a,b\n1,2\n", fields);
     expect(response.status).toBe(400);
-    expect((await response.json()).code).toBe("request.invalid");
+    expect((await json(response)).code).toBe("request.invalid");
   });
 
   it("accepts a BOM, CRLF/LF mixed endings and quoted delimiters and newlines", async () => {
     const text = '\ufefftimestamp;note;temp\r\n2026-01-01T00:00:00Z;"a; b";20,5\n2026-01-01T00:01:00Z;"two\r\nlines";21\r\n2026-01-01T00:02:00Z;plain;22\n';
     const response = await uploadMultipart(user, text);
     expect(response.status).toBe(201);
-    const body = await response.json();
+    const body = await json(response);
     expect(body).toMatchObject({
       status: "ready",
       row_count: 3,
@@ -87,7 +87,7 @@ describe("bad files through the direct upload", () => {
       format: { delimiter: ";", bom: true, line_endings: "mixed", quoted_fields: true },
     });
     expect(body.column_stats.temp).toMatchObject({ count_numeric: 2, count_non_numeric: 1, min: 21, max: 22 });
-    const preview = await (await fetch(api(`/datasets/${body.id}/preview`), { headers: authHeader(user) })).json();
+    const preview = await json((await fetch(api(`/datasets/${body.id}/preview`), { headers: authHeader(user) })));
     expect(preview.rows).toEqual([
       ["2026-01-01T00:00:00Z", "a; b", "20,5"],
       ["2026-01-01T00:01:00Z", "two\r\nlines", "21"],
@@ -176,7 +176,7 @@ describe("plan limits", () => {
       body: JSON.stringify({ name: "big", equipment_type: "boiler", file_size_bytes: limit + 1 }),
     });
     expect(presigned.status).toBe(403);
-    expect((await presigned.json()).code).toBe("plan.dataset_size_limit_reached");
+    expect((await json(presigned)).code).toBe("plan.dataset_size_limit_reached");
     const atLimit = await fetch(api("/datasets/uploads"), {
       method: "POST",
       headers: { ...authHeader(user), "content-type": "application/json" },
@@ -185,7 +185,7 @@ describe("plan limits", () => {
     expect(atLimit.status).toBe(201);
     const multipart = await uploadMultipart(user, new Uint8Array(limit + 1).fill(49));
     expect(multipart.status).toBe(403);
-    expect((await multipart.json()).code).toBe("plan.dataset_size_limit_reached");
+    expect((await json(multipart)).code).toBe("plan.dataset_size_limit_reached");
   });
 
   it("answers 413 for one byte over the direct upload cap, whatever the plan", async () => {
@@ -238,7 +238,7 @@ describe("plan limits", () => {
     }
     const response = await uploadMultipart(user, small, { name: "one too many" });
     expect(response.status).toBe(403);
-    expect((await response.json()).code).toBe("plan.dataset_limit_reached");
+    expect((await json(response)).code).toBe("plan.dataset_limit_reached");
     const viaUrl = await fetch(api("/datasets/uploads"), {
       method: "POST",
       headers: { ...authHeader(user), "content-type": "application/json" },

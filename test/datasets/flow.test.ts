@@ -7,7 +7,7 @@ import { Config } from "../../core/config";
 import { Dataset } from "../../core/dataset";
 import { Synthetic } from "../../core/synthetic";
 import { authHeader, createUser, type TestUser } from "../support/users";
-import { api, getDataset, referenceStats, uploadMultipart, uploadPresigned, waitForIngest } from "./helpers";
+import { api, getDataset, referenceStats, uploadMultipart, uploadPresigned, waitForIngest, json } from "./helpers";
 
 async function keysUnder(prefix: string): Promise<string[]> {
   const page = await s3().send(new ListObjectsV2Command({ Bucket: Config.bucketName(), Prefix: prefix }));
@@ -34,7 +34,7 @@ describe("dataset lifecycle over HTTP", () => {
   it("ingests a direct multipart upload before answering 201 with the seed's fields", async () => {
     const response = await uploadMultipart(alice, csv, { name: "Warren AHU-1", location: "Warren", unit: "AHU-1" });
     expect(response.status).toBe(201);
-    const body = await response.json();
+    const body = await json(response);
     multipartId = body.id;
     expect(body).toMatchObject({
       id: expect.stringMatching(/^ds_/),
@@ -83,7 +83,7 @@ describe("dataset lifecycle over HTTP", () => {
   it("pages through the preview in file order", async () => {
     const response = await fetch(api(`/datasets/${presignedId}/preview?page=3&page_size=7`), { headers: authHeader(alice) });
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = await json(response);
     expect(body).toMatchObject({ headers: header, total_rows: ROWS, page: 3, page_size: 7, total_pages: Math.ceil(ROWS / 7) });
     expect(body.rows).toEqual(cells.slice(14, 21).map((row) => row.map((cell) => String(Number.isNaN(Number(cell)) ? cell : Number(cell)))));
   });
@@ -92,7 +92,7 @@ describe("dataset lifecycle over HTTP", () => {
     const response = await fetch(api(`/datasets/${presignedId}/preview?page=2&page_size=50&sort_col=supply_temp&sort_dir=${direction}`), {
       headers: authHeader(alice),
     });
-    const body = await response.json();
+    const body = await json(response);
     const index = header.indexOf("supply_temp");
     const expected = column("supply_temp").sort((a, b) => (direction === "asc" ? a - b : b - a)).slice(50, 100);
     expect(body.rows.map((row: string[]) => Number(row[index]))).toEqual(expected);
@@ -100,18 +100,18 @@ describe("dataset lifecycle over HTTP", () => {
   });
 
   it("answers an empty page past the end and 400 for a page size over 1000 or an unknown column", async () => {
-    const past = await (await fetch(api(`/datasets/${presignedId}/preview?page=999&page_size=1000`), { headers: authHeader(alice) })).json();
+    const past = await json((await fetch(api(`/datasets/${presignedId}/preview?page=999&page_size=1000`), { headers: authHeader(alice) })));
     expect(past.rows).toEqual([]);
     const big = await fetch(api(`/datasets/${presignedId}/preview?page_size=1001`), { headers: authHeader(alice) });
     expect(big.status).toBe(400);
     const unknown = await fetch(api(`/datasets/${presignedId}/preview?sort_col=nope`), { headers: authHeader(alice) });
     expect(unknown.status).toBe(400);
-    expect((await unknown.json()).code).toBe("dataset.unknown_column");
+    expect((await json(unknown)).code).toBe("dataset.unknown_column");
   });
 
   it("recommends architectures from the data, the same way every time", async () => {
-    const first = await (await fetch(api(`/datasets/${presignedId}/recommend`), { headers: authHeader(alice) })).json();
-    const second = await (await fetch(api(`/datasets/${presignedId}/recommend`), { headers: authHeader(alice) })).json();
+    const first = await json((await fetch(api(`/datasets/${presignedId}/recommend`), { headers: authHeader(alice) })));
+    const second = await json((await fetch(api(`/datasets/${presignedId}/recommend`), { headers: authHeader(alice) })));
     expect(second).toEqual(first);
     expect(first.dataset_id).toBe(presignedId);
     expect(first.recommendations.map((item: { architecture: string }) => item.architecture).sort()).toEqual([
@@ -139,7 +139,7 @@ describe("dataset lifecycle over HTTP", () => {
   it("validates a clean dataset, which locks it, and unlocks it again", async () => {
     const validate = await fetch(api(`/datasets/${presignedId}/validate`), { method: "POST", headers: authHeader(alice) });
     expect(validate.status).toBe(200);
-    expect(await validate.json()).toEqual({
+    expect(await json(validate)).toEqual({
       valid: true,
       issues: [],
       columns_checked: header.length,
@@ -152,7 +152,7 @@ describe("dataset lifecycle over HTTP", () => {
 
     const unlock = await fetch(api(`/datasets/${presignedId}/unlock`), { method: "POST", headers: authHeader(alice) });
     expect(unlock.status).toBe(200);
-    expect(await unlock.json()).toEqual({ message: "Dataset unlocked", is_validated: false, locked: false });
+    expect(await json(unlock)).toEqual({ message: "Dataset unlocked", is_validated: false, locked: false });
     const unlocked = await withActor({ type: "system", tenantId: alice.tenantId }, () => Dataset.get(presignedId));
     expect(() => Dataset.assertTrainable(unlocked)).toThrow(expect.objectContaining({ code: "dataset.not_validated" }));
   });
@@ -172,9 +172,9 @@ describe("dataset lifecycle over HTTP", () => {
     expect(first.status).toBe(200);
     const cursor = first.headers.get("x-next-cursor");
     expect(cursor).toBeTruthy();
-    expect((await first.json()).map((item: { id: string }) => item.id)).toEqual([presignedId]);
+    expect((await json(first)).map((item: { id: string }) => item.id)).toEqual([presignedId]);
     const second = await fetch(api(`/datasets?limit=1&cursor=${encodeURIComponent(cursor!)}`), { headers: authHeader(alice) });
-    expect((await second.json()).map((item: { id: string }) => item.id)).toEqual([multipartId]);
+    expect((await json(second)).map((item: { id: string }) => item.id)).toEqual([multipartId]);
     const bad = await fetch(api("/datasets?cursor=not-a-cursor"), { headers: authHeader(alice) });
     expect(bad.status).toBe(400);
   });
@@ -202,8 +202,8 @@ describe("validation issues", () => {
       text += `${new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()},${temp},${damper}\n`;
     }
     const response = await uploadMultipart(user, text);
-    const { id } = await response.json();
-    const result = await (await fetch(api(`/datasets/${id}/validate`), { method: "POST", headers: authHeader(user) })).json();
+    const { id } = await json(response);
+    const result = await json((await fetch(api(`/datasets/${id}/validate`), { method: "POST", headers: authHeader(user) })));
     expect(result).toEqual({
       valid: false,
       issues: [
@@ -223,9 +223,9 @@ describe("validation issues", () => {
     const rows = Array.from({ length: 30 }, (_, i) => (i === 12 ? `${i},1` : `${i},1,2`));
     const response = await uploadMultipart(user, `t,a,b\n${rows.join("\n")}\n`);
     expect(response.status).toBe(201);
-    const { id, ragged_rows } = await response.json();
+    const { id, ragged_rows } = await json(response);
     expect(ragged_rows).toBe(1);
-    const result = await (await fetch(api(`/datasets/${id}/validate`), { method: "POST", headers: authHeader(user) })).json();
+    const result = await json((await fetch(api(`/datasets/${id}/validate`), { method: "POST", headers: authHeader(user) })));
     expect(result.valid).toBe(false);
     expect(result.issues).toContain("1 row has a different number of fields than the header (first at row 13)");
   });

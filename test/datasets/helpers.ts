@@ -58,7 +58,7 @@ export async function uploadPresigned(
 
 export async function getDataset(user: TestUser, id: string): Promise<{ status: number; body: any }> {
   const response = await fetch(api(`/datasets/${id}`), { headers: authHeader(user) });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, body: await json(response) };
 }
 
 /** Polls GET /datasets/:id until the status leaves pending_upload/processing (bounded). */
@@ -80,4 +80,10 @@ export function referenceStats(values: number[]): { min: number; max: number; me
   const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
   const variance = values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1);
   return { min: Math.min(...values), max: Math.max(...values), mean, std: Math.sqrt(variance) };
+}
+
+/** The JSON body of a response, untyped (tests assert its shape). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function json(response: Response): Promise<any> {
+  return response.json();
 }
