@@ -78,7 +78,7 @@ export function generateC(spec: ModelSpec, options: GenerateOptions): string {
   const int8 = spec.precision === "int8";
   const { rows, scores } = options.reference;
   if (rows.length < T || scores.length !== rows.length - T + 1) throw new Error("reference rows and scores do not line up");
-  const widths = [4 * H, 3 * H, 128, 64, 1, F, Z, H].filter((w) => w > 0);
+  const widths = [4 * H, 3 * H, 128, 64, 1, F, Z, H, 3 * F].filter((w) => w > 0);
   const maxN = Math.max(...widths);
 
   const weights: string[] = [];
@@ -163,7 +163,7 @@ ${lines.join("\n")}
   for (j = 0; j < F; j++) f[j] = ${B("head.b")}[j];
   matvec(f, ${input} + (T - 2) * H, H, ${W("head.W")}, F);
   for (j = 0; j < F; j++) {
-    float d = (x[(T - 2) * F + j] + f[j]) - x[(T - 1) * F + j];
+    float d = f[j] - x[(T - 1) * F + j];
     err += (double)(${lossExpr});
   }
   return (float)(err / (double)F);
@@ -171,16 +171,24 @@ ${lines.join("\n")}
   } else {
     model = `
 static float score_window(const float *x) {
-  float feat[2 * F], h1[128], h2[64], logit[1];
+  float feat[NSTATS * F], h1[128], h2[64], logit[1];
   int t, j;
   for (j = 0; j < F; j++) {
-    double s = 0;
+    float mean = 0.0f, var = 0.0f;
+    for (t = 0; t < T; t++) mean += x[t * F + j];
+    mean /= (float)T;
     feat[j] = x[(T - 1) * F + j];
-    for (t = 0; t < T; t++) s += x[t * F + j];
-    feat[F + j] = (float)(s / T);
+    feat[F + j] = mean;
+    if (NSTATS == 3) {
+      for (t = 0; t < T; t++) {
+        float d = x[t * F + j] - mean;
+        var += d * d;
+      }
+      feat[2 * F + j] = (float)__builtin_sqrt((double)(var / (float)T + 1e-6f));
+    }
   }
   for (j = 0; j < 128; j++) h1[j] = ${B("mlp.0.b")}[j];
-  matvec(h1, feat, 2 * F, ${W("mlp.0.W")}, 128);
+  matvec(h1, feat, NSTATS * F, ${W("mlp.0.W")}, 128);
   for (j = 0; j < 128; j++) h1[j] = f_relu(h1[j]);
   for (j = 0; j < 64; j++) h2[j] = ${B("mlp.1.b")}[j];
   matvec(h2, h1, 128, ${W("mlp.1.W")}, 64);
@@ -203,6 +211,7 @@ ${RUNTIME_C}
 #define H ${H}
 #define Z ${Z}
 #define MAXN ${maxN}
+#define NSTATS ${spec.sentinelStats ?? 3}
 #define NREF ${rows.length}
 ${spec.architecture === "lstm_autoencoder" ? "#define USE_LSTM 1" : spec.architecture === "gru_predictor" ? "#define USE_GRU 1" : ""}
 #define RTOL ${TOLERANCE.rtol}

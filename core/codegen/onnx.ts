@@ -77,6 +77,7 @@ export function specFromOnnx(bytes: Uint8Array, identity: { modelId: string; ver
     std: Array.from(std),
     threshold,
     precision: int8 ? "int8" : "float32",
+    ...(architecture === "sentinel" ? { sentinelStats: weights.get("mlp.0.W")?.dims[0] === 2 * features.length ? 2 : 3 } : {}),
     weights,
   };
   try {

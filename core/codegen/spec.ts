@@ -31,6 +31,8 @@ export interface ModelSpec {
   std: number[];
   threshold: number;
   precision: Precision;
+  /** sentinel: window statistics feeding the MLP, 3 = last row, mean, std (2 = last row, mean; older exports). */
+  sentinelStats?: 2 | 3;
   weights: Map<string, Weight>;
 }
 
@@ -63,7 +65,7 @@ export function expectedWeights(spec: Omit<ModelSpec, "weights">): Map<string, n
     }
     dense("head", H, F);
   } else {
-    dense("mlp.0", 2 * F, 128);
+    dense("mlp.0", (spec.sentinelStats ?? 3) * F, 128);
     dense("mlp.1", 128, 64);
     dense("mlp.2", 64, 1);
   }

@@ -34,6 +34,7 @@ const COMMON_FLAGS = [
   "-nostdlib",
   "-ffreestanding",
   "-fno-builtin",
+  "-fno-math-errno",
   "-fno-tree-loop-distribute-patterns",
   "-fno-stack-protector",
   "-fno-asynchronous-unwind-tables",

@@ -1,0 +1,160 @@
+/**
+ * Helpers for the deployment tests: tiny trained models (trained once per
+ * worker and architecture), models stored for a tenant the way the training
+ * worker stores them, HTTP calls as a user or a device, and a simulated edge
+ * controller speaking the device protocol.
+ */
+import { createHash } from "node:crypto";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { inject } from "vitest";
+import { Codegen, type Arch } from "../../core/codegen";
+import { untarGz } from "../../core/deployment/package";
+import { createId } from "../../core/id";
+import { Hyperparameters, train, type ArchitectureT, type TrainResult } from "../../core/ml";
+import { Model } from "../../core/model";
+import { putObject } from "../../core/storage";
+import { generate } from "../ml/generator";
+import { authHeader, type TestUser } from "../support/users";
+
+export const baseUrl = inject("baseUrl");
+export const api = (p: string) => `${baseUrl}/api/v1${p}`;
+
+/** Small enough to train in about a second. */
+export const TINY = { epochs: 2, sequence_length: 8, hidden_dim: 8, bottleneck_dim: 4, num_layers: 1, batch_size: 64 };
+
+const trained = new Map<string, Promise<TrainResult>>();
+
+/** A model trained on synthetic sensor data with TINY hyperparameters (cached per architecture). */
+export function tinyModel(architecture: ArchitectureT, hp: Record<string, unknown> = TINY): Promise<TrainResult> {
+  const key = `${architecture}:${JSON.stringify(hp)}`;
+  let pending = trained.get(key);
+  if (!pending) {
+    const data = generate({ rows: 1200, sensors: 3, faults: 4, seed: 11 });
+    pending = train({ architecture, hyperparameters: hp, data });
+    trained.set(key, pending);
+  }
+  return pending;
+}
+
+/** Stores a trained model for `tenantId` (ONNX files in S3, the model record) and returns its id. */
+export async function storeModel(tenantId: string, result: TrainResult, architecture: ArchitectureT, onnx?: Uint8Array): Promise<string> {
+  const modelId = createId("mdl");
+  await Promise.all([
+    putObject(Model.modelKey(tenantId, modelId), onnx ?? result.model, "application/octet-stream"),
+    putObject(Model.modelKey(tenantId, modelId, true), result.quantizedModel, "application/octet-stream"),
+  ]);
+  const hp = Hyperparameters.parse(TINY);
+  await Model.record({
+    tenantId,
+    modelId,
+    name: `test ${architecture}`,
+    architecture,
+    datasetId: createId("ds"),
+    trainingRunId: createId("run"),
+    parameters: result.parameters,
+    featureNames: JSON.parse(result.metadata.features ?? "[]") as string[],
+    hiddenDim: hp.hidden_dim,
+    bottleneckDim: hp.bottleneck_dim,
+    numLayers: hp.num_layers,
+    sequenceLength: hp.sequence_length,
+    hyperparameters: hp,
+    metrics: {},
+    threshold: result.threshold,
+    fileSizeBytes: result.model.length,
+    quantized: true,
+    quantizedSizeBytes: result.quantizedModel.length,
+  });
+  return modelId;
+}
+
+export interface Reply {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+async function request(headers: Record<string, string>, method: string, p: string, body?: unknown): Promise<Reply> {
+  const response = await fetch(api(p), {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+export const call = (user: TestUser | undefined, method: string, p: string, body?: unknown) =>
+  request(user ? authHeader(user) : {}, method, p, body);
+
+export const deviceCall = (credential: string, method: string, p: string, body?: unknown) =>
+  request({ authorization: `Device ${credential}` }, method, p, body);
+
+/** Registers a target over HTTP; returns its id and device credential. */
+export async function registerTarget(user: TestUser, arch = "armv7-unknown-linux-musleabihf", name = "Warren AHU-1") {
+  const reply = await call(user, "POST", "/deployments/targets", { name, arch, ip: "100.124.76.93", location: "Warren plant room", unit: "AHU-1" });
+  if (reply.status !== 201) throw new Error(`register target answered ${reply.status}: ${JSON.stringify(reply.body)}`);
+  return { id: reply.body.id as string, credential: reply.body.credential as string };
+}
+
+/** Polls GET /deployments/:id until its status is one of `statuses` (bounded). */
+export async function waitForStatus(user: TestUser, id: string, statuses: string[], timeoutMs = 60_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status, body } = await call(user, "GET", `/deployments/${id}`);
+    if (status !== 200) throw new Error(`GET /deployments/${id} answered ${status}`);
+    if (statuses.includes(body.status)) return body;
+    if (Date.now() > deadline) throw new Error(`deployment ${id} still ${body.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+/**
+ * An edge controller: heartbeats, pulls its assignment, checks the package
+ * checksum and manifest, runs the binary's self-test (qemu-user for ARM) and
+ * confirms the outcome.
+ */
+export class SimulatedDevice {
+  constructor(readonly credential: string, readonly arch: Arch) {}
+
+  heartbeat(body: Record<string, unknown> = {}) {
+    return deviceCall(this.credential, "POST", "/devices/heartbeat", body);
+  }
+
+  assignment() {
+    return deviceCall(this.credential, "GET", "/devices/assignment");
+  }
+
+  confirm(deploymentId: string, body: Record<string, unknown>) {
+    return deviceCall(this.credential, "POST", `/devices/deployments/${deploymentId}/confirm`, body);
+  }
+
+  /** Downloads and unpacks the assigned package; returns what an installer checks. */
+  async install(assignment: { download_url: string; sha256: string }) {
+    const response = await fetch(assignment.download_url);
+    if (response.status !== 200) throw new Error(`download answered ${response.status}`);
+    const archive = new Uint8Array(await response.arrayBuffer());
+    const files = untarGz(archive);
+    const manifest = JSON.parse(new TextDecoder().decode(files.get("manifest.json")!.bytes));
+    const binary = files.get("flint-model")!;
+    const dir = await mkdtemp(path.join(os.tmpdir(), "flint-device-"));
+    try {
+      const file = path.join(dir, "flint-model");
+      await writeFile(file, binary.bytes);
+      await chmod(file, binary.mode);
+      const selftest = await Codegen.run({ path: file, arch: this.arch }, ["--selftest"]);
+      return { archiveSha256: sha256(archive), binarySha256: sha256(binary.bytes), mode: binary.mode, manifest, selftest };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
