@@ -2,6 +2,7 @@ import { Api as HttpApi, use, type FunctionProps, type StackContext } from "sst/
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Storage } from "./Storage";
 import { Jobs } from "./Jobs";
+import { Realtime } from "./Realtime";
 import { access, nodeFunction, secretReadAccess } from "./lib/shared";
 
 /**
@@ -11,6 +12,8 @@ import { access, nodeFunction, secretReadAccess } from "./lib/shared";
 export function Api({ stack }: StackContext) {
   const storage = use(Storage);
   const jobs = use(Jobs);
+  // Endpoints that change a run, dataset or deployment push the change to subscribers.
+  const { realtime } = use(Realtime);
   const { secrets } = storage;
   const jwt = secrets.JWT_SIGNING_KEY;
   const table = access.table(storage.table);
@@ -50,16 +53,17 @@ export function Api({ stack }: StackContext) {
     bind: [table, jwt],
   });
   const datasets = endpoint("HttpDatasets", "functions/http/datasets.handler", {
-    bind: [table, bucket, ingestQueue, jwt],
+    bind: [table, bucket, ingestQueue, realtime, jwt],
   });
   const training = endpoint("HttpTraining", "functions/http/training.handler", {
-    bind: [table, bucket, trainingQueue, webhookQueue, jwt],
+    bind: [table, bucket, trainingQueue, webhookQueue, realtime, jwt],
   });
   const models = endpoint("HttpModels", "functions/http/models.handler", {
-    bind: [table, bucket, jwt],
+    // Gradient evaluations (/api/v1/evaluations) run on the training queue.
+    bind: [table, bucket, trainingQueue, jwt],
   });
   const deployments = endpoint("HttpDeployments", "functions/http/deployments.handler", {
-    bind: [table, bucket, compileQueue, jwt],
+    bind: [table, bucket, compileQueue, realtime, jwt],
   });
   const billing = endpoint("HttpBilling", "functions/http/billing.handler", {
     bind: [

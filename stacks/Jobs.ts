@@ -136,7 +136,7 @@ export function Jobs({ stack, app }: StackContext) {
   const trainingBindings = [table, bucket, access.worker(trainingQueue), access.producer(webhookQueue), realtime];
   const training = containerFunction("TrainingWorker", {
     file: "functions/jobs/Dockerfile.training",
-    handler: "functions/jobs/training.handler",
+    handler: "functions/jobs/train.handler",
     timeout: timeouts.training,
     memorySize: 10240,
     diskMiB: 4096,
@@ -165,7 +165,8 @@ export function Jobs({ stack, app }: StackContext) {
         platform: Platform.LINUX_AMD64,
         ignoreMode: IgnoreMode.DOCKER,
       }),
-      command: ["node", "functions/jobs/poller.js", "training"],
+      // functions/jobs/train-worker.ts: polls TrainingQueue with the same handler the Lambda runs.
+      command: ["node", "functions/jobs/train-worker.js"],
       cpu: 4096,
       memoryLimitMiB: 16384,
       ephemeralStorageGiB: 40,
@@ -227,22 +228,32 @@ export function Jobs({ stack, app }: StackContext) {
     handler: "functions/jobs/webhooks.handler",
     timeout: timeouts.webhook.toSeconds(),
     memorySize: 512,
-    bind: [table],
+    // Failed deliveries are re-enqueued with a backoff delay.
+    bind: [table, access.worker(webhookQueue)],
   });
   webhookQueue.addConsumer(stack, {
     cdk: { function: webhooks, eventSource: { batchSize: 10, reportBatchItemFailures: true } },
   });
 
   // ------------------------------------------------------------ dead letters
-  const deadLetter = nodeFunction(stack, "DeadLetterWorker", {
-    handler: "functions/jobs/dead-letter.handler",
+  // A message that exhausted its receives marks its run / deployment failed.
+  const trainingDeadLetter = nodeFunction(stack, "TrainingDeadLetter", {
+    handler: "functions/jobs/training-dead-letter.handler",
     timeout: timeouts.deadLetter.toSeconds(),
-    memorySize: 512,
+    memorySize: 1024,
+    // Failing a run frees its slot (which may start the next queued run),
+    // notifies subscribers and emits the training.failed webhook.
+    bind: [table, realtime, access.producer(trainingQueue), access.producer(webhookQueue)],
+  });
+  trainingDeadLetter.addEventSource(new SqsEventSource(trainingDlq, { batchSize: 10, reportBatchItemFailures: true }));
+
+  const compileDeadLetter = nodeFunction(stack, "CompileDeadLetter", {
+    handler: "functions/jobs/compile-dead-letter.handler",
+    timeout: timeouts.deadLetter.toSeconds(),
+    memorySize: 1024,
     bind: [table, realtime],
   });
-  for (const dlq of [trainingDlq, compileDlq]) {
-    deadLetter.addEventSource(new SqsEventSource(dlq, { batchSize: 10, reportBatchItemFailures: true }));
-  }
+  compileDeadLetter.addEventSource(new SqsEventSource(compileDlq, { batchSize: 10, reportBatchItemFailures: true }));
 
   // -------------------------------------------------------------- retention
   const retention = nodeFunction(stack, "RetentionWorker", {
@@ -270,7 +281,7 @@ export function Jobs({ stack, app }: StackContext) {
     compileQueue,
     webhookQueue,
     deadLetterQueues: { ingest: ingestDlq, training: trainingDlq, compile: compileDlq, webhook: webhookDlq },
-    workers: { ingest, training, compile, webhooks, deadLetter, retention },
+    workers: { ingest, training, compile, webhooks, trainingDeadLetter, compileDeadLetter, retention },
     trainingService,
     retentionSchedule,
   };

@@ -3,7 +3,8 @@
  */
 import { Function, type Bucket, type FunctionProps, type Queue, type Table } from "sst/constructs";
 import { useProject } from "sst/project.js";
-import { Annotations } from "aws-cdk-lib";
+import fs from "node:fs/promises";
+import path from "node:path";
 import type { Construct } from "constructs";
 import { nativeInstalls } from "./native";
 import type { Secret } from "sst/constructs/Secret.js";
@@ -134,8 +135,34 @@ export function bindToCompute(
   }
 }
 
-/** Native packages that only fit container images: kept external, never installed into a zip. */
-const CONTAINER_ONLY = new Set(["onnxruntime-node"]);
+/**
+ * onnxruntime-node ships binaries for every platform (~290 MB) and, on
+ * linux/x64, its install script downloads CUDA libraries. In a zip bundle
+ * only the Lambda's own platform is kept and the download is skipped (Lambda
+ * has no GPU), which leaves ~45 MB.
+ */
+function onnxRuntimeHooks(): NonNullable<FunctionProps["hooks"]> {
+  return {
+    async beforeBuild(_props, out) {
+      await fs.writeFile(path.join(out, ".npmrc"), "onnxruntime-node-install=skip\n");
+    },
+    async afterBuild(props, out) {
+      await fs.rm(path.join(out, ".npmrc"), { force: true });
+      const keep = props.architecture === "arm_64" ? "linux/arm64" : "linux/x64";
+      const bin = path.join(out, "node_modules", "onnxruntime-node", "bin");
+      const list = (dir: string) => fs.readdir(dir).catch(() => [] as string[]);
+      for (const napi of await list(bin)) {
+        for (const platform of await list(path.join(bin, napi))) {
+          for (const cpu of await list(path.join(bin, napi, platform))) {
+            if (`${platform}/${cpu}` !== keep) {
+              await fs.rm(path.join(bin, napi, platform, cpu), { recursive: true, force: true });
+            }
+          }
+        }
+      }
+    },
+  };
+}
 
 /**
  * An SST Function whose bundle installs exactly the native packages its
@@ -144,24 +171,14 @@ const CONTAINER_ONLY = new Set(["onnxruntime-node"]);
  * replaces, not merges, a function's `nodejs` props.
  */
 export function nodeFunction(scope: Construct, id: string, props: FunctionProps & { handler: string }): Function {
-  const natives = nativeInstalls(useProject().paths.root, props.handler);
-  const install = natives.filter((name) => !CONTAINER_ONLY.has(name));
-  const external = natives.filter((name) => CONTAINER_ONLY.has(name));
-  const fn = new Function(scope, id, {
+  const install = nativeInstalls(useProject().paths.root, props.handler);
+  return new Function(scope, id, {
     ...props,
     nodejs: {
       ...props.nodejs,
       format: "esm",
       ...(install.length > 0 ? { install } : {}),
-      ...(external.length > 0 ? { esbuild: { ...props.nodejs?.esbuild, external } } : {}),
     },
+    ...(install.includes("onnxruntime-node") ? { hooks: onnxRuntimeHooks() } : {}),
   });
-  if (external.length > 0) {
-    Annotations.of(fn).addWarningV2(
-      "flint:container-only-package",
-      `${props.handler} imports ${external.join(", ")}, which is too large for a zip Lambda; ` +
-        "it is left out of the bundle, so that code path fails at run time. Run it in a container worker.",
-    );
-  }
-  return fn;
 }

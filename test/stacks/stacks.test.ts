@@ -332,7 +332,7 @@ describe("Jobs", () => {
     const known = ids(test);
     const training = functionResource(test, "Jobs", "TrainingWorker").Properties;
     expect(training.PackageType).toBe("Image");
-    expect(training.ImageConfig.Command).toEqual(["functions/jobs/training.handler"]);
+    expect(training.ImageConfig.Command).toEqual(["functions/jobs/train.handler"]);
     expect(training.Timeout).toBe(900);
     expect(training.MemorySize).toBeGreaterThanOrEqual(4096);
     expect(training.MemorySize).toBeLessThanOrEqual(10240);
@@ -378,7 +378,7 @@ describe("Jobs", () => {
       expect(resources(template, "AWS::ECS::Service")).toHaveLength(1);
       const [[, taskDef]] = resources(template, "AWS::ECS::TaskDefinition") as [[string, Json]];
       const container = (taskDef.Properties.ContainerDefinitions as Json[])[0]!;
-      expect(container.Command).toEqual(["node", "functions/jobs/poller.js", "training"]);
+      expect(container.Command).toEqual(["node", "functions/jobs/train-worker.js"]);
       const envNames = (container.Environment as Json[]).map((e) => e.Name);
       expect(envNames).toEqual(
         expect.arrayContaining(["SST_Table_tableName_Data", "SST_Queue_queueUrl_TrainingQueue"]),
@@ -402,14 +402,28 @@ describe("Jobs", () => {
     });
   }
 
-  it("drains the training and compile DLQs into the dead-letter function", () => {
+  it("drains the training and compile DLQs into their dead-letter functions", () => {
     const known = ids(test);
-    const deadLetter = functionLogicalId(test, "Jobs", "DeadLetterWorker");
-    const sources = resources(test.templates.Jobs, "AWS::Lambda::EventSourceMapping")
-      .filter(([, m]) => m.Properties.FunctionName.Ref === deadLetter)
-      .map(([, m]) => m.Properties.EventSourceArn["Fn::GetAtt"][0])
-      .sort();
-    expect(sources).toEqual([known.queues.CompileDLQ, known.queues.TrainingDLQ].sort());
+    const sourcesOf = (id: string) =>
+      resources(test.templates.Jobs, "AWS::Lambda::EventSourceMapping")
+        .filter(([, m]) => m.Properties.FunctionName.Ref === functionLogicalId(test, "Jobs", id))
+        .map(([, m]) => m.Properties.EventSourceArn["Fn::GetAtt"][0]);
+    expect(sourcesOf("TrainingDeadLetter")).toEqual([known.queues.TrainingDLQ]);
+    expect(sourcesOf("CompileDeadLetter")).toEqual([known.queues.CompileDLQ]);
+  });
+
+  it("points each zip worker at its handler", () => {
+    const handlers: Record<string, string> = {
+      IngestWorker: "functions/jobs/ingest.handler",
+      WebhookWorker: "functions/jobs/webhooks.handler",
+      TrainingDeadLetter: "functions/jobs/training-dead-letter.handler",
+      CompileDeadLetter: "functions/jobs/compile-dead-letter.handler",
+      RetentionWorker: "functions/jobs/retention.handler",
+    };
+    for (const [id, handler] of Object.entries(handlers)) {
+      const fn = child(test, "Jobs", id) as unknown as { props: { handler: string } };
+      expect(fn.props.handler, id).toBe(handler);
+    }
   });
 
   it("schedules retention daily against the retention function", () => {
@@ -521,13 +535,19 @@ describe("least privilege", () => {
     ["Api", "HttpMeta", ["table"]],
     ["Api", "HttpAccounts", ["table", "ses", ...S("JWT_SIGNING_KEY")]],
     ["Api", "HttpAdmin", ["table", ...S("JWT_SIGNING_KEY")]],
-    ["Api", "HttpDatasets", ["table", "bucket", "queue:IngestQueue", "send:IngestQueue", ...S("JWT_SIGNING_KEY")]],
+    // Endpoints that change runs, datasets or deployments also push to subscribers (realtime).
+    [
+      "Api",
+      "HttpDatasets",
+      ["table", "bucket", "realtime", "queue:IngestQueue", "send:IngestQueue", ...S("JWT_SIGNING_KEY")],
+    ],
     [
       "Api",
       "HttpTraining",
       [
         "table",
         "bucket",
+        "realtime",
         "queue:TrainingQueue",
         "send:TrainingQueue",
         "queue:WebhookQueue",
@@ -535,8 +555,13 @@ describe("least privilege", () => {
         ...S("JWT_SIGNING_KEY"),
       ],
     ],
-    ["Api", "HttpModels", ["table", "bucket", ...S("JWT_SIGNING_KEY")]],
-    ["Api", "HttpDeployments", ["table", "bucket", "queue:CompileQueue", "send:CompileQueue", ...S("JWT_SIGNING_KEY")]],
+    // Gradient evaluations are queued on the training queue.
+    ["Api", "HttpModels", ["table", "bucket", "queue:TrainingQueue", "send:TrainingQueue", ...S("JWT_SIGNING_KEY")]],
+    [
+      "Api",
+      "HttpDeployments",
+      ["table", "bucket", "realtime", "queue:CompileQueue", "send:CompileQueue", ...S("JWT_SIGNING_KEY")],
+    ],
     [
       "Api",
       "HttpBilling",
@@ -558,8 +583,15 @@ describe("least privilege", () => {
       ["table", "bucket", "realtime", "queue:TrainingQueue", "send:TrainingQueue", "queue:WebhookQueue", "send:WebhookQueue"],
     ],
     ["Jobs", "CompileWorker", ["table", "bucket", "realtime", "queue:CompileQueue"]],
-    ["Jobs", "WebhookWorker", ["table", "queue:WebhookQueue"]],
-    ["Jobs", "DeadLetterWorker", ["table", "realtime", "queue:TrainingDLQ", "queue:CompileDLQ"]],
+    // Failed deliveries are re-enqueued with a delay.
+    ["Jobs", "WebhookWorker", ["table", "queue:WebhookQueue", "send:WebhookQueue"]],
+    // Failing a run frees its slot (next queued run starts) and emits a webhook.
+    [
+      "Jobs",
+      "TrainingDeadLetter",
+      ["table", "realtime", "queue:TrainingDLQ", "queue:TrainingQueue", "send:TrainingQueue", "queue:WebhookQueue", "send:WebhookQueue"],
+    ],
+    ["Jobs", "CompileDeadLetter", ["table", "realtime", "queue:CompileDLQ"]],
     ["Jobs", "RetentionWorker", ["table", "bucket"]],
   ];
 
@@ -625,7 +657,7 @@ describe("least privilege", () => {
 describe("function defaults", () => {
   it("applies the app-wide runtime, ESM, architecture, tracing and log retention to every SST function", () => {
     const functions = (Object.values(test.stacks) as Stack[]).flatMap((stack) => stack.getAllFunctions());
-    expect(functions.length).toBe(9 + 3 + 4); // http + ws + zip jobs
+    expect(functions.length).toBe(9 + 3 + 5); // http + ws + zip jobs
     for (const fn of functions as SstFunction[]) {
       const props = (fn as unknown as { props: Json }).props;
       expect(props.runtime, fn.node.id).toBe("nodejs20.x");
@@ -633,8 +665,11 @@ describe("function defaults", () => {
       expect(props.tracing, fn.node.id).toBe("active");
       expect(props.logRetention, fn.node.id).toBe("one_month");
       expect(props.architecture, fn.node.id).toBe("x86_64");
-      // onnxruntime-node (~290 MB) never goes into a zip bundle.
-      expect(props.nodejs?.install ?? [], fn.node.id).not.toContain("onnxruntime-node");
+      // onnxruntime-node is only installed with the hooks that slim it to the Lambda's platform.
+      if ((props.nodejs?.install ?? []).includes("onnxruntime-node")) {
+        expect(typeof props.hooks?.beforeBuild, fn.node.id).toBe("function");
+        expect(typeof props.hooks?.afterBuild, fn.node.id).toBe("function");
+      }
     }
     for (const [stack, template] of Object.entries(test.templates)) {
       const appFunctions = resources(template, "AWS::Lambda::Function").filter(
