@@ -3,13 +3,23 @@
  * reset and change, MFA enrolment, profile, preferences and push tokens.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { handle } from "hono/aws-lambda";
 import { Auth } from "../../core/auth";
+import { unauthorized } from "../../core/error";
 import { User } from "../../core/user";
 import { ErrorSchemaDoc, clientIp, createApp, type Env } from "./common";
 
 export const app = createApp();
+
+/** Signed-in routes answer 401 before their input is even looked at. */
+const requireUser: MiddlewareHandler<Env> = async (c, next) => {
+  if (c.get("actor").type !== "user") throw unauthorized();
+  await next();
+};
+for (const path of ["/auth/logout", "/auth/session", "/auth/me", "/auth/change-password", "/mfa/*", "/profile", "/profile/*", "/push/*"]) {
+  app.use(path, requireUser);
+}
 
 // ---------------------------------------------------------------------------
 // Schemas

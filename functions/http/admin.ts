@@ -4,11 +4,21 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
+import type { MiddlewareHandler } from "hono";
 import { Audit } from "../../core/audit";
+import { unauthorized } from "../../core/error";
 import { Admin } from "../../core/user/admin";
-import { ErrorSchemaDoc, createApp } from "./common";
+import { ErrorSchemaDoc, createApp, type Env } from "./common";
 
 export const app = createApp();
+
+/** Every route here is for signed-in admins: anonymous calls answer 401 before input validation. */
+const requireUser: MiddlewareHandler<Env> = async (c, next) => {
+  if (c.get("actor").type !== "user") throw unauthorized();
+  await next();
+};
+app.use("/admin/*", requireUser);
+app.use("/audit/*", requireUser);
 
 const Role = z.enum(["admin", "operator", "viewer"]);
 const TenantId = z.string().min(1).max(64).optional().openapi({ description: "Superadmin only: act on this tenant" });
