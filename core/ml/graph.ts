@@ -145,7 +145,7 @@ export class Graph {
     this.nodes.push({
       input: inputs.map((i) => (typeof i === "string" ? i : i.name)),
       output: outs.map((o) => o.name),
-      name: "",
+      name: `n${this.nodes.length}`,
       opType,
       attribute: Object.entries(attrs).map(([name, v]) => attr(name, v)),
     });

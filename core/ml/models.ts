@@ -17,12 +17,13 @@
  *   gru.{l}.W   [in+H, 3H]  gate columns r, z, n; gru.{l}.b [3H] input bias; gru.{l}.bh [3H] recurrent bias
  *   GRU cell: [a_r a_z a_n] = x_t·W_x + b, [u_r u_z u_n] = h·W_h + bh; r=σ(a_r+u_r); z=σ(a_z+u_z);
  *             n = tanh(a_n + r⊙u_n); h_t = (1−z)⊙n + z⊙h_{t-1}
- *   head.W [H, F], head.b [F]: forecast(x_T) = x_{T-1} + h_{T-1}·W + b   (residual, in normalised units)
+ *   head.W [H, F], head.b [F]: forecast of the last window row = h_last · W + b (normalised units)
  *   The GRU reads steps 0..T-2 of the window and forecasts step T-1.
  *
  * sentinel
- *   mlp.0.W [2F,128], mlp.0.b; mlp.1.W [128,64], mlp.1.b; mlp.2.W [64,1], mlp.2.b [1]
- *   input features = concat(last row, window mean) of the normalised window; ReLU hidden layers;
+ *   mlp.0.W [3F,128], mlp.0.b; mlp.1.W [128,64], mlp.1.b; mlp.2.W [64,1], mlp.2.b [1]
+ *   input features (n = 3F) = concat(last row, window mean, window std (√(var+1e-6))) of the
+ *   normalised window; ReLU hidden layers;
  *   score = σ(logit) = failure probability (health = 1 − score).
  */
 import { mulDim, type Graph, type Tensor } from "./graph";
@@ -93,7 +94,7 @@ export function defineModel(architecture: ArchitectureT, features: number, hp: H
     dense("head", H, F);
     if (hp.dropout > 0) masks.push({ name: "mask.head", dim: H });
   } else {
-    dense("mlp.0", 2 * F, 128);
+    dense("mlp.0", 3 * F, 128);
     dense("mlp.1", 128, 64);
     dense("mlp.2", 64, 1);
     if (hp.dropout > 0) masks.push({ name: "mask.0", dim: 128 }, { name: "mask.1", dim: 64 });
@@ -254,7 +255,6 @@ export function forward(
     const xtm = g.transpose(x, [1, 0, 2]); // [T,N,F]
     const ctx = g.slice(xtm, 0, 0, T - 1);
     const target = g.reshape(g.slice(xtm, 0, T - 1, T), ["N", F]);
-    const lastObs = g.reshape(g.slice(xtm, 0, T - 2, T - 1), ["N", F]);
     let last: Tensor | undefined;
     if (native) {
       let seq3 = ctx;
@@ -271,15 +271,18 @@ export function forward(
         last = r.last;
       }
     }
-    const forecast = g.add(lastObs, g.gemm(drop(last!, "mask.head"), P("head.W"), P("head.b")));
+    const forecast = g.gemm(drop(last!, "mask.head"), P("head.W"), P("head.b"));
     const err = elementLoss(g, g.sub(forecast, target), hp.loss === "bce" ? "mse" : hp.loss);
     const score = g.reduceMean(err, [1], false);
     return { perSample: score, score, output: forecast, outputName: "forecast" };
   }
   // sentinel
   const lastRow = g.reshape(g.slice(x, 1, T - 1, T), ["N", F]);
-  const mean = g.reduceMean(x, [1], false);
-  const feat = g.concat([lastRow, mean], 1);
+  const meanK = g.reduceMean(x, [1], true); // [N,1,F]
+  const mean = g.reshape(meanK, ["N", F]);
+  const dev = g.sub(x, meanK);
+  const sd = g.sqrt(g.add(g.reshape(g.reduceMean(g.mul(dev, dev), [1], true), ["N", F]), g.scalar(1e-6)));
+  const feat = g.concat([lastRow, mean, sd], 1);
   const h1 = drop(g.relu(g.gemm(feat, P("mlp.0.W"), P("mlp.0.b"))), "mask.0");
   const h2 = drop(g.relu(g.gemm(h1, P("mlp.1.W"), P("mlp.1.b"))), "mask.1");
   const logit = g.reshape(g.gemm(h2, P("mlp.2.W"), P("mlp.2.b")), ["N"]);
