@@ -1,0 +1,214 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { givenTier } from "../billing/support";
+import { createUser, type TestUser } from "../support/users";
+import { api, call, deviceCall, registerTarget, SimulatedDevice, sha256, storeModel, tinyModel, waitForStatus } from "./helpers";
+
+let alice: TestUser;
+let bob: TestUser;
+let aliceModel: string;
+let aliceSecondModel: string;
+let bobModel: string;
+let aliceTarget: { id: string; credential: string };
+let bobTarget: { id: string; credential: string };
+/** Alice's first deployment, installed on her armv7 controller. */
+let installed: any;
+
+beforeAll(async () => {
+  [alice, bob] = await Promise.all([createUser(), createUser()]);
+  await givenTier(alice.tenantId, "pro");
+  const [lstm, gru] = await Promise.all([tinyModel("lstm_autoencoder"), tinyModel("gru_predictor")]);
+  [aliceModel, aliceSecondModel, bobModel] = await Promise.all([
+    storeModel(alice.tenantId, lstm, "lstm_autoencoder"),
+    storeModel(alice.tenantId, gru, "gru_predictor"),
+    storeModel(bob.tenantId, gru, "gru_predictor"),
+  ]);
+  [aliceTarget, bobTarget] = await Promise.all([registerTarget(alice), registerTarget(bob, "aarch64-unknown-linux-gnu", "Bob boiler")]);
+});
+
+describe("deploying to an edge controller over HTTP", () => {
+  it("registers a target with a one-time device credential and lists it offline until it heartbeats", async () => {
+    const list = await call(alice, "GET", "/deployments/targets");
+    expect(list.status).toBe(200);
+    const target = list.body.find((t: { id: string }) => t.id === aliceTarget.id);
+    expect(target).toMatchObject({ name: "Warren AHU-1", ip: "100.124.76.93", arch: "armv7", status: "offline", current_model: null, last_seen: null });
+    expect(target).not.toHaveProperty("credential");
+    expect(aliceTarget.credential).toMatch(/^fdc\./);
+  });
+
+  it("compiles, verifies and packages a model, and the device installs it (deployed)", async () => {
+    const created = await call(alice, "POST", "/deployments", { model_id: aliceModel, target_id: aliceTarget.id });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ status: "compiling", model_id: aliceModel, target_ip: "100.124.76.93", target_name: "Warren AHU-1", target_arch: "armv7" });
+
+    const ready = await waitForStatus(alice, created.body.id, ["transferring", "failed"]);
+    expect(ready.reason).toBeNull();
+    expect(ready.status).toBe("transferring");
+    expect(ready.binary_size_bytes).toBeGreaterThan(1000);
+    expect(ready.verification.windows_checked).toBeGreaterThan(0);
+    expect(ready.verification.max_abs_error).toBeLessThan(1e-3);
+    expect(ready.toolchain).toContain("arm-linux-gnueabihf-gcc");
+
+    const device = new SimulatedDevice(aliceTarget.credential, "armv7");
+    const beat = await device.heartbeat();
+    expect(beat.status).toBe(200);
+    expect(beat.body.status).toBe("online");
+
+    const assignment = await device.assignment();
+    expect(assignment.status).toBe(200);
+    expect(assignment.body).toMatchObject({ deployment_id: ready.id, model_id: aliceModel, arch: "armv7", sha256: ready.sha256 });
+
+    const install = await device.install(assignment.body);
+    expect(install.archiveSha256).toBe(ready.sha256);
+    expect(install.binarySha256).toBe(ready.binary_sha256);
+    expect(install.mode).toBe(0o755);
+    expect(install.manifest).toMatchObject({ model_id: aliceModel, target_arch: "armv7", precision: "float32" });
+    expect(install.manifest.files[0].sha256).toBe(install.binarySha256);
+    expect(install.selftest.code).toBe(0);
+    expect(install.selftest.stdout).toContain("selftest ok");
+
+    const confirmed = await device.confirm(ready.id, { status: "installed" });
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body.deployment).toMatchObject({ status: "deployed", deployed_by: alice.username });
+    expect(confirmed.body.deployment.deployed_at).toEqual(expect.any(String));
+    expect(confirmed.body.target).toMatchObject({ current_model: aliceModel, current_deployment_id: ready.id, status: "online" });
+    expect((await device.assignment()).status).toBe(204);
+
+    const download = await fetch(api(`/deployments/${ready.id}/binary`), { headers: { authorization: `Bearer ${alice.token}` } });
+    expect(download.status).toBe(200);
+    expect(download.headers.get("content-type")).toBe("application/octet-stream");
+    expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(ready.sha256);
+    installed = confirmed.body.deployment;
+  });
+
+  it("keeps the previous model when an install fails on the device (rollback)", async () => {
+    expect(installed?.status).toBe("deployed");
+    const created = await call(alice, "POST", "/deployments", { model_id: aliceSecondModel, target_ip: "100.124.76.93", target_name: "Warren AHU-1" });
+    expect(created.status).toBe(201);
+    await waitForStatus(alice, created.body.id, ["transferring"]);
+    const device = new SimulatedDevice(aliceTarget.credential, "armv7");
+    const assignment = await device.assignment();
+    expect(assignment.body.deployment_id).toBe(created.body.id);
+
+    const failed = await device.confirm(created.body.id, { status: "failed", reason: "selftest exit 1" });
+    expect(failed.status).toBe(200);
+    expect(failed.body.deployment.status).toBe("failed");
+    expect(failed.body.deployment.reason).toContain("selftest exit 1");
+    expect(failed.body.target.current_model).toBe(aliceModel);
+
+    const targets = await call(alice, "GET", "/deployments/targets");
+    expect(targets.body.find((t: { id: string }) => t.id === aliceTarget.id)).toMatchObject({ current_model: aliceModel, current_deployment_id: installed.id });
+    const again = await device.confirm(created.body.id, { status: "installed" });
+    expect(again.status).toBe(409);
+  });
+
+  it("deploys int8 weights for aarch64", async () => {
+    const created = await call(bob, "POST", "/deployments", { model_id: bobModel, target_id: bobTarget.id, precision: "int8" });
+    expect(created.status).toBe(201);
+    const ready = await waitForStatus(bob, created.body.id, ["transferring", "failed"]);
+    expect(ready).toMatchObject({ status: "transferring", precision: "int8", target_arch: "aarch64", reason: null });
+    expect(ready.verification.int8_onnx_max_abs_deviation).toEqual(expect.any(Number));
+  });
+
+  it("fails a deployment whose model cannot be compiled, with a reason", async () => {
+    const broken = await storeModel(alice.tenantId, await tinyModel("gru_predictor"), "gru_predictor", new TextEncoder().encode("not onnx"));
+    const created = await call(alice, "POST", "/deployments", { model_id: broken, target_id: aliceTarget.id });
+    expect(created.status).toBe(201);
+    const failed = await waitForStatus(alice, created.body.id, ["failed", "transferring"]);
+    expect(failed.status).toBe("failed");
+    expect(failed.reason).toMatch(/unsupported model/);
+  });
+
+  it("lists the tenant's deployments newest first", async () => {
+    const list = await call(alice, "GET", "/deployments");
+    expect(list.status).toBe(200);
+    expect(list.body.length).toBeGreaterThanOrEqual(2);
+    const ids = list.body.map((d: { id: string }) => d.id);
+    expect([...ids].sort().reverse()).toEqual(ids);
+    expect(list.body.every((d: { model_id: string }) => d.model_id !== bobModel)).toBe(true);
+  });
+});
+
+describe("tenancy", () => {
+  it("answers 404 for another tenant's deployment, package and target", async () => {
+    const bobs = await call(bob, "GET", "/deployments");
+    const bobDeployment = bobs.body[0].id as string;
+    expect((await call(alice, "GET", `/deployments/${bobDeployment}`)).status).toBe(404);
+    expect((await call(alice, "GET", `/deployments/${bobDeployment}/binary`)).status).toBe(404);
+    const viaTarget = await call(alice, "POST", "/deployments", { model_id: aliceModel, target_id: bobTarget.id });
+    expect(viaTarget.status).toBe(404);
+    expect(viaTarget.body.code).toBe("target.not_found");
+    const viaModel = await call(alice, "POST", "/deployments", { model_id: bobModel, target_id: aliceTarget.id });
+    expect(viaModel.status).toBe(404);
+    expect(viaModel.body.code).toBe("model.not_found");
+  });
+
+  it("never shows a device another tenant's deployment", async () => {
+    const bobs = await call(bob, "GET", "/deployments");
+    const bobDeployment = bobs.body[0].id as string;
+    const confirm = await deviceCall(aliceTarget.credential, "POST", `/devices/deployments/${bobDeployment}/confirm`, { status: "installed" });
+    expect(confirm.status).toBe(404);
+    const assignment = await deviceCall(aliceTarget.credential, "GET", "/devices/assignment");
+    expect(assignment.status).toBe(204);
+    const bobDevice = await deviceCall(bobTarget.credential, "GET", "/devices/assignment");
+    expect(bobDevice.status).toBe(200);
+    expect(bobDevice.body.deployment_id).toBe(bobDeployment);
+  });
+});
+
+describe("access and bad input", () => {
+  it("rejects a wrong or malformed device credential with 401", async () => {
+    const [prefix, id] = aliceTarget.credential.split(".");
+    for (const credential of [`${prefix}.${id}.wrong-secret`, "garbage", `${prefix}.unknown.secret`]) {
+      const reply = await deviceCall(credential, "GET", "/devices/assignment");
+      expect(reply.status).toBe(401);
+    }
+  });
+
+  it("keeps the device routes for devices", async () => {
+    const reply = await call(alice, "GET", "/devices/assignment");
+    expect(reply.status).toBe(401);
+    expect(reply.body.code).toBe("auth.device_required");
+  });
+
+  it("lets viewers read but not register targets or deploy", async () => {
+    const viewer = await createUser({ tenantId: alice.tenantId, role: "viewer" });
+    expect((await call(viewer, "GET", "/deployments")).status).toBe(200);
+    expect((await call(viewer, "POST", "/deployments/targets", { name: "x", arch: "armv7" })).status).toBe(403);
+    expect((await call(viewer, "POST", "/deployments", { model_id: aliceModel, target_id: aliceTarget.id })).status).toBe(403);
+  });
+
+  it.each([
+    ["an unknown architecture", "/deployments/targets", { name: "x", arch: "mips" }],
+    ["a target without a name", "/deployments/targets", { arch: "armv7" }],
+    ["a malformed ip", "/deployments/targets", { name: "x", arch: "armv7", ip: "999.1.1.1" }],
+    ["a deployment without a model", "/deployments", { target_id: "tgt_x" }],
+    ["a deployment without a target", "/deployments", { model_id: "mdl_x" }],
+    ["an unknown precision", "/deployments", { model_id: "mdl_x", target_id: "tgt_x", precision: "fp16" }],
+  ])("answers 400 for %s", async (_name, path, body) => {
+    const reply = await call(alice, "POST", path, body);
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({ code: "request.invalid", error: expect.any(String) });
+  });
+
+  it("answers 400 for a confirmation with an unknown status", async () => {
+    const reply = await deviceCall(aliceTarget.credential, "POST", `/devices/deployments/${installed.id}/confirm`, { status: "maybe" });
+    expect(reply.status).toBe(400);
+  });
+
+  it("answers 400 for a body that is not JSON", async () => {
+    const reply = await call(alice, "POST", "/deployments", "{not json");
+    expect(reply.status).toBe(400);
+  });
+
+  it("enforces the plan's deployment limit per target on the Free plan", async () => {
+    const carol = await createUser();
+    const model = await storeModel(carol.tenantId, await tinyModel("gru_predictor"), "gru_predictor");
+    const first = await registerTarget(carol, "x86_64");
+    const second = await registerTarget(carol, "x86_64", "Second");
+    expect((await call(carol, "POST", "/deployments", { model_id: model, target_id: first.id })).status).toBe(201);
+    expect((await call(carol, "POST", "/deployments", { model_id: model, target_id: first.id })).status).toBe(201);
+    const over = await call(carol, "POST", "/deployments", { model_id: model, target_id: second.id });
+    expect(over.status).toBe(403);
+    expect(over.body.code).toBe("plan.deployment_limit_reached");
+  });
+});
