@@ -1,4 +1,3 @@
-import path from "node:path";
 import { Cron, Queue, use, type StackContext } from "sst/constructs";
 import { useProject } from "sst/project.js";
 import { Duration, IgnoreMode, Size } from "aws-cdk-lib";
@@ -188,7 +187,7 @@ export function Jobs({ stack, app }: StackContext) {
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { rollback: true },
-      environment: { ...containerEnvironment, FLINT_WORKER: "fargate" },
+      environment: { ...containerEnvironment },
       logDriver: ecs.LogDrivers.awsLogs({ streamPrefix: "training", logRetention: RetentionDays.ONE_MONTH }),
     });
     // The image's ENTRYPOINT is the Lambda bootstrap; the task runs the poller command directly.
