@@ -188,7 +188,7 @@ export async function consumeTokens(
   if (!Number.isInteger(amount) || amount < 0) {
     throw invalid("billing.invalid_amount", "Token amount must be a non-negative integer", { amount });
   }
-  const opts = ConsumeOptions.parse(options);
+  const opts = parse(ConsumeOptions, options);
   const period = periodOf(await find(tenantId));
   const result = { consumed: amount, duplicate: false, period_start: period.start, period_end: period.end };
   if (amount === 0) return result;
