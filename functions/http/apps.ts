@@ -1,9 +1,20 @@
 /**
- * Every endpoint group, each deployed as its own Lambda (stacks/Api.ts). The
- * local runtime mounts the same apps on one port, and the OpenAPI document is
- * assembled from them.
+ * Every endpoint group but meta, for assembling the OpenAPI document. Each is
+ * deployed as its own Lambda (stacks/Api.ts) and dispatched by
+ * functions/http/routes.ts locally.
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Env } from "./common";
 
-export const endpointGroups: Record<string, () => Promise<{ app: OpenAPIHono<Env, any, any> }>> = {};
+type GroupModule = Promise<{ app: OpenAPIHono<Env, any, any> }>;
+
+export const endpointGroups: Record<string, () => GroupModule> = {
+  accounts: () => import("./accounts") as unknown as GroupModule,
+  admin: () => import("./admin") as unknown as GroupModule,
+  datasets: () => import("./datasets") as unknown as GroupModule,
+  training: () => import("./training") as unknown as GroupModule,
+  models: () => import("./models") as unknown as GroupModule,
+  deployments: () => import("./deployments") as unknown as GroupModule,
+  billing: () => import("./billing") as unknown as GroupModule,
+  "stripe-webhook": () => import("./stripe-webhook") as unknown as GroupModule,
+};

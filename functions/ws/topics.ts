@@ -1,4 +1,5 @@
 /** Registers the tenant-scoped lookups for subscribable topics (imported by the WS handlers). */
 import "../../core/deployment/topics";
 import "../../core/training/topic";
+import "../../core/dataset/topic";
 export {};

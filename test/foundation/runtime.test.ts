@@ -18,7 +18,7 @@ describe("local runtime", () => {
   it("answers /health with the database reachable", async () => {
     const response = await fetch(`${baseUrl}/health`);
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = (await response.json()) as Record<string, any>;
     expect(body).toMatchObject({ status: "ok", database: "connected", version: expect.any(String) });
     expect(body.uptime_seconds).toBeGreaterThanOrEqual(0);
   });
@@ -31,7 +31,7 @@ describe("local runtime", () => {
   });
 
   it("serves the OpenAPI 3.1 document and the docs page", async () => {
-    const document = await (await fetch(`${baseUrl}/api/v1/openapi.json`)).json();
+    const document = (await (await fetch(`${baseUrl}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(document.openapi).toBe("3.1.0");
     expect(Object.keys(document.paths)).toContain("/health");
     const docs = await fetch(`${baseUrl}/docs`);
@@ -53,7 +53,7 @@ describe("local runtime", () => {
   it("rejects a malformed bearer token with 401 and no stack trace", async () => {
     const response = await fetch(`${baseUrl}/api/v1/system/metrics`, { headers: { Authorization: "Bearer not-a-jwt" } });
     expect(response.status).toBe(401);
-    const body = await response.json();
+    const body = (await response.json()) as Record<string, any>;
     expect(body.code).toMatch(/^auth\./);
     expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/);
   });
