@@ -1,9 +1,10 @@
-import { Api as HttpApi, use, type FunctionProps, type StackContext } from "sst/constructs";
+import { Api as HttpApi, use, type Function, type FunctionProps, type StackContext } from "sst/constructs";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Storage } from "./Storage";
 import { Jobs } from "./Jobs";
 import { Realtime } from "./Realtime";
 import { access, nodeFunction, secretReadAccess } from "./lib/shared";
+import { endpointGroupRoutes } from "../functions/http/routes";
 
 /**
  * The HTTP API (API Gateway v2). One Lambda per endpoint group, each a Hono
@@ -37,7 +38,8 @@ export function Api({ stack }: StackContext) {
 
   const meta = endpoint("HttpMeta", "functions/http/meta.handler", {
     memorySize: 512,
-    bind: [table],
+    // /.well-known/jwks.json publishes the public half of the signing key.
+    bind: [table, jwt],
   });
   const accounts = endpoint("HttpAccounts", "functions/http/accounts.handler", {
     memorySize: 2048,
@@ -79,6 +81,28 @@ export function Api({ stack }: StackContext) {
     bind: [table, secrets.STRIPE_SECRET_KEY, secrets.STRIPE_WEBHOOK_SECRET],
   });
 
+  // The route table is shared with the local runtime (functions/http/routes.ts),
+  // so both expose exactly the same surface.
+  const groups: Record<string, Function> = {
+    meta,
+    accounts,
+    admin,
+    datasets,
+    training,
+    models,
+    deployments,
+    billing,
+    "stripe-webhook": stripeWebhook,
+  };
+  const routes: Record<string, Function> = {};
+  for (const group of endpointGroupRoutes) {
+    const fn = groups[group.name];
+    if (!fn) throw new Error(`stacks/Api.ts has no function for endpoint group "${group.name}"`);
+    for (const route of group.routes) routes[route] = fn;
+  }
+  const unrouted = Object.keys(groups).filter((name) => !endpointGroupRoutes.some((group) => group.name === name));
+  if (unrouted.length > 0) throw new Error(`endpoint groups without routes: ${unrouted.join(", ")}`);
+
   const api = new HttpApi(stack, "Api", {
     cors: {
       allowHeaders: ["authorization", "content-type", "idempotency-key", "x-request-id"],
@@ -87,42 +111,7 @@ export function Api({ stack }: StackContext) {
       exposeHeaders: ["x-request-id", "retry-after"],
       maxAge: "1 day",
     },
-    routes: {
-      "GET /health": meta,
-      "GET /.well-known/jwks.json": meta,
-      "GET /api/v1/openapi.json": meta,
-      "GET /docs": meta,
-      "GET /api/v1/system/metrics": meta,
-
-      "ANY /api/v1/auth/{proxy+}": accounts,
-      "ANY /api/v1/mfa/{proxy+}": accounts,
-      "ANY /api/v1/profile": accounts,
-      "ANY /api/v1/profile/{proxy+}": accounts,
-      "ANY /api/v1/push/{proxy+}": accounts,
-
-      "ANY /api/v1/admin/{proxy+}": admin,
-      "ANY /api/v1/audit/{proxy+}": admin,
-
-      "ANY /api/v1/datasets": datasets,
-      "ANY /api/v1/datasets/{proxy+}": datasets,
-
-      "ANY /api/v1/training": training,
-      "ANY /api/v1/training/{proxy+}": training,
-      "ANY /api/v1/webhooks": training,
-      "ANY /api/v1/webhooks/{proxy+}": training,
-
-      "ANY /api/v1/models": models,
-      "ANY /api/v1/models/{proxy+}": models,
-      "ANY /api/v1/evaluations": models,
-      "ANY /api/v1/evaluations/{proxy+}": models,
-
-      "ANY /api/v1/deployments": deployments,
-      "ANY /api/v1/deployments/{proxy+}": deployments,
-      "ANY /api/v1/devices/{proxy+}": deployments,
-
-      "ANY /api/v1/billing/{proxy+}": billing,
-      "POST /api/v1/billing/webhook": stripeWebhook,
-    },
+    routes,
   });
 
   stack.addOutputs({

@@ -532,7 +532,8 @@ describe("Api", () => {
 describe("least privilege", () => {
   const S = (...names: string[]) => names.map((n) => `secret:${n}`);
   const expected: [StackName, string, string[]][] = [
-    ["Api", "HttpMeta", ["table"]],
+    // The JWKS endpoint publishes the public half of the signing key.
+    ["Api", "HttpMeta", ["table", ...S("JWT_SIGNING_KEY")]],
     ["Api", "HttpAccounts", ["table", "ses", ...S("JWT_SIGNING_KEY")]],
     ["Api", "HttpAdmin", ["table", ...S("JWT_SIGNING_KEY")]],
     // Endpoints that change runs, datasets or deployments also push to subscribers (realtime).
