@@ -197,6 +197,7 @@ export interface ListFilter {
   userId?: string;
   action?: string;
   resourceType?: string;
+  severity?: "info" | "warning" | "critical";
   /** ISO timestamps, inclusive. */
   startDate?: string;
   endDate?: string;
@@ -225,6 +226,7 @@ export async function list(filter: ListFilter): Promise<{ entries: Entry[]; curs
   const extra: ((attr: any, op: any) => string)[] = [];
   if (filter.userId && filter.action) extra.push(({ action }, { eq }) => eq(action, filter.action));
   if (filter.resourceType) extra.push(({ resourceType }, { eq }) => eq(resourceType, filter.resourceType));
+  if (filter.severity) extra.push(({ severity }, { eq }) => eq(severity, filter.severity));
   for (const clause of extra) ranged = ranged.where(clause);
   try {
     const result = await ranged.go({ order: "desc", limit, cursor: filter.cursor ?? null });

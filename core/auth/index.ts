@@ -505,6 +505,8 @@ export async function resetPassword(input: { token: string; newPassword: string 
     throw error;
   }
   await User.setPassword(user.userId, password.data);
+  // The link arrived by email, which proves the address.
+  if (!user.emailVerified) await User.markEmailVerified(user.userId);
   const revoked = await revokeUserSessions(user.userId);
   await Audit.record({
     action: "auth.password.reset",

@@ -162,15 +162,30 @@ export async function deleteUser(username: string): Promise<void> {
   });
 }
 
-/** Audit entries of the caller's tenant (superadmin: of `tenantId`). */
-export async function auditLogs(filter: Omit<Audit.ListFilter, "tenantId"> & { tenantId?: string }) {
-  assertRole("admin");
-  return Audit.list({ ...filter, tenantId: await scope(filter.tenantId, { platform: true }) });
+export type AuditFilter = Omit<Audit.ListFilter, "tenantId"> & { tenantId?: string; username?: string };
+
+/** Resolves the tenant and a username filter (to that tenant's user id; unknown names match nothing). */
+async function auditScope(filter: AuditFilter): Promise<Audit.ListFilter | undefined> {
+  const { username, ...rest } = filter;
+  const tenantId = await scope(filter.tenantId, { platform: true });
+  if (username === undefined) return { ...rest, tenantId };
+  const user = await User.inTenant(tenantId, username);
+  if (!user || (rest.userId !== undefined && rest.userId !== user.userId)) return undefined;
+  return { ...rest, tenantId, userId: user.userId };
 }
 
-export async function auditExport(filter: Omit<Audit.ListFilter, "tenantId" | "cursor" | "limit"> & { tenantId?: string }) {
+/** Audit entries of the caller's tenant (superadmin: of `tenantId`), newest first. */
+export async function auditLogs(filter: AuditFilter) {
   assertRole("admin");
-  const entries = await Audit.exportAll({ ...filter, tenantId: await scope(filter.tenantId, { platform: true }) });
+  const scoped = await auditScope(filter);
+  return scoped ? Audit.list(scoped) : { entries: [], cursor: null };
+}
+
+/** Every matching entry (up to 10 000) for export; the export itself is audited. */
+export async function auditExport(filter: Omit<AuditFilter, "cursor" | "limit">) {
+  assertRole("admin");
+  const scoped = await auditScope(filter);
+  const entries = scoped ? await Audit.exportAll(scoped) : [];
   await Audit.record({ action: "audit.export", result: "success", details: { entries: entries.length } });
   return entries;
 }

@@ -215,6 +215,8 @@ const DateParam = z
 
 const AuditFilter = z.object({
   user_id: z.string().min(1).max(64).optional(),
+  username: z.string().min(1).max(64).optional(),
+  severity: z.enum(["info", "warning", "critical"]).optional(),
   action: z.string().min(1).max(200).optional(),
   resource_type: z.string().min(1).max(64).optional(),
   start_date: DateParam,
@@ -230,6 +232,8 @@ function bounds(filter: z.infer<typeof AuditFilter>) {
   return {
     tenantId: filter.tenant_id,
     userId: filter.user_id,
+    username: filter.username,
+    severity: filter.severity,
     action: filter.action,
     resourceType: filter.resource_type,
     startDate: start,

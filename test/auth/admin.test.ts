@@ -161,3 +161,31 @@ describe("anonymous admin calls", () => {
     expect((await call("GET", "/audit/logs?limit=0")).status).toBe(401);
   });
 });
+
+describe("admin email changes", () => {
+  it("moves the email claim and refuses an address another account holds", async () => {
+    const admin = await createUser();
+    const member = await createUser({ tenantId: admin.tenantId, role: "operator" });
+    const other = await createUser();
+    const taken = await call("PUT", `/admin/users/${member.username}`, { token: admin.token, body: { email: other.email } });
+    expect(taken.status).toBe(400);
+    expect(taken.body.code).toBe("auth.email_taken");
+
+    const next = `${uniqueName("moved")}@example.com`;
+    const moved = await call("PUT", `/admin/users/${member.username}`, { token: admin.token, body: { email: next } });
+    expect(moved.status).toBe(200);
+    expect(moved.body.email).toBe(next);
+    expect((await User.fromEmail(next))?.userId).toBe(member.userId);
+    expect(await User.fromEmail(member.email)).toBeUndefined();
+  });
+
+  it("signs a user out everywhere when the admin sets a new password", async () => {
+    const admin = await createUser();
+    const member = await createUser({ tenantId: admin.tenantId, role: "operator" });
+    const reply = await call("PUT", `/admin/users/${member.username}`, { token: admin.token, body: { password: "set-by-admin-1" } });
+    expect(reply.status).toBe(200);
+    expect((await call("GET", "/auth/me", { token: member.token })).status).toBe(401);
+    const login = await call("POST", "/auth/login", { body: { username: member.username, password: "set-by-admin-1" }, from: uniqueLoopback() });
+    expect(login.status).toBe(200);
+  });
+});

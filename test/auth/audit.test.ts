@@ -48,6 +48,13 @@ describe("audit trail", () => {
     const ids = [...first.body.logs, ...second.body.logs].map((entry: { id: string }) => entry.id);
     expect(new Set(ids).size).toBe(ids.length);
 
+    const byName = await call("GET", `/audit/logs?username=${member.username}`, { token: admin.token });
+    expect(byName.body.logs.map((entry: { id: string }) => entry.id)).toEqual(
+      (await call("GET", `/audit/logs?user_id=${member.userId}`, { token: admin.token })).body.logs.map((entry: { id: string }) => entry.id),
+    );
+    const unknownName = await call("GET", "/audit/logs?username=nobody_at_all", { token: admin.token });
+    expect(unknownName.body.logs).toEqual([]);
+
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     const future = await call("GET", `/audit/logs?start_date=${tomorrow}`, { token: admin.token });
     expect(future.body.logs).toEqual([]);
