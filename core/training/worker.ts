@@ -49,6 +49,18 @@ export const checkpointKey = (tenantId: string, runId: string) => `tenants/${ten
 export const modelIdFor = (runId: string) => `mdl_${runId.replace(/^tr_/, "")}`;
 export const evaluationIdFor = (runId: string) => `eval_${runId.replace(/^tr_/, "")}`;
 
+/** JSON-safe copy for DynamoDB: non-finite numbers (an undefined AUC, a NaN loss) become null. */
+export function finiteOnly<T>(value: T): T {
+  if (typeof value === "number") return (Number.isFinite(value) ? value : null) as T;
+  if (Array.isArray(value)) return value.map(finiteOnly) as T;
+  if (value && typeof value === "object" && !ArrayBuffer.isView(value)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, finiteOnly(item)])) as T;
+  }
+  return value;
+}
+
+const orUndefined = (value: number) => (Number.isFinite(value) ? value : undefined);
+
 /** Checkpoint every few epochs: each epoch for short runs, at most every 5. */
 export function checkpointEvery(totalEpochs: number): number {
   return Math.max(1, Math.min(5, Math.round(totalEpochs / 10)));
@@ -213,16 +225,17 @@ class Session {
   private async onEpoch(event: EpochEvent): Promise<void> {
     const { tenantId, runId } = this.run;
     const now = Date.now();
-    const update = {
+    const update = finiteOnly({
       currentEpoch: event.epoch,
-      currentTrainLoss: event.train_loss,
-      currentValLoss: event.val_loss,
-      bestValLoss: event.best_val_loss,
+      currentTrainLoss: orUndefined(event.train_loss),
+      currentValLoss: orUndefined(event.val_loss),
+      bestValLoss: orUndefined(event.best_val_loss),
       learningRate: event.learning_rate,
       trainingTimeSeconds: event.elapsed_seconds,
       estimatedRemainingSeconds: Math.round(event.estimated_remaining_seconds),
       leaseUntil: now + LEASE_MS,
-    };
+    });
+    for (const key of Object.keys(update) as (keyof typeof update)[]) if (update[key] === undefined || update[key] === null) delete update[key];
     // The live event goes out first; the records follow in parallel.
     const [, , patched] = await Promise.all([
       TrainingRun.publish(this.run, {
@@ -241,9 +254,9 @@ class Session {
         tenantId,
         runId,
         epoch: event.epoch,
-        trainLoss: event.train_loss,
-        valLoss: event.val_loss,
-        bestValLoss: event.best_val_loss,
+        trainLoss: Number.isFinite(event.train_loss) ? event.train_loss : -1,
+        valLoss: Number.isFinite(event.val_loss) ? event.val_loss : -1,
+        bestValLoss: Number.isFinite(event.best_val_loss) ? event.best_val_loss : -1,
         learningRate: event.learning_rate,
         elapsedSeconds: event.elapsed_seconds,
       }).go(),
@@ -330,7 +343,7 @@ async function storeModel(run: TrainingRunItem, data: TrainingData, result: Trai
     ...(evaluation.metrics ?? {}),
   };
   const architectureName: Record<string, string> = { lstm_autoencoder: "LSTM autoencoder", gru_predictor: "GRU predictor", sentinel: "Sentinel" };
-  const model = await Model.record({
+  const model = await Model.record(finiteOnly({
     tenantId,
     modelId,
     name: `${architectureName[run.architecture] ?? run.architecture} -- ${info.name ?? run.datasetId}`.slice(0, 200),
@@ -354,8 +367,8 @@ async function storeModel(run: TrainingRunItem, data: TrainingData, result: Trai
     quantization: result.quantization,
     stoppedEarly: result.stopped,
     epochsTrained: result.epochsRun,
-  });
-  await Evaluation.record({
+  }));
+  await Evaluation.record(finiteOnly({
     tenantId,
     evaluationId,
     modelId,
@@ -378,7 +391,7 @@ async function storeModel(run: TrainingRunItem, data: TrainingData, result: Trai
       validation_score_distribution: evaluation.validation_score_distribution,
       quantization: result.quantization,
     },
-  });
+  }));
   return model;
 }
 
@@ -406,7 +419,7 @@ async function completeRun(run: TrainingRunItem, owner: string, result: TrainRes
       modelId,
       evaluationId,
       currentEpoch: result.epochsRun,
-      bestValLoss: result.bestValLoss,
+      bestValLoss: orUndefined(result.bestValLoss),
       estimatedRemainingSeconds: 0,
     },
     { expectOwner: owner },

@@ -15,6 +15,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
 import { Evaluation } from "../../core/evaluation";
+import { invalid } from "../../core/error";
 import { Model } from "../../core/model";
 import { createApp, ErrorSchemaDoc } from "./common";
 
@@ -132,8 +133,8 @@ app.openapi(
     security,
     request: {
       params: IdParam,
+      // Not `required`: the JSON validator would otherwise reject CSV bodies; the handler checks the shape.
       body: {
-        required: true,
         content: {
           "application/json": { schema: ScoreBody },
           "text/csv": { schema: z.string().openapi({ description: "Rows in feature order; an optional header row maps columns by name" }) },
@@ -146,8 +147,11 @@ app.openapi(
     const id = c.req.valid("param").id;
     const type = c.req.header("content-type") ?? "";
     if (/^text\/(csv|plain)/i.test(type)) return c.json(await Model.score(id, { csv: await c.req.text() }), 200);
-    const body = c.req.valid("json") as z.infer<typeof ScoreBody>;
-    return c.json(await Model.score(id, body), 200);
+    const body = c.req.valid("json") as Partial<z.infer<typeof ScoreBody>> | undefined;
+    if (!/^application\/json/i.test(type) || !Array.isArray(body?.rows)) {
+      throw invalid("request.invalid", "Send rows as application/json {\"rows\": [[...], ...]} or as text/csv", { content_type: type || null });
+    }
+    return c.json(await Model.score(id, { rows: body.rows }), 200);
   },
 );
 

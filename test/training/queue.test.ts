@@ -1,0 +1,206 @@
+/**
+ * Slots, the queue, stopping, validation and tenancy, over real HTTP and
+ * WebSocket against the local runtime.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { createUser, type TestUser } from "../support/users";
+import { call, EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
+
+describe("training queue on the Free plan (one slot)", () => {
+  let alice: TestUser;
+  let datasetId: string;
+  let client: EventClient;
+
+  beforeAll(async () => {
+    alice = await createUser({ role: "operator" });
+    datasetId = await validatedDataset(alice);
+    client = await EventClient.open(alice);
+    await client.subscribe("tenant");
+  });
+
+  it("queues a second run while the single slot is taken and starts it when the slot frees", async () => {
+    const first = await startRun(alice, datasetId, { ...TINY, epochs: 6 });
+    expect(first.body.status).toBe("running");
+    const second = await startRun(alice, datasetId);
+    expect(second.status).toBe(201);
+    expect(second.body).toMatchObject({ status: "queued", dataset_id: datasetId, architecture: "lstm_autoencoder" });
+    expect(second.body.started_at).toEqual(expect.any(String));
+
+    const queue = await call(alice, "GET", "/training/queue");
+    expect(queue.body).toMatchObject({ active_trainings: 1, max_concurrent: 1, queued: 1, capacity_available: 0 });
+
+    const queuedEvent = await client.waitFor((e) => e.type === "training_queued" && e.run_id === second.body.id, 5_000);
+    expect(queuedEvent.queue_position).toBe(1);
+    const started = await client.waitFor((e) => e.type === "training_started" && e.run_id === second.body.id, 60_000);
+    expect(started.status).toBe("running");
+    // It started only once the first run had released its slot.
+    const firstDone = await client.waitFor((e) => e.type === "training_complete" && e.run_id === first.body.id);
+    const at = (type: string, runId: string) => client.events.find((e) => e.data.type === type && e.data.run_id === runId)!.at;
+    expect(at("training_started", second.body.id)).toBeGreaterThanOrEqual(at("training_complete", first.body.id) - 50);
+    expect(firstDone.status).toBe("completed");
+
+    const finished = await waitForRun(alice, second.body.id, isFinal);
+    expect(finished.status).toBe("completed");
+    const after = await call(alice, "GET", "/training/queue");
+    expect(after.body).toMatchObject({ active_trainings: 0, queued: 0, capacity_available: 1 });
+  });
+
+  it("lists runs newest first, a page at a time", async () => {
+    const page = await call(alice, "GET", "/training?limit=1");
+    expect(page.body).toHaveLength(1);
+    const cursor = page.headers.get("x-next-cursor");
+    expect(cursor).toBeTruthy();
+    const next = await call(alice, "GET", `/training?limit=1&cursor=${encodeURIComponent(cursor!)}`);
+    expect(next.body).toHaveLength(1);
+    expect(next.body[0].id < page.body[0].id).toBe(true);
+  });
+});
+
+describe("concurrent starts", () => {
+  it("give the single Free slot to exactly one run", async () => {
+    const carol = await createUser({ role: "operator" });
+    const datasetId = await validatedDataset(carol);
+    const results = await Promise.all([startRun(carol, datasetId), startRun(carol, datasetId)]);
+    expect(results.map((r) => r.status)).toEqual([201, 201]);
+    expect(results.map((r) => r.body.status).sort()).toEqual(["queued", "running"]);
+    for (const result of results) expect((await waitForRun(carol, result.body.id, isFinal)).status).toBe("completed");
+    expect((await call(carol, "GET", "/training/queue")).body).toMatchObject({ active_trainings: 0, queued: 0 });
+  });
+});
+
+describe("stopping", () => {
+  let dave: TestUser;
+  let datasetId: string;
+
+  beforeAll(async () => {
+    dave = await createUser({ role: "operator" });
+    datasetId = await validatedDataset(dave);
+  });
+
+  it("stops a queued run at once, without a model", async () => {
+    const running = await startRun(dave, datasetId, { ...TINY, epochs: 4 });
+    const queued = await startRun(dave, datasetId);
+    expect(queued.body.status).toBe("queued");
+    const stopped = await call(dave, "POST", `/training/${queued.body.id}/stop`);
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toMatchObject({ id: queued.body.id, status: "stopped", current_epoch: 0, model_id: null });
+    expect((await call(dave, "GET", "/training/queue")).body.queued).toBe(0);
+    await waitForRun(dave, running.body.id, isFinal);
+    // The stopped run never starts.
+    expect((await call(dave, "GET", `/training/${queued.body.id}`)).body.status).toBe("stopped");
+  });
+
+  it("stops a running run within one epoch and keeps its best weights as a model flagged stopped early", async () => {
+    const client = await EventClient.open(dave);
+    const started = await startRun(dave, datasetId, { ...TINY, epochs: 200, patience: 1000 });
+    await client.subscribe(`run:${started.body.id}`);
+    const first = await client.waitFor((e) => e.type === "epoch_update" && e.run_id === started.body.id, 30_000);
+    const stopped = await call(dave, "POST", `/training/${started.body.id}/stop`);
+    expect(stopped.status).toBe(200);
+    expect(stopped.body.status).toBe("stopped");
+    const complete = await client.waitFor((e) => e.type === "training_complete" && e.run_id === started.body.id, 15_000);
+    expect(complete.status).toBe("stopped");
+    // At most the epoch in progress when the flag was read finishes after the stop.
+    const epochsAfterStop = client.of("epoch_update", started.body.id).filter((e) => e.current_epoch > first.current_epoch).length;
+    expect(complete.current_epoch).toBeLessThan(200);
+    expect(epochsAfterStop).toBeLessThanOrEqual(complete.current_epoch);
+    const run = (await call(dave, "GET", `/training/${started.body.id}`)).body;
+    expect(run).toMatchObject({ status: "stopped", stop_requested: true, model_id: expect.stringMatching(/^mdl_/) });
+    const model = (await call(dave, "GET", `/models/${run.model_id}`)).body;
+    expect(model).toMatchObject({ stopped_early: true, epochs_trained: complete.current_epoch });
+    expect((await call(dave, "POST", `/training/${started.body.id}/stop`)).body.status).toBe("stopped");
+    client.close();
+  });
+
+  it("refuses to stop a completed run", async () => {
+    const runs = (await call(dave, "GET", "/training")).body as any[];
+    const completed = runs.find((r) => r.status === "completed");
+    const answer = await call(dave, "POST", `/training/${completed.id}/stop`);
+    expect(answer.status).toBe(409);
+    expect(answer.body.code).toBe("training.not_stoppable");
+  });
+});
+
+describe("starting with bad input", () => {
+  let erin: TestUser;
+  let datasetId: string;
+
+  beforeAll(async () => {
+    erin = await createUser({ role: "operator" });
+    datasetId = await validatedDataset(erin);
+  });
+
+  it.each([
+    ["an unknown architecture", { architecture: "transformer" }],
+    ["zero epochs", { hyperparameters: { epochs: 0 } }],
+    ["a negative learning rate", { hyperparameters: { learning_rate: -1 } }],
+    ["a string for batch_size", { hyperparameters: { batch_size: "big" } }],
+    ["no dataset", { dataset_id: undefined }],
+  ])("answers 400 for %s", async (_name, override) => {
+    const body = { dataset_id: datasetId, architecture: "lstm_autoencoder", hyperparameters: TINY, ...override };
+    const answer = await call(erin, "POST", "/training/start", body);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ code: "request.invalid", error: expect.any(String) });
+  });
+
+  it("answers 404 for a dataset that does not exist", async () => {
+    const answer = await call(erin, "POST", "/training/start", { dataset_id: "ds_nope", architecture: "lstm_autoencoder" });
+    expect(answer.status).toBe(404);
+    expect(answer.body.code).toBe("dataset.not_found");
+  });
+
+  it("answers 400 dataset.not_validated for a dataset that was not validated", async () => {
+    const unvalidated = await validatedDataset(erin);
+    await call(erin, "POST", `/datasets/${unvalidated}/unlock`);
+    const answer = await call(erin, "POST", "/training/start", { dataset_id: unvalidated, architecture: "lstm_autoencoder" });
+    expect(answer.status).toBe(400);
+    expect(answer.body.code).toBe("dataset.not_validated");
+    expect((await call(erin, "GET", "/training")).body).toEqual([]);
+  });
+
+  it("answers 401 without a token and 403 for a viewer", async () => {
+    expect((await call(undefined, "POST", "/training/start", { dataset_id: datasetId, architecture: "lstm_autoencoder" })).status).toBe(401);
+    const viewer = await createUser({ tenantId: erin.tenantId, role: "viewer" });
+    const answer = await call(viewer, "POST", "/training/start", { dataset_id: datasetId, architecture: "lstm_autoencoder" });
+    expect(answer.status).toBe(403);
+    expect((await call(viewer, "GET", "/training")).status).toBe(200);
+  });
+});
+
+describe("tenancy", () => {
+  let owner: TestUser;
+  let stranger: TestUser;
+  let run: any;
+
+  beforeAll(async () => {
+    owner = await createUser({ role: "operator" });
+    stranger = await createUser();
+    const datasetId = await validatedDataset(owner);
+    run = (await startRun(owner, datasetId)).body;
+    run = await waitForRun(owner, run.id, isFinal);
+  });
+
+  it("answers 404 to another tenant for the run, its model and its evaluation", async () => {
+    for (const path of [`/training/${run.id}`, `/training/${run.id}/epochs`, `/models/${run.model_id}`, `/models/${run.model_id}/download`, `/evaluations/${run.evaluation_id}`]) {
+      const answer = await call(stranger, "GET", path);
+      expect(answer.status, path).toBe(404);
+      expect(JSON.stringify(answer.body)).not.toContain(owner.tenantId);
+    }
+    expect((await call(stranger, "POST", `/training/${run.id}/stop`)).status).toBe(404);
+    expect((await call(stranger, "DELETE", `/models/${run.model_id}`)).status).toBe(404);
+    expect((await call(stranger, "POST", `/models/${run.model_id}/score`, { rows: [[1]] })).status).toBe(404);
+    expect((await call(stranger, "POST", `/evaluations/${run.evaluation_id}/gradient`)).status).toBe(404);
+    expect((await call(stranger, "GET", "/training")).body).toEqual([]);
+    expect((await call(stranger, "GET", "/models")).body).toEqual([]);
+  });
+
+  it("does not let another tenant subscribe to the run", async () => {
+    const client = await EventClient.open(stranger);
+    const answer = await client.subscribe(`run:${run.id}`);
+    expect(answer).toMatchObject({ type: "error", code: "training_run.not_found" });
+    client.close();
+    await expect(EventClient.open(stranger, `/ws/training/${run.id}`)).rejects.toThrow("status 404");
+    const own = await EventClient.open(owner, `/ws/training/${run.id}`);
+    own.close();
+  });
+});
