@@ -124,11 +124,8 @@ function lstmLayer(g: Graph, input: { seq: Tensor } | { repeat: Tensor }, T: num
   const hs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
     const gates = h ? g.gemm(h, Wh, xps[t]!) : xps[t]!;
-    const [ig, fg, gg, og] = g.split(gates, 1, [H, H, H, H]) as [Tensor, Tensor, Tensor, Tensor];
-    const i = g.sigmoid(ig);
-    const o = g.sigmoid(og);
-    const gt = g.tanh(gg);
-    c = c ? g.add(g.mul(g.sigmoid(fg), c), g.mul(i, gt)) : g.mul(i, gt);
+    const [i, f, gt, o] = g.split(g.lstmGates(gates, H), 1, [H, H, H, H]) as [Tensor, Tensor, Tensor, Tensor];
+    c = c ? g.add(g.mul(f, c), g.mul(i, gt)) : g.mul(i, gt);
     h = g.mul(o, g.tanh(c));
     hs.push(h);
   }

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import * as ort from "onnxruntime-node";
+import { Graph } from "../../core/ml/graph";
 import { gradCheck } from "./gradcheck";
 
 const TOL = 1e-6; // float64 central differences with h = 1e-5
@@ -56,4 +58,24 @@ describe("autodiff op gradients vs central finite differences (float64)", () => 
       expect(err).toBeLessThan(TOL);
     });
   }
+});
+
+describe("fused LSTM gate activation", () => {
+  it("matches σ/σ/tanh/σ per gate block and its gradient matches finite differences", async () => {
+    const H = 3;
+    const err = await gradCheck([{ name: "a", shape: [2, 4 * H] }, { name: "w", shape: [2, 4 * H], grad: false }], (g, t) => g.reduceSum(g.mul(g.lstmGates(t.a!, H), t.w!), [0, 1], false));
+    expect(err).toBeLessThan(1e-6);
+    // values equal the reference per-gate activations
+    const g = new Graph("float32");
+    const a = g.input("a", [2, 4 * H]);
+    g.output(g.lstmGates(a, H), "fused");
+    const [i, f, c, o] = g.split(a, 1, [H, H, H, H]);
+    g.output(g.concat([g.sigmoid(i!), g.sigmoid(f!), g.tanh(c!), g.sigmoid(o!)], 1), "reference");
+    const s = await ort.InferenceSession.create(g.toBytes());
+    const x = Float32Array.from({ length: 8 * H }, (_, k) => k / 3 - 4);
+    const out = await s.run({ a: new ort.Tensor("float32", x, [2, 4 * H]) });
+    const fused = out["fused"]!.data as Float32Array;
+    const reference = out["reference"]!.data as Float32Array;
+    for (let k = 0; k < fused.length; k++) expect(Math.abs(fused[k]! - reference[k]!)).toBeLessThan(1e-6);
+  });
 });
