@@ -114,6 +114,13 @@ export function Api({ stack }: StackContext) {
     routes,
   });
 
+  // Links in emails and Stripe's portal return URL point at the web app when
+  // FLINT_PUBLIC_URL is set at deploy time, else at this API. The sender
+  // address must be an SES-verified identity (FLINT_MAIL_FROM at deploy time).
+  const publicUrl = process.env.FLINT_PUBLIC_URL || api.url;
+  for (const fn of [accounts, billing]) fn.addEnvironment("FLINT_PUBLIC_URL", publicUrl);
+  if (process.env.FLINT_MAIL_FROM) accounts.addEnvironment("FLINT_MAIL_FROM", process.env.FLINT_MAIL_FROM);
+
   stack.addOutputs({
     ApiUrl: api.url,
   });
