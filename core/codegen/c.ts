@@ -265,11 +265,20 @@ static float huber(float d) {
 #ifdef USE_LSTM
 /* LSTM over T steps; input step t is xs + t * xstride (xstride 0 repeats one vector). Gates i, f, g, o. */
 static void lstm_layer(const float *xs, int xstride, int in, const wt *W, const float *ws, const float *b, float *hs) {
-  static float g[4 * H], c[H];
+  static float g[4 * H], c[H], xp[4 * H];
   int t, j;
+  if (xstride == 0) {
+    /* the same input at every step (decoder): project it once */
+    for (j = 0; j < 4 * H; j++) xp[j] = b[j];
+    matvec(xp, xs, in, W, ws, 4 * H);
+  }
   for (t = 0; t < T; t++) {
-    for (j = 0; j < 4 * H; j++) g[j] = b[j];
-    matvec(g, xs + t * xstride, in, W, ws, 4 * H);
+    if (xstride == 0) {
+      for (j = 0; j < 4 * H; j++) g[j] = xp[j];
+    } else {
+      for (j = 0; j < 4 * H; j++) g[j] = b[j];
+      matvec(g, xs + t * xstride, in, W, ws, 4 * H);
+    }
     if (t > 0) matvec(g, hs + (t - 1) * H, H, W + in * 4 * H, ws, 4 * H);
     for (j = 0; j < H; j++) {
       float i = f_sigmoid(g[j]), o = f_sigmoid(g[3 * H + j]), gg = f_tanh(g[2 * H + j]);
