@@ -517,7 +517,8 @@ export async function deadLetter(message: TrainMessage, receiveCount: number): P
     }
     return changed ? "stopped" : "ignored";
   }
-  const attempts = Math.max(receiveCount, run.attempts ?? 0);
+  // Claims a worker made; the DLQ's own receive count also counts deliveries that never reached a worker.
+  const attempts = run.attempts || receiveCount;
   const reason = `Training failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${run.lastError ?? "the worker stopped responding"}`;
   return (await failRun(run, reason)) ? "failed" : "ignored";
 }

@@ -18,8 +18,8 @@ const processor = new BatchProcessor(EventType.SQS);
 
 export const Message = z.union([TrainingRun.TrainMessage, Evaluation.GradientMessage]);
 
-/** Seconds before a failed attempt's message is visible again: 5 s, then 20 s. */
-const retryDelay = (receiveCount: number) => Math.min(60, 5 * 4 ** Math.max(0, receiveCount - 1));
+/** Seconds before a failed attempt's message is visible again: 2 s, 8 s, 32 s, then 60 s. */
+export const retryDelay = (receiveCount: number) => Math.min(60, 2 * 4 ** Math.max(0, receiveCount - 1));
 
 export async function recordHandler(record: SQSRecord): Promise<string> {
   let body: unknown;

@@ -1,0 +1,212 @@
+/**
+ * At-least-once delivery: duplicate messages, a worker killed mid-run, and a
+ * message that keeps failing until it is dead-lettered.
+ *
+ * These tests drive the training handler themselves, so their runs use a
+ * private training queue (with its own DLQ, same redrive policy as the real
+ * one) that the runtime's consumers do not poll: this file points
+ * FLINT_TRAINING_QUEUE_URL at it before anything reads the configuration.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type Message,
+} from "@aws-sdk/client-sqs";
+import type { SQSRecord } from "aws-lambda";
+import { beforeAll, describe, expect, it } from "vitest";
+import { withActor, type Actor } from "../../core/actor";
+import { sqs } from "../../core/aws";
+import { DatasetEntity } from "../../core/dataset/entity";
+import { ModelEntity } from "../../core/model";
+import { deletePrefix } from "../../core/storage";
+import { TrainingRun } from "../../core/training";
+import { getRun } from "../../core/training/slots";
+import { LEASE_MS } from "../../core/training/worker";
+import { pollQueue } from "../../functions/jobs/poller";
+import { handler as trainHandler, recordHandler } from "../../functions/jobs/train";
+import { handler as deadLetterHandler } from "../../functions/jobs/training-dead-letter";
+import { createUser, type TestUser } from "../support/users";
+import { call, EventClient, TINY, validatedDataset } from "./helpers";
+
+let queueUrl: string;
+let dlqUrl: string;
+
+async function privateQueues(): Promise<void> {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const dlq = await sqs().send(new CreateQueueCommand({ QueueName: `flint-training-test-dlq-${suffix}` }));
+  const arn = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+  const queue = await sqs().send(
+    new CreateQueueCommand({
+      QueueName: `flint-training-test-${suffix}`,
+      Attributes: { VisibilityTimeout: "60", RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: 2 }) },
+    }),
+  );
+  queueUrl = queue.QueueUrl!;
+  dlqUrl = dlq.QueueUrl!;
+  process.env.FLINT_TRAINING_QUEUE_URL = queueUrl;
+}
+
+const actorOf = (user: TestUser): Actor => ({
+  type: "user",
+  userId: user.userId,
+  username: user.username,
+  tenantId: user.tenantId,
+  role: user.role,
+  superadmin: false,
+  sessionId: "test",
+});
+
+async function receive(): Promise<Message> {
+  for (let i = 0; i < 20; i++) {
+    const result = await sqs().send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"] }),
+    );
+    if (result.Messages?.[0]) return result.Messages[0];
+  }
+  throw new Error("no message on the private training queue");
+}
+
+function toRecord(message: Message): SQSRecord {
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body!,
+    attributes: {
+      ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1",
+      SentTimestamp: String(Date.now()),
+      SenderId: "test",
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:flint-training-test",
+    awsRegion: "us-east-1",
+  };
+}
+
+async function epochRecords(tenantId: string, runId: string): Promise<number[]> {
+  return (await TrainingRun.epochs(tenantId, runId)).map((e) => e.epoch);
+}
+
+async function modelsOf(tenantId: string): Promise<number> {
+  return (await ModelEntity.query.byTenant({ tenantId }).go({ pages: "all" })).data.length;
+}
+
+beforeAll(async () => {
+  await privateQueues();
+});
+
+describe("duplicate delivery", () => {
+  it("trains once and creates one model when the same message arrives twice at the same time", async () => {
+    const user = await createUser({ role: "operator" });
+    const datasetId = await validatedDataset(user);
+    const run = await withActor(actorOf(user), () => TrainingRun.start({ dataset_id: datasetId, architecture: "lstm_autoencoder", hyperparameters: TINY }));
+    expect(run.status).toBe("running");
+    const record = toRecord(await receive());
+
+    const outcomes = await Promise.all([recordHandler(record), recordHandler({ ...record })]);
+    expect(outcomes.sort()).toEqual(["completed", "duplicate"]);
+    // A late redelivery after completion changes nothing either.
+    expect(await recordHandler(record)).toBe("finished_already");
+
+    const final = (await getRun(user.tenantId, run.id))!;
+    expect(final).toMatchObject({ status: "completed", currentEpoch: 3, attempts: 1, slotHeld: false });
+    expect(await epochRecords(user.tenantId, run.id)).toEqual([1, 2, 3]);
+    expect(await modelsOf(user.tenantId)).toBe(1);
+    expect((await call(user, "GET", "/training/queue")).body.active_trainings).toBe(0);
+  });
+});
+
+describe("a worker killed mid-run", () => {
+  it("is resumed from its last checkpoint by the redelivered message", async () => {
+    const user = await createUser({ role: "operator" });
+    const datasetId = await validatedDataset(user, { rows: 3_000 });
+    const client = await EventClient.open(user);
+    const epochs = 12;
+    const run = await withActor(actorOf(user), () =>
+      TrainingRun.start({ dataset_id: datasetId, architecture: "lstm_autoencoder", hyperparameters: { ...TINY, epochs, patience: 100 } }),
+    );
+    await client.subscribe(`run:${run.id}`);
+    const first = await receive();
+
+    const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./fixtures/train-child.ts", import.meta.url))], {
+      env: { ...process.env, FLINT_TEST_RECORD: JSON.stringify(toRecord(first)), FLINT_LOG_LEVEL: "ERROR" },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+    const deadline = Date.now() + 45_000;
+    let before = (await getRun(user.tenantId, run.id))!;
+    while ((before.checkpointEpoch ?? 0) < 2) {
+      if (Date.now() > deadline) throw new Error("the child never checkpointed");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      before = (await getRun(user.tenantId, run.id))!;
+    }
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    before = (await getRun(user.tenantId, run.id))!;
+    expect(before.status).toBe("running");
+    expect(before.currentEpoch).toBeLessThan(epochs);
+    const checkpointEpoch = before.checkpointEpoch!;
+
+    // Redelivery: the message becomes visible again, and a new worker waits out the dead worker's lease.
+    await sqs().send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: first.ReceiptHandle!, VisibilityTimeout: 0 }));
+    const again = await receive();
+    expect(again.Attributes?.ApproximateReceiveCount).toBe("2");
+    expect(await recordHandler(toRecord(again))).toBe("duplicate");
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (before.leaseUntil ?? 0) - Date.now() + 100)));
+    const resumedAt = Date.now();
+    expect(await recordHandler(toRecord(again))).toBe("completed");
+
+    const after = client.events.filter((e) => e.at >= resumedAt && e.data.type === "epoch_update").map((e) => e.data.current_epoch);
+    expect(after[0]).toBe(checkpointEpoch + 1);
+    expect(after.at(-1)).toBe(epochs);
+    const final = (await getRun(user.tenantId, run.id))!;
+    expect(final).toMatchObject({ status: "completed", currentEpoch: epochs, slotHeld: false });
+    expect(final.attempts).toBeGreaterThanOrEqual(2);
+    expect(await epochRecords(user.tenantId, run.id)).toEqual(Array.from({ length: epochs }, (_, i) => i + 1));
+    expect(await modelsOf(user.tenantId)).toBe(1);
+    const model = (await call(user, "GET", `/models/${final.modelId}`)).body;
+    expect(model.epochs_trained).toBe(epochs);
+    client.close();
+  }, 90_000);
+
+  it("waits at least the lease before another worker may take a run over", () => {
+    expect(LEASE_MS).toBeGreaterThanOrEqual(10_000);
+  });
+});
+
+describe("a message that keeps failing", () => {
+  it("ends in the dead-letter queue and the run fails with a readable reason, freeing its slot", async () => {
+    const user = await createUser({ role: "operator" });
+    const datasetId = await validatedDataset(user);
+    const client = await EventClient.open(user);
+    await client.subscribe("tenant");
+    const run = await withActor(actorOf(user), () => TrainingRun.start({ dataset_id: datasetId, architecture: "lstm_autoencoder", hyperparameters: TINY }));
+    // The dataset's stored columns disappear: every attempt fails to load them.
+    const dataset = (await DatasetEntity.get({ tenantId: user.tenantId, datasetId }).go()).data!;
+    await deletePrefix(dataset.columnarPrefix!);
+
+    const abort = new AbortController();
+    const pollers = Promise.all([
+      pollQueue({ queueUrl, handler: trainHandler, batchSize: 1, waitSeconds: 1, signal: abort.signal }),
+      pollQueue({ queueUrl: dlqUrl, handler: deadLetterHandler, batchSize: 10, waitSeconds: 1, signal: abort.signal }),
+    ]);
+    try {
+      const failed = await client.waitFor((e) => e.type === "training_failed" && e.run_id === run.id, 40_000);
+      expect(failed.error).toMatch(/^Training failed after 2 attempts: /);
+    } finally {
+      abort.abort();
+      await pollers;
+    }
+    const final = await call(user, "GET", `/training/${run.id}`);
+    expect(final.body).toMatchObject({ status: "failed", model_id: null, error: expect.stringMatching(/after 2 attempts/) });
+    expect(final.body.error).not.toMatch(/at .*\.ts:\d+/);
+    expect((await call(user, "GET", "/training/queue")).body).toMatchObject({ active_trainings: 0, capacity_available: 1 });
+    client.close();
+  }, 60_000);
+});
