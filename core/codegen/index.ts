@@ -10,18 +10,32 @@ export * as Codegen from "./index";
 
 import { score } from "../ml";
 import { generateC, TOLERANCE, withinTolerance, type Reference } from "./c";
-import type { ModelSpec } from "./spec";
+import { parameterCount, type ModelSpec } from "./spec";
 import { compile, run, type Arch, type Binary } from "./toolchain";
 
 export { TOLERANCE, withinTolerance, generateC, type Reference } from "./c";
 export { specFromOnnx, referenceModel, ModelFormatError } from "./onnx";
-export { quantize, weightBytes, type ModelSpec, type Precision, type Architecture } from "./spec";
+export { quantize, weightBytes, parameterCount, type ModelSpec, type Precision, type Architecture } from "./spec";
 export { ARCHES, compile, run, toolchainVersion, workspace, ToolchainError, type Arch, type Binary } from "./toolchain";
 
-/** Windows embedded for `--selftest`. */
+/** Windows embedded for `--selftest` (fewer for very large models, see windowsFor). */
 export const SELFTEST_WINDOWS = 8;
-/** Windows fed to the binary during verification. */
+/** Windows fed to the binary during verification (fewer for very large models). */
 export const VERIFY_WINDOWS = 32;
+/** Multiply-adds one verification run may cost; qemu-user manages roughly 2e7 a second. */
+const VERIFY_BUDGET_MACS = 1e9;
+/** Longest a binary may run during build and verification. */
+export const RUN_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** Parameters × time steps: roughly the multiply-adds of scoring one window. */
+export function macsPerWindow(spec: ModelSpec): number {
+  return parameterCount(spec) * (spec.architecture === "sentinel" ? 1 : spec.sequenceLength);
+}
+
+/** How many windows to check: `wanted`, fewer when the model is so large that qemu would take minutes (at least 2). */
+export function windowsFor(spec: ModelSpec, wanted: number): number {
+  return Math.max(2, Math.min(wanted, Math.floor(VERIFY_BUDGET_MACS / macsPerWindow(spec))));
+}
 
 export class VerificationError extends Error {
   constructor(message: string, readonly details: Record<string, unknown>) {
@@ -85,7 +99,7 @@ export interface Built {
  * @throws ToolchainError when the compiler fails
  */
 export async function build(input: { spec: ModelSpec; onnx: Uint8Array; arch: Arch; dir: string; seed?: number }): Promise<Built> {
-  const rows = referenceRows(input.spec, SELFTEST_WINDOWS, input.seed ?? 1);
+  const rows = referenceRows(input.spec, windowsFor(input.spec, SELFTEST_WINDOWS), input.seed ?? 1);
   const reference = { rows, scores: await referenceScores(input.onnx, rows, input.spec.features.length) };
   const source = generateC(input.spec, { reference });
   const binary = await compile(source, input.arch, input.dir, `flint-model-${input.arch}-${input.spec.precision}`);
@@ -125,11 +139,11 @@ export function toCsv(features: string[], rows: number[][]): string {
  */
 export async function verify(input: { binary: Binary; spec: ModelSpec; onnx: Uint8Array; windows?: number; seed?: number }): Promise<Verification> {
   const { spec, binary } = input;
-  const windows = input.windows ?? VERIFY_WINDOWS;
+  const windows = input.windows ?? windowsFor(spec, VERIFY_WINDOWS);
   const rows = referenceRows(spec, windows, input.seed ?? 2);
   const expected = await referenceScores(input.onnx, rows, spec.features.length);
   const started = performance.now();
-  const result = await run(binary, [], toCsv(spec.features, rows));
+  const result = await run(binary, [], toCsv(spec.features, rows), RUN_TIMEOUT_MS);
   const runSeconds = (performance.now() - started) / 1000;
   if (result.code !== 0) {
     throw new VerificationError(`binary exited with ${result.code}`, { stderr: result.stderr.slice(0, 1000) });
@@ -153,7 +167,7 @@ export async function verify(input: { binary: Binary; spec: ModelSpec; onnx: Uin
       throw new VerificationError(`flag of window ${i} disagrees with the threshold`, { window: i, score: have, flag, threshold: spec.threshold });
     }
   }
-  const selftest = await run(binary, ["--selftest"]);
+  const selftest = await run(binary, ["--selftest"], "", RUN_TIMEOUT_MS);
   if (selftest.code !== 0) {
     throw new VerificationError("binary self-test failed", { output: (selftest.stdout + selftest.stderr).slice(0, 1000) });
   }

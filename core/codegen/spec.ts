@@ -136,3 +136,10 @@ export function weightBytes(spec: ModelSpec): number {
   }
   return total;
 }
+
+/** Number of weight values (parameters) of a model. */
+export function parameterCount(spec: ModelSpec): number {
+  let total = 0;
+  for (const weight of spec.weights.values()) total += weight.data.length;
+  return total;
+}

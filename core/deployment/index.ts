@@ -28,6 +28,12 @@ export { STATUSES, type Status, type DeploymentItem } from "./entities";
 
 /** Statuses a deployment can still move on from. */
 export const IN_PROGRESS: readonly Status[] = ["compiling", "quantizing", "packaging"];
+/**
+ * Largest model (weight values) compiled for the edge: 8 MB of float32 weights,
+ * far more than the defaults (≈110k for lstm_autoencoder) and about what a
+ * small controller can hold; it also bounds the generated source and compile time.
+ */
+export const MAX_EDGE_PARAMETERS = 2_000_000;
 /** How long a device's download link stays valid. */
 export const DOWNLOAD_URL_TTL_SECONDS = 15 * 60;
 
@@ -128,6 +134,12 @@ export async function create(input: CreateInput): Promise<Info> {
   const tenantId = useTenant();
   const model = await Model.get(parsed.model_id);
   if (model.status !== "ready") throw notFound("model", parsed.model_id);
+  if (model.parameters > MAX_EDGE_PARAMETERS) {
+    throw invalid("deployment.model_too_large", `Models up to ${MAX_EDGE_PARAMETERS} parameters can be deployed to edge controllers`, {
+      parameters: model.parameters,
+      limit: MAX_EDGE_PARAMETERS,
+    });
+  }
   if (parsed.precision === "int8" && !model.quantized) {
     throw invalid("deployment.int8_unavailable", "This model has no int8 variant", { model_id: model.modelId });
   }

@@ -23,7 +23,7 @@ import { score } from "../ml";
 import { getObjectBytes, putObject } from "../storage";
 import { DeploymentEntity, type DeploymentItem } from "./entities";
 import { buildPackage, sha256 } from "./package";
-import { fail, IN_PROGRESS, packageKey, supersedeOlder, transition } from "./index";
+import { fail, IN_PROGRESS, MAX_EDGE_PARAMETERS, packageKey, supersedeOlder, transition } from "./index";
 
 /** Reasons a deployment fails for good (retrying cannot help). */
 function permanentReason(error: unknown): string | undefined {
@@ -66,6 +66,10 @@ export async function run(tenantId: string, deploymentId: string): Promise<void>
       const floatOnnx = await getObjectBytes(Model.modelKey(tenantId, model.modelId));
       const version = modelVersion(floatOnnx);
       const floatSpec = Codegen.specFromOnnx(floatOnnx, { modelId: model.modelId, version });
+      const parameters = Codegen.parameterCount(floatSpec);
+      if (parameters > MAX_EDGE_PARAMETERS) {
+        throw new Codegen.ModelFormatError(`${parameters} parameters is more than an edge binary takes (${MAX_EDGE_PARAMETERS})`);
+      }
       let { built, verification } = await compileAndVerify(floatSpec, floatOnnx, item.targetArch, workspace.dir, seed);
       let spec = floatSpec;
       let extra: Record<string, number> = {};
@@ -131,7 +135,7 @@ export async function run(tenantId: string, deploymentId: string): Promise<void>
 
 /** Largest |score difference| between ONNX Runtime on model.int8.onnx and on its dequantized float graph (informational). */
 async function deviation(int8Onnx: Uint8Array, reference: Uint8Array, spec: ModelSpec, seed: number): Promise<number> {
-  const rows = Codegen.referenceRows(spec, Codegen.VERIFY_WINDOWS, seed + 2);
+  const rows = Codegen.referenceRows(spec, Codegen.windowsFor(spec, Codegen.VERIFY_WINDOWS), seed + 2);
   const columns = spec.features.map((_, f) => Float32Array.from(rows, (row) => row[f]!));
   const [a, b] = await Promise.all([score(int8Onnx, columns), score(reference, columns)]);
   let max = 0;

@@ -8,6 +8,11 @@ import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { Pipeline } from "../../core/deployment/pipeline";
 import { logger } from "../../core/logger";
+import { extendVisibility } from "../../core/queue";
+
+/** The queue's visibility timeout; a long compile keeps its message hidden by renewing it. */
+const VISIBILITY_SECONDS = 300;
+const RENEW_EVERY_MS = 60_000;
 
 const processor = new BatchProcessor(EventType.SQS);
 
@@ -32,7 +37,16 @@ async function recordHandler(record: SQSRecord): Promise<string> {
     return "malformed";
   }
   const started = Date.now();
-  await Pipeline.run(message.tenantId, message.deploymentId);
+  const renew = setInterval(() => {
+    extendVisibility("compile", record.receiptHandle, VISIBILITY_SECONDS).catch((error: unknown) =>
+      logger.warn("could not extend the compile message's visibility", { ...message, error: error as Error }),
+    );
+  }, RENEW_EVERY_MS);
+  try {
+    await Pipeline.run(message.tenantId, message.deploymentId);
+  } finally {
+    clearInterval(renew);
+  }
   logger.info("compile job done", { ...message, durationMs: Date.now() - started });
   return "done";
 }
