@@ -259,33 +259,38 @@ export class Graph {
       return [this.node1("Mul", [dy!, d], x.shape)];
     })[0]!;
   }
-  /**
-   * Fused LSTM gate activations on pre-activations [N, 4H] (gate order i,f,g,o):
-   * σ on i,f,o and tanh on g, computed as one Sigmoid using tanh(x) = 2σ(2x) − 1:
-   * y = σ(x ⊙ s), out = y ⊙ s + b with s = (1,1,2,1) and b = (0,0,−1,0) per gate block.
-   * Backward: dx = dout ⊙ s² ⊙ y(1 − y) (4 nodes instead of one rule per gate).
-   */
-  lstmGates(x: Tensor, H: number): Tensor {
-    const vec = (tag: string, fill: (j: number) => number) => {
-      const key = `lstmgates${H}${tag}`;
-      let t = this.consts.get(key);
-      if (!t) {
-        t = this.initializer(this.fresh("const_"), [4 * H], Float64Array.from({ length: 4 * H }, (_, j) => fill(j)));
-        this.consts.set(key, t);
-      }
-      return t;
-    };
-    const isG = (j: number) => j >= 2 * H && j < 3 * H;
-    const sT = vec("s", (j) => (isG(j) ? 2 : 1));
-    const bT = vec("b", (j) => (isG(j) ? -1 : 0));
-    const y = this.node1("Sigmoid", [this.node1("Mul", [x, sT], x.shape)], x.shape);
-    const out = this.node1("Add", [this.node1("Mul", [y, sT], x.shape), bT], x.shape);
-    return this.record([x], [out], ([dy]) => {
-      const s2T = vec("s2", (j) => (isG(j) ? 4 : 1));
-      const d = this.node1("Mul", [y, this.node1("Sub", [this.scalar(1), y], x.shape)], x.shape);
-      return [this.node1("Mul", [this.node1("Mul", [dy!, s2T], x.shape), d], x.shape)];
-    })[0]!;
+  /** Per-column gate scale for `lstmGates`: 1 on the i, f, o blocks, 2 on the g block ([4H]). */
+  gateScale(H: number): Tensor {
+    const key = `gatescale${H}`;
+    let t = this.consts.get(key);
+    if (!t) {
+      t = this.initializer(this.fresh("const_"), [4 * H], Float64Array.from({ length: 4 * H }, (_, j) => (j >= 2 * H && j < 3 * H ? 2 : 1)));
+      this.consts.set(key, t);
+    }
+    return t;
   }
+
+  /**
+   * Fused LSTM gate activations. Input: pre-activations [N, 4H] (gate order i,f,g,o) whose
+   * g block is already multiplied by 2 (fold `gateScale(H)` into the weights once per layer).
+   * One Sigmoid over all gates, then g = 2σ(2x) − 1 = tanh(x). Returns [i, f, g, o].
+   * Backward: dx = concat(di, df, 2·dg, do) ⊙ y(1 − y).
+   */
+  lstmGates(x: Tensor, H: number): Tensor[] {
+    const y = this.node1("Sigmoid", [x], x.shape);
+    const shape = [x.shape[0]!, H];
+    const [i, f, gs, o] = this.node("Split", [y, this.ints([H, H, H, H])], [shape, shape, shape, shape], { axis: 1 }) as [Tensor, Tensor, Tensor, Tensor];
+    const gt = this.node1("Sub", [this.node1("Mul", [gs, this.scalar(2)], shape), this.scalar(1)], shape);
+    const outs = [i, f, gt, o];
+    return this.record([x], outs, (dys) => {
+      const parts = dys.map((d, k) => d ?? this.node1("Mul", [outs[k]!, this.scalar(0)], shape));
+      parts[2] = this.node1("Mul", [parts[2]!, this.scalar(2)], shape);
+      const dcat = this.node1("Concat", parts, x.shape, { axis: 1 });
+      const d = this.node1("Mul", [y, this.node1("Sub", [this.scalar(1), y], x.shape)], x.shape);
+      return [this.node1("Mul", [dcat, d], x.shape)];
+    });
+  }
+
   /** Huber loss of a residual (elementwise): 0.5 d² for |d| ≤ δ, else δ(|d| − δ/2). */
   huber(d: Tensor, delta: number): Tensor {
     const a = this.node1("Abs", [d], d.shape);

@@ -109,7 +109,11 @@ function elementLoss(g: Graph, d: Tensor, loss: HyperparametersT["loss"]): Tenso
 }
 
 /** LSTM layer over a time-major 2-D input [T*N, in] (or one input repeated T times). Returns [T*N, H] and h_T. */
-function lstmLayer(g: Graph, input: { seq: Tensor } | { repeat: Tensor }, T: number, W: Tensor, b: Tensor, inDim: number, H: number) {
+function lstmLayer(g: Graph, input: { seq: Tensor } | { repeat: Tensor }, T: number, W0: Tensor, b0: Tensor, inDim: number, H: number) {
+  // fold the g-gate ×2 of the fused activation into the weights once per layer
+  const scale = g.gateScale(H);
+  const W = g.mul(W0, scale);
+  const b = g.mul(b0, scale);
   const Wx = g.slice(W, 0, 0, inDim);
   const Wh = g.slice(W, 0, inDim, inDim + H);
   let xps: Tensor[];
@@ -124,7 +128,7 @@ function lstmLayer(g: Graph, input: { seq: Tensor } | { repeat: Tensor }, T: num
   const hs: Tensor[] = [];
   for (let t = 0; t < T; t++) {
     const gates = h ? g.gemm(h, Wh, xps[t]!) : xps[t]!;
-    const [i, f, gt, o] = g.split(g.lstmGates(gates, H), 1, [H, H, H, H]) as [Tensor, Tensor, Tensor, Tensor];
+    const [i, f, gt, o] = g.lstmGates(gates, H) as [Tensor, Tensor, Tensor, Tensor];
     c = c ? g.add(g.mul(f, c), g.mul(i, gt)) : g.mul(i, gt);
     h = g.mul(o, g.tanh(c));
     hs.push(h);

@@ -63,12 +63,21 @@ describe("autodiff op gradients vs central finite differences (float64)", () => 
 describe("fused LSTM gate activation", () => {
   it("matches σ/σ/tanh/σ per gate block and its gradient matches finite differences", async () => {
     const H = 3;
-    const err = await gradCheck([{ name: "a", shape: [2, 4 * H] }, { name: "w", shape: [2, 4 * H], grad: false }], (g, t) => g.reduceSum(g.mul(g.lstmGates(t.a!, H), t.w!), [0, 1], false));
+    const err = await gradCheck([{ name: "a", shape: [2, 4 * H] }, { name: "w", shape: [2, 4 * H], grad: false }], (g, t) => {
+      const gates = g.lstmGates(g.mul(t.a!, g.gateScale(H)), H);
+      return g.reduceSum(g.mul(g.concat(gates, 1), t.w!), [0, 1], false);
+    });
     expect(err).toBeLessThan(1e-6);
+    // an unused gate output (f at t = 0) still back-propagates correctly
+    const err2 = await gradCheck([{ name: "a", shape: [2, 4 * H] }], (g, t) => {
+      const [i, , c, o] = g.lstmGates(g.mul(t.a!, g.gateScale(H)), H);
+      return g.reduceSum(g.mul(o!, g.tanh(g.mul(i!, c!))), [0, 1], false);
+    });
+    expect(err2).toBeLessThan(1e-6);
     // values equal the reference per-gate activations
     const g = new Graph("float32");
     const a = g.input("a", [2, 4 * H]);
-    g.output(g.lstmGates(a, H), "fused");
+    g.output(g.concat(g.lstmGates(g.mul(a, g.gateScale(H)), H), 1), "fused");
     const [i, f, c, o] = g.split(a, 1, [H, H, H, H]);
     g.output(g.concat([g.sigmoid(i!), g.sigmoid(f!), g.tanh(c!), g.sigmoid(o!)], 1), "reference");
     const s = await ort.InferenceSession.create(g.toBytes());
