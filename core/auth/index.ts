@@ -215,15 +215,33 @@ async function countFailedAttempt(userId: string): Promise<number> {
  * not the address belongs to an account; at most 5 codes per account per hour.
  */
 export async function resendVerification(input: { email: string }): Promise<void> {
-  const user = await User.fromEmail(input.email);
-  if (!user || user.emailVerified) return;
+  await withFloor(ANSWER_FLOOR_MS, async () => {
+    const user = await User.fromEmail(input.email);
+    if (!user || user.emailVerified) return;
+    try {
+      await consume(`verify-resend:${user.userId}`, { limit: 5, windowSeconds: 3600 });
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === "rate_limited") return;
+      throw error;
+    }
+    await sendVerificationCode(user);
+  });
+}
+
+/**
+ * Answers that must not reveal whether an account exists take at least this
+ * long either way (the real work is a few table writes and one email).
+ */
+const ANSWER_FLOOR_MS = 500;
+
+async function withFloor<T>(ms: number, run: () => Promise<T>): Promise<T> {
+  const started = Date.now();
   try {
-    await consume(`verify-resend:${user.userId}`, { limit: 5, windowSeconds: 3600 });
-  } catch (error) {
-    if (error instanceof DomainError && error.kind === "rate_limited") return;
-    throw error;
+    return await run();
+  } finally {
+    const elapsed = Date.now() - started;
+    if (elapsed < ms) await sleep(ms - elapsed + Math.floor(Math.random() * 50));
   }
-  await sendVerificationCode(user);
 }
 
 // ---------------------------------------------------------------------------
@@ -436,45 +454,42 @@ export async function profile(): Promise<{ user: User.Info; tenant: Tenant.Info;
 // ---------------------------------------------------------------------------
 // Passwords
 
-/** The forgot-password answer takes at least this long whether or not the account exists. */
-const FORGOT_PASSWORD_FLOOR_MS = 400;
-
 /**
  * Emails a single-use reset link (30 minutes) when the address belongs to an
  * account. Same answer and similar timing either way, so it cannot be used
  * to find out which addresses have accounts.
  */
 export async function forgotPassword(input: { email: string }): Promise<void> {
-  const started = Date.now();
-  try {
+  await withFloor(ANSWER_FLOOR_MS, async () => {
     const user = await User.fromEmail(input.email);
-    if (user) {
-      const token = createSecret(32);
-      await ResetTokenEntity.create({
-        tokenHash: hashSecret(token),
-        userId: user.userId,
-        expires_at: expiresIn(RESET_TOKEN_TTL_SECONDS),
-      }).go();
-      const link = `${Config.publicUrl()}/reset-password?token=${token}`;
-      await Mail.send({
-        to: user.email,
-        subject: "Reset your Flint password",
-        text: [
-          `Hello ${user.username},`,
-          "",
-          "Someone asked to reset the password of your Flint account. To choose a new one, open:",
-          link,
-          "",
-          `Or send this reset token to the API: ${token}`,
-          `The link works once and expires in ${RESET_TOKEN_TTL_SECONDS / 60} minutes. If you did not ask for it, ignore this email.`,
-        ].join("\n"),
-      });
-      await Audit.record({ action: "auth.password.reset_requested", result: "success", tenantId: user.tenantId, userId: user.userId, username: user.username });
+    if (!user) {
+      // The same number of table round trips as the real path, so timing does not tell the two apart.
+      await ResetTokenEntity.get({ tokenHash: hashSecret(createSecret(32)) }).go();
+      await Audit.record({ action: "auth.password.reset_requested", result: "failure", details: { reason: "unknown_email" } });
+      return;
     }
-  } finally {
-    const elapsed = Date.now() - started;
-    if (elapsed < FORGOT_PASSWORD_FLOOR_MS) await sleep(FORGOT_PASSWORD_FLOOR_MS - elapsed + Math.floor(Math.random() * 50));
-  }
+    const token = createSecret(32);
+    await ResetTokenEntity.create({
+      tokenHash: hashSecret(token),
+      userId: user.userId,
+      expires_at: expiresIn(RESET_TOKEN_TTL_SECONDS),
+    }).go();
+    const link = `${Config.publicUrl()}/reset-password?token=${token}`;
+    await Mail.send({
+      to: user.email,
+      subject: "Reset your Flint password",
+      text: [
+        `Hello ${user.username},`,
+        "",
+        "Someone asked to reset the password of your Flint account. To choose a new one, open:",
+        link,
+        "",
+        `Or send this reset token to the API: ${token}`,
+        `The link works once and expires in ${RESET_TOKEN_TTL_SECONDS / 60} minutes. If you did not ask for it, ignore this email.`,
+      ].join("\n"),
+    });
+    await Audit.record({ action: "auth.password.reset_requested", result: "success", tenantId: user.tenantId, userId: user.userId, username: user.username });
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -15,16 +15,24 @@ describe("POST /auth/forgot-password", () => {
   it("answers identically, in similar time, whether or not the account exists", async () => {
     const user = await createUser();
     const from = uniqueLoopback();
-    const [known, knownMs] = await timed(() => call("POST", "/auth/forgot-password", { body: { email: user.email }, from }));
-    const [unknown, unknownMs] = await timed(() =>
-      call("POST", "/auth/forgot-password", { body: { email: `${uniqueName("nobody")}@example.com` }, from }),
-    );
-    expect(known.status).toBe(200);
-    expect(unknown.status).toBe(200);
-    expect(known.body).toEqual(unknown.body);
-    expect(knownMs).toBeGreaterThanOrEqual(380);
-    expect(unknownMs).toBeGreaterThanOrEqual(380);
-    expect(Math.abs(knownMs - unknownMs)).toBeLessThan(400);
+    const knownTimes: number[] = [];
+    const unknownTimes: number[] = [];
+    const bodies = new Set<string>();
+    // Alternating pairs and medians, so load from other test files hits both sides alike.
+    for (let round = 0; round < 3; round++) {
+      const [known, knownMs] = await timed(() => call("POST", "/auth/forgot-password", { body: { email: user.email }, from }));
+      const [unknown, unknownMs] = await timed(() =>
+        call("POST", "/auth/forgot-password", { body: { email: `${uniqueName("nobody")}@example.com` }, from }),
+      );
+      expect([known.status, unknown.status]).toEqual([200, 200]);
+      bodies.add(JSON.stringify(known.body)).add(JSON.stringify(unknown.body));
+      knownTimes.push(knownMs);
+      unknownTimes.push(unknownMs);
+    }
+    expect(bodies.size).toBe(1);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[1]!;
+    expect(Math.min(...knownTimes, ...unknownTimes)).toBeGreaterThanOrEqual(480);
+    expect(Math.abs(median(knownTimes) - median(unknownTimes))).toBeLessThan(300);
   });
 });
 
