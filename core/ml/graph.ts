@@ -317,10 +317,10 @@ export class Graph {
     return this.record([a, b], [y], ([dy]) => [a.grad ? this.gemmRaw(dy!, b, undefined, false, true) : undefined, undefined], true)[0]!;
   }
   /** Gemm a[M,K] · b[K,N] + c (c broadcastable to [M,N]). */
-  gemm(a: Tensor, b: Tensor, c?: Tensor): Tensor {
+  gemm(a: Tensor, b: Tensor, c?: Tensor, countFlops = true): Tensor {
     const shape = [a.shape[0]!, b.shape[1]!];
     const y = this.node1("Gemm", c ? [a, b, c] : [a, b], shape);
-    this.matmuls.push({ m: a.shape[0]!, k: a.shape[1]!, n: b.shape[1]! });
+    if (countFlops) this.matmuls.push({ m: a.shape[0]!, k: a.shape[1]!, n: b.shape[1]! });
     const ins = c ? [a, b, c] : [a, b];
     return this.record(ins, [y], ([dy]) => [
       a.grad ? this.gemmRaw(dy!, b, undefined, false, true) : undefined,
@@ -354,6 +354,19 @@ export class Graph {
     const y = this.node1("Concat", xs, shape, { axis });
     return this.record(xs, [y], ([dy]) => this.splitRaw(dy!, axis, xs.map((x) => x.shape[axis]!)))[0]!;
   }
+  private readonly concats = new Map<string, Tensor>();
+  /** Unrecorded Concat, shared when the same list of tensors is concatenated again. */
+  concatCached(parts: Tensor[], axis: number): Tensor {
+    const key = `${axis}|${parts.map((p) => p.name).join(",")}`;
+    let t = this.concats.get(key);
+    if (!t) {
+      const shape = [...parts[0]!.shape];
+      shape[axis] = parts.map((p) => p.shape[axis]!).reduce(addDim);
+      t = this.node1("Concat", parts, shape, { axis });
+      this.concats.set(key, t);
+    }
+    return t;
+  }
   private splitRaw(x: Tensor, axis: number, sizes: Dim[]): Tensor[] {
     const shapes = sizes.map((s) => x.shape.map((d, i) => (i === axis ? s : d)));
     if (sizes.every((s) => typeof s === "number")) return this.node("Split", [x, this.ints(sizes as number[])], shapes, { axis });
@@ -366,7 +379,7 @@ export class Graph {
     const outs = this.splitRaw(x, axis, list);
     return this.record([x], outs, (dys) => {
       const parts = dys.map((d, i) => d ?? this.node1("Mul", [outs[i]!, this.scalar(0)], outs[i]!.shape));
-      return [this.node1("Concat", parts, x.shape, { axis })];
+      return [this.concatCached(parts, axis)];
     });
   }
   /** x[..., start:end, ...] on one axis (static bounds; the axis size must be static). */
@@ -431,17 +444,33 @@ export class Graph {
       let sum: Tensor | undefined;
       const As: Tensor[] = [];
       const Ds: Tensor[] = [];
+      const plain: Tensor[] = [];
       for (const term of terms) {
         if ("mmA" in term) {
           As.push(term.mmA);
           Ds.push(term.mmDy);
-        } else sum = sum ? this.node1("Add", [sum, term], t.shape) : term;
+        } else plain.push(term);
+      }
+      // terms were collected in reverse time order; restore forward order so the
+      // concatenations below are shared (CSE) with the Split backward of the same tensors
+      plain.reverse();
+      As.reverse();
+      Ds.reverse();
+      const sameShape = plain.length >= 3 && plain[0]!.shape.length === 2 && plain.every((p) => p.shape.length === 2 && p.shape[0] === plain[0]!.shape[0] && p.shape[1] === plain[0]!.shape[1]);
+      if (sameShape && typeof plain[0]!.shape[1] === "number") {
+        // many equal-shape contributions (a tensor reused at every time step): one Concat + ReduceSum
+        const cat = this.concatCached(plain, 0);
+        const d = plain[0]!.shape[1] as number;
+        const r3 = this.node1("Reshape", [cat, this.ints([plain.length, -1, d])], [plain.length, plain[0]!.shape[0]!, d]);
+        sum = this.node1("ReduceSum", [r3, this.ints([0])], plain[0]!.shape, { keepdims: 0 });
+        if (sum.shape.length !== t.shape.length) sum = this.reduceTo(sum, t.shape);
+      } else {
+        for (const term of plain) sum = sum ? this.node1("Add", [sum, term], t.shape) : term;
       }
       if (As.length) {
-        const A = As.length === 1 ? As[0]! : this.node1("Concat", As, [As.map((a) => a.shape[0]!).reduce(addDim), As[0]!.shape[1]!], { axis: 0 });
-        const D = Ds.length === 1 ? Ds[0]! : this.node1("Concat", Ds, [Ds.map((a) => a.shape[0]!).reduce(addDim), Ds[0]!.shape[1]!], { axis: 0 });
-        const mm = this.gemmRaw(A, D, sum, true, false);
-        sum = mm;
+        const A = As.length === 1 ? As[0]! : this.concatCached(As, 0);
+        const D = Ds.length === 1 ? Ds[0]! : this.concatCached(Ds, 0);
+        sum = this.gemmRaw(A, D, sum, true, false);
       }
       grads.set(t.name, [sum!]);
       return sum;

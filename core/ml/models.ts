@@ -27,6 +27,7 @@
  *   score = σ(logit) = failure probability (health = 1 − score).
  */
 import { mulDim, type Graph, type Tensor } from "./graph";
+import { DataType } from "./onnx";
 import type { HyperparametersT, ArchitectureT } from "./schema";
 
 export interface ParamSpec {
@@ -126,8 +127,14 @@ function lstmLayer(g: Graph, input: { seq: Tensor } | { repeat: Tensor }, T: num
   let h: Tensor | undefined;
   let c: Tensor | undefined;
   const hs: Tensor[] = [];
+  // h_{-1} = 0 as an explicit zero state: every step then has the same Gemm, so the
+  // recurrent weight gradient is one Gemm over [0, h_0..h_{T-2}] and the gate gradients
+  // (whose concatenation is shared with the input-projection gradient)
+  const first = xps[0]!;
+  const shp = g.raw("Concat", [g.raw("Slice", [g.raw("Shape", [first], [2], {}, DataType.INT64), g.ints([0]), g.ints([1])], [1], {}, DataType.INT64), g.ints([H])], [2], { axis: 0 }, DataType.INT64);
+  const h0 = g.raw("Expand", [g.scalar(0), shp], ["N", H]);
   for (let t = 0; t < T; t++) {
-    const gates = h ? g.gemm(h, Wh, xps[t]!) : xps[t]!;
+    const gates = g.gemm(h ?? h0, Wh, xps[t]!, h !== undefined);
     const [i, f, gt, o] = g.lstmGates(gates, H) as [Tensor, Tensor, Tensor, Tensor];
     c = c ? g.add(g.mul(f, c), g.mul(i, gt)) : g.mul(i, gt);
     h = g.mul(o, g.tanh(c));
