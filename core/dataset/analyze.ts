@@ -23,6 +23,10 @@ export const MAX_ROW_BYTES = 1024 * 1024;
 const SNIFF_BYTES = 64 * 1024;
 const MAX_SNIFF_BYTES = MAX_ROW_BYTES + SNIFF_BYTES;
 
+const KIND_NUMERIC = 0;
+const KIND_TIME = 1;
+const KIND_TEXT = 2;
+
 const QUOTE = 34;
 const LF = 10;
 const CR = 13;
@@ -85,7 +89,7 @@ export interface AnalyzeOptions {
   chunkRows?: number;
   /** Receives each encoded chunk in order; awaited before more input is read. */
   onChunk?: (index: number, bytes: Buffer) => Promise<void>;
-  /** zstd level of the chunks. */
+  /** zstd level of the chunks (1: float data barely compresses better at higher levels, and costs 3x the time). */
   compressionLevel?: number;
 }
 
@@ -111,11 +115,13 @@ export class CsvAnalyzer {
   private readonly options: Required<Omit<AnalyzeOptions, "onChunk">> & Pick<AnalyzeOptions, "onChunk">;
   private sample: Buffer[] = [];
   private sampleBytes = 0;
-  private carry: Buffer | undefined;
+  private work = Buffer.allocUnsafe(64 * 1024);
+  private carryLength = 0;
   private dialect: Dialect | undefined;
   private bom = false;
   private totalBytes = 0;
   private headerPending = false;
+  private kindCodes = new Uint8Array(0);
 
   // Row scanning state.
   private readonly starts = new Int32Array(MAX_COLUMNS + 2);
@@ -159,7 +165,7 @@ export class CsvAnalyzer {
     this.options = {
       columnar: options.columnar ?? true,
       chunkRows: options.chunkRows ?? CHUNK_ROWS,
-      compressionLevel: options.compressionLevel ?? 3,
+      compressionLevel: options.compressionLevel ?? 1,
       onChunk: options.onChunk,
     };
   }
@@ -268,6 +274,7 @@ export class CsvAnalyzer {
       timestampFormat,
     };
     this.headerPending = hasHeader;
+    this.kindCodes = Uint8Array.from(kinds, (kind) => (kind === "numeric" ? KIND_NUMERIC : kind === "time" ? KIND_TIME : KIND_TEXT));
     const columns = names.length;
     this.count = new Float64Array(columns);
     this.mean = new Float64Array(columns);
@@ -278,11 +285,8 @@ export class CsvAnalyzer {
     this.text = new Float64Array(columns);
     this.nonBinary = new Uint8Array(columns);
     if (this.options.columnar) this.builder = new ChunkBuilder(names, kinds, this.options.chunkRows);
-    if (offset > 0) {
-      // Drop the BOM from the bytes the scanner sees.
-      this.carry = undefined;
-      this.skip = offset;
-    }
+    // Drop the BOM from the bytes the scanner sees.
+    if (offset > 0) this.skip = offset;
     return true;
   }
 
@@ -290,8 +294,17 @@ export class CsvAnalyzer {
 
   private feed(bytes: Buffer, final: boolean): void {
     let buf: Buffer;
-    if (this.carry && this.carry.length > 0) buf = bytes.length > 0 ? Buffer.concat([this.carry, bytes]) : this.carry;
-    else buf = bytes;
+    if (this.carryLength > 0) {
+      // The incomplete row left over from the last buffer goes in front of the new bytes, in a reused work buffer.
+      const need = this.carryLength + bytes.length;
+      if (need > this.work.length) {
+        const grown = Buffer.allocUnsafe(Math.max(need, this.work.length * 2));
+        this.work.copy(grown, 0, 0, this.carryLength);
+        this.work = grown;
+      }
+      bytes.copy(this.work, this.carryLength);
+      buf = this.work.subarray(0, need);
+    } else buf = bytes;
     if (this.skip > 0) {
       buf = buf.subarray(this.skip);
       this.skip = 0;
@@ -303,19 +316,21 @@ export class CsvAnalyzer {
         "The file is not valid UTF-8 text; save it as UTF-8 CSV",
       );
     }
-    if (consumed < buf.length) {
-      const rest = buf.subarray(consumed);
-      if (rest.length > MAX_ROW_BYTES) {
-        throw new DatasetFileError(
-          "dataset.row_too_long",
-          `Row ${this.rows + 1} is longer than ${MAX_ROW_BYTES} bytes (unbalanced quote?)`,
-        );
-      }
-      // Copy: `rest` may view a large buffer we do not want to keep alive.
-      this.carry = Buffer.from(rest);
-    } else {
-      this.carry = undefined;
+    const rest = buf.length - consumed;
+    if (rest > MAX_ROW_BYTES) {
+      throw new DatasetFileError(
+        "dataset.row_too_long",
+        `Row ${this.rows + 1} is longer than ${MAX_ROW_BYTES} bytes (unbalanced quote?)`,
+      );
     }
+    if (rest > 0) {
+      if (buf.buffer === this.work.buffer) this.work.copyWithin(0, buf.byteOffset - this.work.byteOffset + consumed, buf.byteOffset - this.work.byteOffset + buf.length);
+      else {
+        if (rest > this.work.length) this.work = Buffer.allocUnsafe(Math.max(rest, 64 * 1024));
+        buf.copy(this.work, 0, consumed);
+      }
+    }
+    this.carryLength = rest;
   }
 
   /** Scans whole rows of `buf`; returns where the first incomplete row starts. */
@@ -418,72 +433,66 @@ export class CsvAnalyzer {
       this.headerPending = false;
       return;
     }
-    const dialect = this.dialect!;
-    const kinds = dialect.kinds;
-    const columns = kinds.length;
+    const codes = this.kindCodes;
+    const columns = codes.length;
     this.rows++;
     if (fields !== columns) {
       if (this.ragged === 0) this.firstRagged = this.rows;
       this.ragged++;
     }
     const builder = this.builder;
+    const row = builder ? builder.rows : 0;
+    const numericOut = builder ? builder.numeric : undefined;
     const flags = this.flags;
+    const count = this.count;
+    const mean = this.mean;
+    const m2 = this.m2;
+    const min = this.min;
+    const max = this.max;
     for (let c = 0; c < columns; c++) {
-      const kind = kinds[c];
+      const kind = codes[c];
       if (c >= fields) {
         this.missing[c]!++;
         if (builder) {
-          if (kind === "numeric") builder.setNumber(c, NaN);
-          else if (kind === "time") builder.setTime(c, NaN);
+          if (kind === KIND_NUMERIC) numericOut![c]![row] = NaN;
+          else if (kind === KIND_TIME) builder.setTime(c, NaN);
           else builder.setText(c, undefined);
         }
         continue;
       }
       const s = starts[c]!;
       const e = ends[c]!;
-      if (kind === "time") {
-        const t = parseTimestamp(buf, s, e, dialect.timestampFormat!);
-        if (t === t) {
-          this.observeTime(t);
-          if (builder) builder.setTime(c, t);
-        } else {
-          const raw = cellText(buf, s, e, flags[c]!);
-          if (NULL_TEXT.has(raw)) this.missing[c]!++;
-          else {
-            this.tInvalid++;
-            this.text[c]!++;
-            if (builder) builder.setException(c, raw);
-          }
-          if (builder) builder.setTime(c, NaN);
-        }
+      if (kind === KIND_TIME) {
+        this.timeCell(buf, s, e, c);
         continue;
       }
       const value = parseNumber(buf, s, e);
       const cell = parsed.kind;
       if (cell === CELL_NUMBER) {
-        const n = ++this.count[c]!;
-        const delta = value - this.mean[c]!;
-        this.mean[c]! += delta / n;
-        this.m2[c]! += delta * (value - this.mean[c]!);
-        if (value < this.min[c]!) this.min[c] = value;
-        if (value > this.max[c]!) this.max[c] = value;
+        const n = ++count[c]!;
+        const delta = value - mean[c]!;
+        const next = mean[c]! + delta / n;
+        mean[c] = next;
+        m2[c]! += delta * (value - next);
+        if (value < min[c]!) min[c] = value;
+        if (value > max[c]!) max[c] = value;
         if (value !== 0 && value !== 1) this.nonBinary[c] = 1;
-        if (builder) {
-          if (kind === "numeric") builder.setNumber(c, value);
-          else builder.setText(c, cellText(buf, s, e, flags[c]!));
+        if (numericOut) {
+          if (kind === KIND_NUMERIC) numericOut[c]![row] = value;
+          else builder!.setText(c, cellText(buf, s, e, flags[c]!));
         }
       } else if (cell === CELL_MISSING) {
         this.missing[c]!++;
         if (builder) {
-          if (kind === "numeric") builder.setNumber(c, NaN);
+          if (kind === KIND_NUMERIC) numericOut![c]![row] = NaN;
           else builder.setText(c, undefined);
         }
       } else {
         this.text[c]!++;
         if (builder) {
           const raw = cellText(buf, s, e, flags[c]!);
-          if (kind === "numeric") {
-            builder.setNumber(c, NaN);
+          if (kind === KIND_NUMERIC) {
+            numericOut![c]![row] = NaN;
             builder.setException(c, raw);
           } else builder.setText(c, raw);
         }
@@ -493,6 +502,24 @@ export class CsvAnalyzer {
       builder.endRow();
       if (builder.full) this.flushChunk();
     }
+  }
+
+  private timeCell(buf: Buffer, s: number, e: number, c: number): void {
+    const builder = this.builder;
+    const t = parseTimestamp(buf, s, e, this.dialect!.timestampFormat!);
+    if (t === t) {
+      this.observeTime(t);
+      if (builder) builder.setTime(c, t);
+      return;
+    }
+    const raw = cellText(buf, s, e, this.flags[c]!);
+    if (NULL_TEXT.has(raw)) this.missing[c]!++;
+    else {
+      this.tInvalid++;
+      this.text[c]!++;
+      if (builder) builder.setException(c, raw);
+    }
+    if (builder) builder.setTime(c, NaN);
   }
 
   private observeTime(t: number): void {

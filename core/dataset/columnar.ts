@@ -8,7 +8,10 @@
  * Numeric columns are Float32 (NaN = missing or text), the timestamp column is
  * Float64 epoch milliseconds; text found in those columns is kept sparsely as
  * exceptions (row within chunk -> text). Text columns are dictionary codes
- * (Uint32, 0 = missing) into a per-chunk dictionary. Bodies are little-endian.
+ * (Uint32, 0 = missing) into a per-chunk dictionary. Bodies are little-endian
+ * and byte-shuffled (all first bytes, then all second bytes, ...), which lets
+ * zstd's fastest level compress sensor floats better and ~6x faster than the
+ * raw layout at level 3.
  */
 import { compress, decompress } from "zstd-napi";
 
@@ -25,6 +28,8 @@ export interface ChunkColumnHeader {
   exceptionRows?: number[];
   exceptionValues?: string[];
   dictionary?: string[];
+  /** Bytes per element when the body is byte-shuffled. */
+  shuffle?: number;
 }
 
 export interface ChunkHeader {
@@ -45,8 +50,9 @@ export interface DecodedChunk {
 /** Accumulates one chunk's rows column by column. */
 export class ChunkBuilder {
   rows = 0;
-  private readonly numeric: (Float32Array | undefined)[] = [];
-  private readonly time: (Float64Array | undefined)[] = [];
+  /** Per column: the chunk's Float32 values (numeric columns), written directly by the scanner's hot loop. */
+  readonly numeric: (Float32Array | undefined)[] = [];
+  readonly time: (Float64Array | undefined)[] = [];
   private readonly codes: (Uint32Array | undefined)[] = [];
   private readonly dictionaries: (Map<string, number> | undefined)[] = [];
   private readonly exceptionRows: number[][] = [];
@@ -128,14 +134,32 @@ export class ChunkBuilder {
       bodies.push(body);
       offset += align8(body.byteLength);
     });
+    columns.forEach((column) => (column.shuffle = column.kind === "time" ? 8 : 4));
     const headerBytes = Buffer.from(JSON.stringify({ rows: this.rows, columns } satisfies ChunkHeader), "utf8");
     const start = align8(8 + headerBytes.length);
     const out = Buffer.alloc(start + offset);
     out.writeUInt32LE(MAGIC, 0);
     out.writeUInt32LE(headerBytes.length, 4);
     headerBytes.copy(out, 8);
-    columns.forEach((column, index) => out.set(bodies[index]!, start + column.offset));
+    columns.forEach((column, index) => shuffleInto(bodies[index]!, column.shuffle!, out, start + column.offset));
     return compress(out, { compressionLevel: level });
+  }
+}
+
+/** Writes element byte k of every element together: all byte 0s, then all byte 1s, ... */
+function shuffleInto(source: Uint8Array, width: number, target: Uint8Array, at: number): void {
+  const count = source.length / width;
+  for (let b = 0; b < width; b++) {
+    const base = at + b * count;
+    for (let i = 0, j = b; i < count; i++, j += width) target[base + i] = source[j]!;
+  }
+}
+
+function unshuffleInto(source: Uint8Array, width: number, target: Uint8Array, at: number): void {
+  const count = source.length / width;
+  for (let b = 0; b < width; b++) {
+    const base = b * count;
+    for (let i = 0, j = at + b; i < count; i++, j += width) target[j] = source[base + i]!;
   }
 }
 
@@ -152,7 +176,11 @@ export function decodeChunk(compressed: Uint8Array): DecodedChunk {
   const start = align8(8 + headerLength);
   // Copy into a fresh, aligned ArrayBuffer so typed views are valid.
   const body = new Uint8Array(raw.length - start);
-  body.set(raw.subarray(start));
+  for (const column of header.columns) {
+    const source = raw.subarray(start + column.offset, start + column.offset + column.byteLength);
+    if (column.shuffle) unshuffleInto(source, column.shuffle, body, column.offset);
+    else body.set(source, column.offset);
+  }
   const columns = header.columns.map((column): ChunkColumn => {
     const exceptions = new Map<number, string>();
     column.exceptionRows?.forEach((row, index) => exceptions.set(row, column.exceptionValues![index]!));

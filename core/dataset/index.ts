@@ -465,15 +465,24 @@ type RunOutcome = { status: "ingested" } | { status: "ignored" } | { status: "fa
  */
 async function runIngest(tenantId: string, datasetId: string, leaseId: string, source: AsyncIterable<unknown>): Promise<RunOutcome> {
   const prefix = `${datasetPrefix(tenantId, datasetId)}columnar/${leaseId}/`;
+  // Chunk uploads overlap with parsing, at most two in flight (memory stays bounded).
+  const uploads: Promise<void>[] = [];
   const analyzer = new CsvAnalyzer({
     columnar: true,
-    onChunk: (index, bytes) => putObject(chunkKey(prefix, index), bytes, "application/zstd"),
+    onChunk: async (index, bytes) => {
+      const upload = putObject(chunkKey(prefix, index), bytes, "application/zstd");
+      upload.catch(() => undefined);
+      uploads.push(upload);
+      if (uploads.length >= 2) await uploads.shift();
+    },
   });
   let profile: Profile;
   try {
     for await (const chunk of source) await analyzer.push(chunk as Uint8Array);
     profile = await analyzer.finish();
+    await Promise.all(uploads);
   } catch (error) {
+    await Promise.allSettled(uploads);
     await deletePrefix(prefix).catch(() => undefined);
     if (!(error instanceof DatasetFileError)) throw error;
     await markFailed(tenantId, datasetId, leaseId, error);
