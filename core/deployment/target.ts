@@ -143,10 +143,19 @@ export async function list(): Promise<TargetItem[]> {
   return result.data;
 }
 
-/** The tenant's target with this IP (and name, when given). */
+/**
+ * The tenant's target with this IP (and name, when given).
+ * @throws target.not_found; deployment.target_ambiguous (400) when several targets share the IP and no name tells them apart
+ */
 export async function findByIp(ip: string, name?: string): Promise<TargetItem> {
   const matches = (await list()).filter((target) => target.ip === ip && (name === undefined || target.name === name));
-  const [first] = matches.length > 1 && name === undefined ? [] : matches;
+  if (matches.length > 1) {
+    throw invalid("deployment.target_ambiguous", "Several targets have this IP; give target_id or target_name", {
+      ip,
+      target_ids: matches.map((target) => target.targetId),
+    });
+  }
+  const [first] = matches;
   if (!first) throw notFound("target", ip);
   return first;
 }
