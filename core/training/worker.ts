@@ -249,6 +249,8 @@ class Session {
         elapsed_seconds: Math.round(event.elapsed_seconds * 10) / 10,
         estimated_remaining_seconds: Math.round(event.estimated_remaining_seconds),
         epoch_seconds: Math.round((now - this.epochStarted) / 100) / 10,
+        /** When the epoch ended (epoch ms): clients measure delivery latency against it. */
+        ended_at: now,
       }),
       EpochEntity.put({
         tenantId,
