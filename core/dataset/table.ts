@@ -112,7 +112,8 @@ export function computeOrder(column: TableColumn, descending: boolean): Uint32Ar
         keys[i] = MISSING_KEY;
         continue;
       }
-      const b = bits[i]!;
+      // -0 and 0 are equal: both take the key of 0, so ties keep file order.
+      const b = value === 0 ? 0 : bits[i]!;
       let k = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
       if (descending) k = ~k >>> 0;
       keys[i] = k === MISSING_KEY ? MISSING_KEY - 1 : k;
@@ -131,8 +132,8 @@ export function computeOrder(column: TableColumn, descending: boolean): Uint32Ar
         lo[i] = MISSING_KEY;
         continue;
       }
-      let h = words[2 * i + 1]!;
-      let l = words[2 * i]!;
+      let h = value === 0 ? 0 : words[2 * i + 1]!;
+      let l = value === 0 ? 0 : words[2 * i]!;
       if (h & 0x80000000) {
         h = ~h >>> 0;
         l = ~l >>> 0;
