@@ -17,6 +17,7 @@ import {
 import { link, mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Config, secret } from "../config";
+import { logger } from "../logger";
 
 export interface PublicJwk {
   kty: string;
@@ -49,6 +50,10 @@ export function signingKey(): Promise<SigningKey> {
 
 async function load(): Promise<SigningKey> {
   const configured = Config.isLocal() ? undefined : await secret("JWT_SIGNING_KEY");
+  if (!configured && !Config.isLocal()) {
+    // Each instance would mint its own key and reject the others' tokens.
+    logger.warn("JWT_SIGNING_KEY is not set: using a key file under the data directory");
+  }
   const privateKey = configured ? parseKey(configured) : await localKey();
   return describe(privateKey);
 }

@@ -66,3 +66,9 @@ export async function exists(tenantId: string): Promise<boolean> {
   const result = await TenantEntity.get({ tenantId }).go({ attributes: ["tenantId"] });
   return result.data !== null;
 }
+
+/** One page of every tenant, newest first (platform superadmin views). No actor check: callers authorize. */
+export async function listAll(options: { limit?: number; cursor?: string | null } = {}): Promise<{ items: Info[]; cursor: string | null }> {
+  const result = await TenantEntity.query.all({}).go({ order: "desc", limit: options.limit ?? 100, cursor: options.cursor ?? null });
+  return { items: result.data.map(serialize), cursor: result.cursor };
+}

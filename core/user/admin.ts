@@ -162,6 +162,18 @@ export async function deleteUser(username: string): Promise<void> {
   });
 }
 
+/**
+ * Tenants the caller administers: every tenant for the platform superadmin,
+ * the caller's own for a tenant admin.
+ */
+export async function listTenants(input: { limit?: number; cursor?: string | null }): Promise<{ tenants: Tenant.Info[]; cursor: string | null }> {
+  assertRole("admin");
+  const actor = useUser();
+  if (!actor.superadmin) return { tenants: [await Tenant.get(actor.tenantId)], cursor: null };
+  const page = await Tenant.listAll(input);
+  return { tenants: page.items, cursor: page.cursor };
+}
+
 export type AuditFilter = Omit<Audit.ListFilter, "tenantId"> & { tenantId?: string; username?: string };
 
 /** Resolves the tenant and a username filter (to that tenant's user id; unknown names match nothing). */

@@ -204,6 +204,30 @@ app.openapi(
   },
 );
 
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/admin/tenants",
+    tags: ["Admin"],
+    summary: "Tenants: all of them for the platform superadmin, the caller's own for a tenant admin",
+    ...authed,
+    request: { query: z.object({ limit: Limit, cursor: Cursor }) },
+    responses: {
+      200: ok(
+        z.object({
+          tenants: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string() })),
+          next_cursor: z.string().nullable(),
+        }),
+      ),
+      ...errors,
+    },
+  }),
+  async (c) => {
+    const page = await Admin.listTenants(c.req.valid("query"));
+    return c.json({ tenants: page.tenants, next_cursor: page.cursor }, 200);
+  },
+);
+
 // ---------------------------------------------------------------------------
 // Audit trail
 

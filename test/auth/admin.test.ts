@@ -146,6 +146,10 @@ describe("tenant isolation", () => {
     expect(detail.body.tenant_id).toBe(a.tenantId);
     const list = await call("GET", `/admin/users?tenant_id=${a.tenantId}`, { token });
     expect(list.body.users.map((u: { id: string }) => u.id).sort()).toEqual([a.userId, member.userId].sort());
+    const tenants = await call("GET", "/admin/tenants?limit=1000", { token });
+    expect(tenants.body.tenants.map((t: { id: string }) => t.id)).toContain(a.tenantId);
+    const own = await call("GET", "/admin/tenants", { token: a.token });
+    expect(own.body.tenants.map((t: { id: string }) => t.id)).toEqual([a.tenantId]);
     const promoted = await call("PUT", `/admin/users/${member.username}`, { token, body: { role: "operator" } });
     expect(promoted.body.role).toBe("operator");
     const logs = await call("GET", `/audit/logs?tenant_id=${a.tenantId}&action=admin.user.role_change`, { token });

@@ -81,6 +81,7 @@ describe("OpenAPI", () => {
         "/api/v1/push/register",
         "/api/v1/admin/users",
         "/api/v1/admin/users/{username}",
+        "/api/v1/admin/tenants",
         "/api/v1/audit/logs",
         "/api/v1/audit/export",
       ].sort(),
