@@ -31,6 +31,7 @@ import { Webhook } from "../webhook";
 import { EpochEntity } from "./entities/epoch";
 import { TrainingRunEntity, type TrainingRunItem } from "./entities/run";
 import { TrainingRun, type TrainMessage } from "./index";
+import { LiveChannel } from "./live";
 import { finish, getRun } from "./slots";
 
 /** A lease not renewed for this long is considered dead and may be taken over. */
@@ -179,6 +180,7 @@ class Session {
   private lastStopPoll = 0;
   private timers: NodeJS.Timeout[] = [];
   private epochStarted = Date.now();
+  private live: LiveChannel;
 
   constructor(
     private run: TrainingRunItem,
@@ -186,6 +188,7 @@ class Session {
     private receiptHandle?: string,
   ) {
     this.stopRequested = run.stopRequested ?? false;
+    this.live = new LiveChannel(run.tenantId, run.runId);
     this.timers.push(setInterval(() => void this.heartbeat(), HEARTBEAT_MS));
     if (receiptHandle) this.timers.push(setInterval(() => void this.extend(), VISIBILITY_EVERY_MS));
   }
@@ -236,22 +239,22 @@ class Session {
       leaseUntil: now + LEASE_MS,
     });
     for (const key of Object.keys(update) as (keyof typeof update)[]) if (update[key] === undefined || update[key] === null) delete update[key];
-    // The live event goes out first; the records follow in parallel.
-    const [, , patched] = await Promise.all([
-      TrainingRun.publish(this.run, {
-        type: "epoch_update",
-        current_epoch: event.epoch,
-        total_epochs: event.total_epochs,
-        train_loss: event.train_loss,
-        val_loss: event.val_loss,
-        best_val_loss: event.best_val_loss,
-        learning_rate: event.learning_rate,
-        elapsed_seconds: Math.round(event.elapsed_seconds * 10) / 10,
-        estimated_remaining_seconds: Math.round(event.estimated_remaining_seconds),
-        epoch_seconds: Math.round((now - this.epochStarted) / 100) / 10,
-        /** When the epoch ended (epoch ms): clients measure delivery latency against it. */
-        ended_at: now,
-      }),
+    // The live event goes out first, alone, so the records do not compete with it for DynamoDB.
+    await this.live.publish({
+      type: "epoch_update",
+      current_epoch: event.epoch,
+      total_epochs: event.total_epochs,
+      train_loss: event.train_loss,
+      val_loss: event.val_loss,
+      best_val_loss: event.best_val_loss,
+      learning_rate: event.learning_rate,
+      elapsed_seconds: Math.round(event.elapsed_seconds * 10) / 10,
+      estimated_remaining_seconds: Math.round(event.estimated_remaining_seconds),
+      epoch_seconds: Math.round((now - this.epochStarted) / 100) / 10,
+      /** When the epoch ended (epoch ms): clients measure delivery latency against it. */
+      ended_at: now,
+    });
+    const [, patched] = await Promise.all([
       EpochEntity.put({
         tenantId,
         runId,

@@ -1,0 +1,43 @@
+/**
+ * Low-latency delivery of a run's epoch events. Realtime.publish looks the
+ * subscribers up (two DynamoDB queries) before sending; during a run the
+ * worker already knows them from the previous epoch, so it sends to those at
+ * once and then looks up again, sending to anyone who subscribed since. Nobody
+ * misses an event and the known subscribers skip the lookup on the hot path.
+ */
+import { logger } from "../logger";
+import { Realtime } from "../realtime";
+
+export class LiveChannel {
+  private known: string[] | undefined;
+
+  constructor(
+    private readonly tenantId: string,
+    private readonly runId: string,
+  ) {}
+
+  private async lookup(): Promise<string[]> {
+    const topics = ["tenant", `run:${this.runId}`];
+    const pages = await Promise.all(
+      topics.map((topic) => Realtime.SubscriptionEntity.query.byTopic({ tenantId: this.tenantId, topic }).go({ pages: "all" })),
+    );
+    return [...new Set(pages.flatMap((page) => page.data.map((item) => item.connectionId)))];
+  }
+
+  private async sendAll(connectionIds: string[], data: Uint8Array): Promise<void> {
+    await Promise.all(connectionIds.map((id) => Realtime.send(id, data).catch(() => false)));
+  }
+
+  /** Sends `event` to every subscriber of the run (and of its tenant). Never throws. */
+  async publish(event: Realtime.RealtimeEvent): Promise<void> {
+    try {
+      const data = new TextEncoder().encode(JSON.stringify({ ...event, run_id: this.runId }));
+      const sent = new Set(this.known ?? []);
+      if (this.known) await this.sendAll(this.known, data);
+      this.known = await this.lookup();
+      await this.sendAll(this.known.filter((id) => !sent.has(id)), data);
+    } catch (error) {
+      logger.warn("live publish failed", { runId: this.runId, error: error as Error });
+    }
+  }
+}
