@@ -22,6 +22,7 @@ import { MAX_DIRECT_UPLOAD_BYTES } from "../billing/plans";
 import { DomainError, conflict, invalid, isConditionalFailure, notFound } from "../error";
 import { createId, createSecret } from "../id";
 import { logger } from "../logger";
+import { enqueue } from "../queue";
 import { Realtime } from "../realtime";
 import { deleteObject, deletePrefix, getObjectStream, headObject, presignPut, putObject } from "../storage";
 import { CsvAnalyzer, DatasetFileError, type ColumnStats, type Profile } from "./analyze";
@@ -38,6 +39,8 @@ export type { Recommendation } from "./recommend";
 export const UPLOAD_URL_TTL_SECONDS = 15 * 60;
 /** An ingest attempt owns a dataset this long (the ingest Lambda's timeout). */
 const LEASE_SECONDS = 15 * 60;
+/** The direct upload ingests inside its HTTP request, which never lasts this long. */
+const DIRECT_LEASE_SECONDS = 90;
 export const MAX_PREVIEW_PAGE_SIZE = 1000;
 
 // ---------------------------------------------------------------- shapes
@@ -348,23 +351,26 @@ export async function upload(input: z.input<typeof Metadata> & { file: Uint8Arra
     declaredSizeBytes: bytes.byteLength,
     createdBy: creatorName(),
     leaseId,
-    leaseUntil: Date.now() + LEASE_SECONDS * 1000,
+    leaseUntil: Date.now() + DIRECT_LEASE_SECONDS * 1000,
   }).go();
+  const discard = async () => {
+    await DatasetEntity.delete({ tenantId, datasetId }).go();
+    await deleteObject(sourceKey).catch(() => undefined);
+  };
   let outcome: RunOutcome;
   try {
+    // Stored first: should this request die mid-ingest, the object's S3 event
+    // lets the ingest job take over once the short lease lapses.
+    await putObject(sourceKey, bytes, "text/csv");
     outcome = await runIngest(tenantId, datasetId, leaseId, Readable.from(chunksOf(bytes)));
   } catch (error) {
-    await DatasetEntity.delete({ tenantId, datasetId }).go();
+    await discard();
     throw error;
   }
   if (outcome.status === "failed") {
-    await DatasetEntity.delete({ tenantId, datasetId }).go();
+    await discard();
     throw invalid(outcome.error.code, outcome.error.message, outcome.error.details);
   }
-  // The raw file is kept for the record; its S3 event finds the dataset ready and is ignored.
-  await putObject(sourceKey, bytes, "text/csv").catch((error: unknown) =>
-    logger.warn("raw upload not stored", { datasetId, error: error as Error }),
-  );
   return get(datasetId);
 }
 
@@ -376,15 +382,8 @@ function* chunksOf(bytes: Uint8Array, size = 256 * 1024): Generator<Buffer> {
 
 // ---------------------------------------------------------------- ingest
 
-export type IngestResult = "ingested" | "failed" | "ignored";
-
-/** Another attempt owns the dataset right now; the message should be retried later. */
-export class IngestBusy extends Error {
-  constructor(datasetId: string) {
-    super(`Dataset ${datasetId} is being ingested by another attempt`);
-    this.name = "IngestBusy";
-  }
-}
+/** What an ingest call did: `deferred` means another attempt holds the dataset and a re-check is queued. */
+export type IngestResult = "ingested" | "failed" | "ignored" | "deferred";
 
 /**
  * Ingests an uploaded file (the ingest job calls this for S3 events and direct
@@ -393,7 +392,9 @@ export class IngestBusy extends Error {
  * ignored, and an orphaned upload is removed.
  * @param input.key the object key from an S3 event, if any (must be the dataset's source key)
  * @param input.finalAttempt an unexpected error marks the dataset failed instead of retrying
- * @throws IngestBusy when another attempt holds the lease; unexpected errors when a retry may help
+ * When another attempt holds the lease, a re-check is queued for when the
+ * lease lapses (so a crashed attempt is taken over) and `deferred` is returned.
+ * @throws unexpected errors when a retry may help (the lease is released first)
  */
 export async function ingest(input: { tenantId: string; datasetId: string; key?: string; finalAttempt?: boolean }): Promise<IngestResult> {
   const { tenantId, datasetId } = input;
@@ -428,8 +429,12 @@ export async function ingest(input: { tenantId: string; datasetId: string; key?:
     if (!isConditionalFailure(error)) throw error;
     const current = await itemOf(tenantId, datasetId);
     if (!current || (current.status !== "pending_upload" && current.status !== "processing")) return "ignored";
-    throw new IngestBusy(datasetId);
+    const waitSeconds = Math.ceil(((current.leaseUntil ?? now) - now) / 1000) + 1;
+    await enqueue("ingest", { dataset_id: datasetId, tenant_id: tenantId }, { delaySeconds: Math.min(900, Math.max(1, waitSeconds)) });
+    return "deferred";
   }
+  // An attempt that died earlier may have left chunks behind: no columnar data is valid before ready.
+  await deletePrefix(`${datasetPrefix(tenantId, datasetId)}columnar/`);
   if (!head) {
     await markFailed(tenantId, datasetId, leaseId, new DatasetFileError("dataset.upload_missing", "The uploaded file was not found"));
     return "failed";
