@@ -11,7 +11,9 @@ import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { ScheduledEvent } from "aws-lambda";
+import { fork, type ChildProcess } from "node:child_process";
 import { startServices, freePort, type LocalServices } from "./services";
+import type { ConsumerSpec } from "./consumer";
 import { createWebSocketGateway } from "./websocket";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -202,37 +204,28 @@ async function start(
       }),
   );
 
-  // Job consumers with the Lambda event shape.
-  const { pollQueue } = await import("../functions/jobs/poller");
-  const abort = new AbortController();
-  const pollers: Promise<void>[] = [];
+  // Job consumers: one process per queue, driving the handler with Lambda's SQS event shape.
   for (const queue of JOB_QUEUES) {
-    const file = path.join(root, queue.handler);
-    if (!existsSync(file)) continue;
-    const { handler } = (await import(file)) as { handler: Parameters<typeof pollQueue>[0]["handler"] };
-    pollers.push(
-      pollQueue({
+    const specs: ConsumerSpec[] = [];
+    const handlerFile = path.join(root, queue.handler);
+    if (existsSync(handlerFile)) {
+      specs.push({
         queueUrl: env[queue.env]!,
-        handler,
+        handlerFile,
         batchSize: queue.batchSize,
         concurrency: queue.concurrency,
         timeoutSeconds: queue.visibilityTimeout,
-        signal: abort.signal,
-      }),
-    );
+      });
+    }
+    // Dead letters of runs and deployments mark them failed with a readable reason.
+    const deadLetterFile = queue.deadLetterHandler ? path.join(root, queue.deadLetterHandler) : undefined;
+    if (deadLetterFile && existsSync(deadLetterFile)) {
+      specs.push({ queueUrl: deadLetterUrls[queue.name]!, handlerFile: deadLetterFile, batchSize: 10, concurrency: 1, timeoutSeconds: 60 });
+    }
+    if (specs.length === 0) continue;
+    const child = await startConsumer(queue.name, specs);
+    cleanups.push(() => stopConsumer(child));
   }
-  // Dead letters of runs and deployments mark them failed with a readable reason.
-  for (const queue of JOB_QUEUES) {
-    if (!queue.deadLetterHandler) continue;
-    const file = path.join(root, queue.deadLetterHandler);
-    if (!existsSync(file)) continue;
-    const { handler } = (await import(file)) as { handler: Parameters<typeof pollQueue>[0]["handler"] };
-    pollers.push(pollQueue({ queueUrl: deadLetterUrls[queue.name]!, handler, batchSize: 10, signal: abort.signal }));
-  }
-  cleanups.push(async () => {
-    abort.abort();
-    await Promise.allSettled(pollers);
-  });
 
   // The retention schedule (an EventBridge rule on AWS).
   const retentionFile = path.join(root, "functions/jobs/retention.ts");
@@ -262,6 +255,29 @@ async function start(
   return { url, wsUrl: url.replace(/^http/, "ws") + "/ws", env, admin, stop };
 }
 
+
+async function startConsumer(name: string, specs: ConsumerSpec[]): Promise<ChildProcess> {
+  const child = fork(path.join(root, "dev/consumer.ts"), [name], {
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, FLINT_CONSUMERS: JSON.stringify(specs) },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("message", () => resolve());
+    child.once("exit", (code) => reject(new Error(`The ${name} job consumer exited during start (code ${code})`)));
+  });
+  child.removeAllListeners("exit");
+  return child;
+}
+
+async function stopConsumer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
 
 function scheduledEvent(): ScheduledEvent {
   return {

@@ -16,6 +16,7 @@ try {
       username: process.env.FLINT_ADMIN_USERNAME ?? "admin",
       password: process.env.FLINT_ADMIN_PASSWORD,
     },
+    retentionIntervalMs: process.env.FLINT_RETENTION_INTERVAL_MS ? Number(process.env.FLINT_RETENTION_INTERVAL_MS) : undefined,
   });
   const lines = [
     "",
@@ -34,7 +35,13 @@ try {
     lines.push(`  Admin      ${runtime.admin.username} (already exists; password unchanged)`);
   }
   lines.push("", "Press Ctrl-C to stop.", "");
-  process.stdout.write(lines.join("\n"));
+  if (process.send) {
+    // Started by the test harness: report where everything is instead of printing it.
+    process.send({ type: "ready", url: runtime.url, wsUrl: runtime.wsUrl, env: runtime.env });
+    process.on("disconnect", () => void shutdown("disconnect"));
+  } else {
+    process.stdout.write(lines.join("\n"));
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -11,24 +11,40 @@ afterEach(() => {
   for (const socket of sockets.splice(0)) socket.terminate();
 });
 
+const inboxes = new WeakMap<WebSocket, { messages: Record<string, unknown>[]; waiters: (() => void)[] }>();
+
+/** Opens a socket and buffers everything it receives, so no message is missed between awaits. */
 function open(url: string, protocols?: string[]): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, protocols);
     sockets.push(socket);
+    const inbox = { messages: [] as Record<string, unknown>[], waiters: [] as (() => void)[] };
+    inboxes.set(socket, inbox);
+    socket.on("message", (data) => {
+      inbox.messages.push(JSON.parse(data.toString()));
+      for (const wake of inbox.waiters.splice(0)) wake();
+    });
     socket.once("open", () => resolve(socket));
     socket.once("unexpected-response", (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
     socket.once("error", reject);
   });
 }
 
-function nextMessage(socket: WebSocket, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no message")), timeoutMs);
-    socket.once("message", (data) => {
-      clearTimeout(timer);
-      resolve(JSON.parse(data.toString()));
+async function nextMessage(socket: WebSocket, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+  const inbox = inboxes.get(socket)!;
+  const deadline = Date.now() + timeoutMs;
+  while (inbox.messages.length === 0) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new Error("no message");
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, remaining);
+      inbox.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
-  });
+  }
+  return inbox.messages.shift()!;
 }
 
 describe("WebSocket channel", () => {

@@ -1,13 +1,14 @@
 /**
- * Starts the local runtime once for the whole test run: real DynamoDB Local,
- * fauxqs SQS, s3rver S3, the HTTP apps, the WebSocket gateway and the job
- * consumers, on free ports with a throw-away data directory.
+ * Starts the local runtime once for the whole test run, exactly as `npm start`
+ * does (its own process: real DynamoDB Local, fauxqs SQS, s3rver S3, the HTTP
+ * apps, the WebSocket gateway, the job consumers), on free ports with a
+ * throw-away data directory.
  */
+import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
-import { startRuntime } from "../../dev/runtime";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -18,23 +19,46 @@ declare module "vitest" {
   }
 }
 
+interface Ready {
+  type: "ready";
+  url: string;
+  wsUrl: string;
+  env: Record<string, string>;
+}
+
 export default async function setup(project: TestProject) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "flint-test-"));
   const adminPassword = `Admin-${Math.random().toString(36).slice(2)}-pass`;
-  const runtime = await startRuntime({
-    port: 0,
-    dataDir,
-    quiet: true,
-    retentionIntervalMs: 24 * 60 * 60 * 1000,
-    admin: { username: "admin", password: adminPassword },
-    env: { FLINT_TRAINING_CAPACITY: "8" },
+  const child = fork(path.resolve("dev/start.ts"), [], {
+    execArgv: ["--import", "tsx"],
+    env: {
+      ...process.env,
+      PORT: "0",
+      FLINT_S3_PORT: "0",
+      FLINT_DATA_DIR: dataDir,
+      FLINT_ADMIN_USERNAME: "admin",
+      FLINT_ADMIN_PASSWORD: adminPassword,
+      FLINT_LOG_LEVEL: process.env.FLINT_LOG_LEVEL ?? "WARN",
+      FLINT_RETENTION_INTERVAL_MS: String(24 * 60 * 60 * 1000),
+      FLINT_TRAINING_CAPACITY: "8",
+    },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  project.provide("baseUrl", runtime.url);
-  project.provide("wsUrl", runtime.wsUrl);
-  project.provide("runtimeEnv", runtime.env);
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    child.once("message", (message) => resolve(message as Ready));
+    child.once("exit", (code) => reject(new Error(`local runtime exited during start (code ${code})`)));
+  });
+  child.removeAllListeners("exit");
+  project.provide("baseUrl", ready.url);
+  project.provide("wsUrl", ready.wsUrl);
+  project.provide("runtimeEnv", ready.env);
   project.provide("admin", { username: "admin", password: adminPassword });
   return async () => {
-    await runtime.stop();
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
     rmSync(dataDir, { recursive: true, force: true });
   };
 }
