@@ -1,0 +1,27 @@
+/**
+ * `npm run bench [-- ingest ml realtime compile]`: every benchmark, each
+ * printing its figures next to the alternatives measured in the same run.
+ */
+const all = ["ingest", "ml", "realtime", "compile"] as const;
+type Bench = (typeof all)[number];
+
+const requested = process.argv.slice(2).filter((arg): arg is Bench => (all as readonly string[]).includes(arg));
+const selected: readonly Bench[] = requested.length > 0 ? requested : all;
+
+const runners: Record<Bench, () => Promise<unknown>> = {
+  ingest: async () => (await import("./ingest")).benchIngest(),
+  ml: async () => (await import("./ml")).benchMl(),
+  realtime: async () => {
+    const result = await (await import("./realtime")).benchRealtime();
+    console.log(JSON.stringify(result, null, 2));
+  },
+  compile: async () => (await import("./compile")).benchCompile(),
+};
+
+for (const name of selected) {
+  console.log(`\n=== ${name} ===`);
+  const started = Date.now();
+  await runners[name]();
+  console.log(`(${name}: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+process.exit(0);
