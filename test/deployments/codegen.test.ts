@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Codegen, type Arch, type Binary, type ModelSpec } from "../../core/codegen";
 import { normaliseArch } from "../../core/deployment/target";
@@ -92,6 +93,21 @@ describe("generated C scoring programs", () => {
     expect(inOrder.code).toBe(0);
     expect(Codegen.parseScores(inOrder.stdout)).toHaveLength(6);
     expect(shuffled.stdout).toBe(inOrder.stdout);
+  });
+
+  it("reads rows from a file argument and prints the model's identity with --info", async () => {
+    const { spec, binary } = await compiledFor("lstm_autoencoder", "float32", "armv7");
+    const rows = Codegen.referenceRows(spec, 3, 4);
+    const file = `${workspace.dir}/rows.csv`;
+    await writeFile(file, Codegen.toCsv(spec.features, rows));
+    const fromFile = await Codegen.run(binary, [file]);
+    const fromStdin = await Codegen.run(binary, ["-"], Codegen.toCsv(spec.features, rows));
+    expect(fromFile.code).toBe(0);
+    expect(Codegen.parseScores(fromFile.stdout)).toHaveLength(3);
+    expect(fromFile.stdout).toBe(fromStdin.stdout);
+    const info = await Codegen.run(binary, ["--info"]);
+    expect(info.stdout).toContain(`features ${spec.features.join(",")}`);
+    expect(info.stdout).toContain(`sequence_length ${spec.sequenceLength}`);
   });
 
   it("rejects a malformed row with exit code 2 and its line number", async () => {

@@ -190,6 +190,13 @@ describe("access and bad input", () => {
     expect(reply.body).toMatchObject({ code: "request.invalid", error: expect.any(String) });
   });
 
+  it("answers 400 for a model too large for an edge controller", async () => {
+    const huge = await storeModel(alice.tenantId, await tinyModel("gru_predictor"), "gru_predictor", undefined, 3_000_000);
+    const reply = await call(alice, "POST", "/deployments", { model_id: huge, target_id: aliceTarget.id });
+    expect(reply.status).toBe(400);
+    expect(reply.body.code).toBe("deployment.model_too_large");
+  });
+
   it("answers 400 for a confirmation with an unknown status", async () => {
     const reply = await deviceCall(aliceTarget.credential, "POST", `/devices/deployments/${installed.id}/confirm`, { status: "maybe" });
     expect(reply.status).toBe(400);

@@ -38,8 +38,8 @@ export function tinyModel(architecture: ArchitectureT, hp: Record<string, unknow
   return pending;
 }
 
-/** Stores a trained model for `tenantId` (ONNX files in S3, the model record) and returns its id. */
-export async function storeModel(tenantId: string, result: TrainResult, architecture: ArchitectureT, onnx?: Uint8Array): Promise<string> {
+/** Stores a trained model for `tenantId` (ONNX files in S3, the model record) and returns its id; `onnx` and `parameters` override the stored file and recorded size. */
+export async function storeModel(tenantId: string, result: TrainResult, architecture: ArchitectureT, onnx?: Uint8Array, parameters?: number): Promise<string> {
   const modelId = createId("mdl");
   await Promise.all([
     putObject(Model.modelKey(tenantId, modelId), onnx ?? result.model, "application/octet-stream"),
@@ -53,7 +53,7 @@ export async function storeModel(tenantId: string, result: TrainResult, architec
     architecture,
     datasetId: createId("ds"),
     trainingRunId: createId("run"),
-    parameters: result.parameters,
+    parameters: parameters ?? result.parameters,
     featureNames: JSON.parse(result.metadata.features ?? "[]") as string[],
     hiddenDim: hp.hidden_dim,
     bottleneckDim: hp.bottleneck_dim,
