@@ -205,7 +205,7 @@ async function start(
   );
 
   // Job consumers: one process per queue, driving the handler with Lambda's SQS event shape.
-  for (const queue of JOB_QUEUES) {
+  const consumers = JOB_QUEUES.map((queue) => {
     const specs: ConsumerSpec[] = [];
     const handlerFile = path.join(root, queue.handler);
     if (existsSync(handlerFile)) {
@@ -222,10 +222,14 @@ async function start(
     if (deadLetterFile && existsSync(deadLetterFile)) {
       specs.push({ queueUrl: deadLetterUrls[queue.name]!, handlerFile: deadLetterFile, batchSize: 10, concurrency: 1, timeoutSeconds: 60 });
     }
-    if (specs.length === 0) continue;
-    const child = await startConsumer(queue.name, specs);
-    cleanups.push(() => stopConsumer(child));
-  }
+    return { name: queue.name, specs };
+  });
+  const started = await Promise.allSettled(
+    consumers.filter((consumer) => consumer.specs.length > 0).map((consumer) => startConsumer(consumer.name, consumer.specs)),
+  );
+  for (const result of started) if (result.status === "fulfilled") cleanups.push(() => stopConsumer(result.value));
+  const failed = started.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
 
   // The retention schedule (an EventBridge rule on AWS).
   const retentionFile = path.join(root, "functions/jobs/retention.ts");

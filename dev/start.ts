@@ -3,6 +3,9 @@
  */
 import { RuntimeAlreadyRunning, startRuntime } from "./runtime";
 
+// This machine's Node 20 is supported; the SDK's upgrade notice would only repeat in every process.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const dataDir = process.env.FLINT_DATA_DIR ?? ".flint";
 const port = Number(process.env.PORT ?? 3030);
 

@@ -2,3 +2,4 @@
 import { inject } from "vitest";
 
 Object.assign(process.env, inject("runtimeEnv"));
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";

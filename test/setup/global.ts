@@ -33,6 +33,7 @@ export default async function setup(project: TestProject) {
     execArgv: ["--import", "tsx"],
     env: {
       ...process.env,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       PORT: "0",
       FLINT_S3_PORT: "0",
       FLINT_DATA_DIR: dataDir,
