@@ -237,8 +237,10 @@ static const float REF_SCORES[NREF - T + 1] = {
 ${floatArray(scores)}
 };
 
-/* y[j] += sum_k x[k] * W[k][j] (W row-major K x N; int8 columns times their scale) */
-static void matvec(float *y, const float *x, int K, const wt *W, const float *scale, int N) {
+/* y[j] += sum_k x[k] * W[k][j] (W row-major K x N; int8 columns times their scale).
+   The one hot loop is optimised for speed (vectorised where the target has SIMD);
+   it has no reduction across j, so the results are bit-identical to -Os. */
+__attribute__((optimize("O3"))) static void matvec(float *y, const float *x, int K, const wt *W, const float *scale, int N) {
 ${int8 ? `  static float acc[MAXN];
   int j, k;
   for (j = 0; j < N; j++) acc[j] = 0.0f;
