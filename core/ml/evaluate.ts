@@ -75,7 +75,8 @@ export const THRESHOLD_QUANTILE = 0.99;
  *   labelled normal when labels exist. It makes no distributional assumption (scores
  *   are skewed, so mean + k·std is unreliable), is insensitive to a few extreme
  *   validation windows, and fixes the expected false-alarm rate on normal data near 1%.
- * - sentinel: 0.5 on the predicted failure probability (the model is trained with
+ * - sentinel (and gru_predictor trained with loss "bce"; pass "sentinel" for any supervised
+ *   model): 0.5 on the predicted failure probability (the model is trained with
  *   class-balanced BCE, so 0.5 is the balanced decision point).
  */
 export function chooseThreshold(architecture: string, valScores: ArrayLike<number>, valLabels?: ArrayLike<number>): { threshold: number; rule: string } {

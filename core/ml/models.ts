@@ -18,6 +18,8 @@
  *   GRU cell: [a_r a_z a_n] = x_t·W_x + b, [u_r u_z u_n] = h·W_h + bh; r=σ(a_r+u_r); z=σ(a_z+u_z);
  *             n = tanh(a_n + r⊙u_n); h_t = (1−z)⊙n + z⊙h_{t-1}
  *   head.W [H, F], head.b [F]: forecast of the last window row = h_last · W + b (normalised units)
+ *   With loss "bce" (needs labels) the GRU reads all T rows and head.W [H, 1] gives a failure
+ *   logit instead: score = σ(logit), output `health` = 1 − score.
  *   The GRU reads steps 0..T-2 of the window and forecasts step T-1.
  *
  * sentinel
@@ -92,7 +94,8 @@ export function defineModel(architecture: ArchitectureT, features: number, hp: H
       params.push({ name: `gru.${l}.b`, shape: [3 * H], init: "zeros", fanIn: 0, fanOut: 0 });
       params.push({ name: `gru.${l}.bh`, shape: [3 * H], init: "zeros", fanIn: 0, fanOut: 0 });
     }
-    dense("head", H, F);
+    // loss "bce": failure-probability head on the whole window instead of a forecast
+    dense("head", H, hp.loss === "bce" ? 1 : F);
     if (hp.dropout > 0) masks.push({ name: "mask.head", dim: H });
   } else {
     dense("mlp.0", 3 * F, 128);
@@ -100,7 +103,12 @@ export function defineModel(architecture: ArchitectureT, features: number, hp: H
     dense("mlp.2", 64, 1);
     if (hp.dropout > 0) masks.push({ name: "mask.0", dim: 128 }, { name: "mask.1", dim: 64 });
   }
-  return { architecture, features, seq: hp.sequence_length, hp, params, masks, supervised: architecture === "sentinel" };
+  return { architecture, features, seq: hp.sequence_length, hp, params, masks, supervised: isSupervised(architecture, hp) };
+}
+
+/** sentinel always; gru_predictor when trained with loss "bce" on a label column. */
+export function isSupervised(architecture: ArchitectureT, hp: HyperparametersT): boolean {
+  return architecture === "sentinel" || (architecture === "gru_predictor" && hp.loss === "bce");
 }
 
 function elementLoss(g: Graph, d: Tensor, loss: HyperparametersT["loss"]): Tensor {
@@ -261,8 +269,9 @@ export function forward(
   }
   if (def.architecture === "gru_predictor") {
     const xtm = g.transpose(x, [1, 0, 2]); // [T,N,F]
-    const ctx = g.slice(xtm, 0, 0, T - 1);
-    const target = g.reshape(g.slice(xtm, 0, T - 1, T), ["N", F]);
+    // forecasting reads rows 0..T-2 and predicts row T-1; the bce classifier reads all T rows
+    const steps = def.supervised ? T : T - 1;
+    const ctx = def.supervised ? xtm : g.slice(xtm, 0, 0, T - 1);
     let last: Tensor | undefined;
     if (native) {
       let seq3 = ctx;
@@ -272,17 +281,24 @@ export function forward(
         last = r.last;
       }
     } else {
-      let seq = g.reshape(ctx, [mulDim("N", T - 1), F]);
+      let seq = g.reshape(ctx, [mulDim("N", steps), F]);
       for (let l = 0; l < hp.num_layers; l++) {
-        const r = gruLayer(g, seq, T - 1, P(`gru.${l}.W`), P(`gru.${l}.b`), P(`gru.${l}.bh`), l === 0 ? F : H, H);
+        const r = gruLayer(g, seq, steps, P(`gru.${l}.W`), P(`gru.${l}.b`), P(`gru.${l}.bh`), l === 0 ? F : H, H);
         seq = r.seq;
         last = r.last;
       }
     }
-    const forecast = g.gemm(drop(last!, "mask.head"), P("head.W"), P("head.b"));
-    const err = elementLoss(g, g.sub(forecast, target), hp.loss === "bce" ? "mse" : hp.loss);
+    const head = g.gemm(drop(last!, "mask.head"), P("head.W"), P("head.b"));
+    if (def.supervised) {
+      const logit = g.reshape(head, ["N"]);
+      const score = g.sigmoid(logit);
+      const perSample = target ? g.mul(g.bceWithLogits(logit, target.label), target.weight) : score;
+      return { perSample, score, output: g.sub(g.scalar(1), score), outputName: "health" };
+    }
+    const target0 = g.reshape(g.slice(xtm, 0, T - 1, T), ["N", F]);
+    const err = elementLoss(g, g.sub(head, target0), hp.loss === "bce" ? "mse" : hp.loss);
     const score = g.reduceMean(err, [1], false);
-    return { perSample: score, score, output: forecast, outputName: "forecast" };
+    return { perSample: score, score, output: head, outputName: "forecast" };
   }
   // sentinel
   const lastRow = g.reshape(g.slice(x, 1, T - 1, T), ["N", F]);

@@ -14,8 +14,9 @@ export type ArchitectureT = z.infer<typeof Architecture>;
  *   (bottleneck of the autoencoder, GRU output feeding the head, both sentinel
  *   hidden layers), masks drawn from the seeded RNG; identity at inference.
  * - `loss`: mse/mae/huber (δ = 1 in normalised units) for the reconstruction /
- *   forecast models; the sentinel always trains with class-balanced BCE, `bce`
- *   is accepted for it (and treated as mse elsewhere).
+ *   forecast models; the sentinel always trains with class-balanced BCE. `bce` on
+ *   gru_predictor switches it to a supervised failure-probability head (needs labels);
+ *   on lstm_autoencoder it is treated as mse.
  * - `weight_decay`: L2 added to the gradient for adam/sgd, decoupled for adamw.
  * - `sentinel` ignores hidden_dim/num_layers (fixed n → 128 → 64 → 1 MLP).
  */

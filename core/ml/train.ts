@@ -9,7 +9,7 @@ import { anyLabel, gather, prepare, windowLabeller, windowStarts, type Prepared,
 import { ADAM_BETA1, ADAM_BETA2, buildEvalGraph, buildInferenceModel, buildStepGraph } from "./engine";
 import { chooseThreshold, classificationMetrics, distribution, type Evaluation } from "./evaluate";
 import { createSession } from "./io";
-import { defineModel, type ModelDef } from "./models";
+import { defineModel, isSupervised, type ModelDef } from "./models";
 import { Rng } from "./rng";
 import { Architecture, effectiveStride, Hyperparameters, type ArchitectureT, type HyperparametersInput, type HyperparametersT } from "./schema";
 
@@ -239,8 +239,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const architecture = Architecture.parse(options.architecture);
   let hp = Hyperparameters.parse(options.hyperparameters ?? {});
   const data = options.data;
-  if (architecture === "sentinel" && !data?.labels)
-    throw invalid("training.labels_required", "The sentinel architecture needs a 0/1 label column", { architecture });
+  if (isSupervised(architecture, hp) && !data?.labels)
+    throw invalid("training.labels_required", architecture === "sentinel" ? "The sentinel architecture needs a 0/1 label column" : "loss \"bce\" needs a 0/1 label column", { architecture });
 
   let resumed: ReturnType<typeof decodeState> | undefined;
   if (options.checkpoint) {
@@ -417,7 +417,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const valScores = (await evalWindows(evalSession, def, prep, finalParams, valSplit)).score;
     const testScores = (await evalWindows(evalSession, def, prep, finalParams, testSplit)).score;
-    const { threshold, rule } = chooseThreshold(architecture, valScores, valSplit.labels);
+    const { threshold, rule } = chooseThreshold(def.supervised ? "sentinel" : architecture, valScores, valSplit.labels);
     let metrics: Evaluation["metrics"] = null;
     let cm: Evaluation["confusion_matrix"] = null;
     if (testSplit.labels) {
@@ -457,9 +457,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       hyperparameters: JSON.stringify({ ...hp, stride }),
       normalisation: JSON.stringify({ method: "zscore", mean: Array.from(prep.mean), std: Array.from(prep.std) }),
       training_data_sha256: prep.fingerprint,
-      score: architecture === "sentinel" ? "failure probability σ(logit) in [0,1]" : architecture === "lstm_autoencoder" ? `mean ${hp.loss === "bce" ? "mse" : hp.loss} reconstruction error over time and features (normalised units)` : `mean ${hp.loss === "bce" ? "mse" : hp.loss} error of the last-step forecast over features (normalised units)`,
+      score: def.supervised ? "failure probability σ(logit) in [0,1]" : architecture === "lstm_autoencoder" ? `mean ${hp.loss === "bce" ? "mse" : hp.loss} reconstruction error over time and features (normalised units)` : `mean ${hp.loss === "bce" ? "mse" : hp.loss} error of the last-step forecast over features (normalised units)`,
       window_label_rule: evaluation.window_label_rule ?? "",
-      outputs: JSON.stringify(["score", architecture === "lstm_autoencoder" ? "reconstruction" : architecture === "gru_predictor" ? "forecast" : "health"]),
+      outputs: JSON.stringify(["score", architecture === "lstm_autoencoder" ? "reconstruction" : def.supervised ? "health" : "forecast"]),
       parameters: String(parameters),
       best_epoch: String(st.bestEpoch),
       val_loss: String(st.bestValLoss),

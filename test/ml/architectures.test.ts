@@ -50,6 +50,10 @@ describe("architecture gradients vs finite differences (float64)", () => {
     const err = await check("gru_predictor", { sequence_length: 5, hidden_dim: 4, num_layers: 2, loss: "mae", dropout: 0.25 }, 3, 2);
     expect(err).toBeLessThan(TOL);
   });
+  it("gru_predictor with loss bce (failure-probability head)", async () => {
+    const err = await check("gru_predictor", { sequence_length: 4, hidden_dim: 3, num_layers: 1, loss: "bce", dropout: 0.25 }, 2, 4);
+    expect(err).toBeLessThan(TOL);
+  });
   it("sentinel (weighted BCE)", async () => {
     const err = await check("sentinel", { sequence_length: 4, dropout: 0.25 }, 3, 4);
     expect(err).toBeLessThan(TOL);

@@ -35,6 +35,16 @@ describe("detection quality on generated faults (stuck, drift, spikes, decorrela
     expect(r.evaluation.metrics!.f1).toBeGreaterThanOrEqual(0.6);
   });
 
+  it("gru_predictor with loss bce: supervised failure probability (AUC ≥ 0.85)", async () => {
+    const r = await train({ architecture: "gru_predictor", hyperparameters: { ...SMALL, loss: "bce", epochs: 10 }, data });
+    expect(r.threshold).toBe(0.5);
+    expect(r.metadata.outputs).toBe(JSON.stringify(["score", "health"]));
+    expect(r.evaluation.metrics!.auc_roc).toBeGreaterThanOrEqual(0.85);
+    const { labels: _l, ...unlabelled } = data;
+    const err = await train({ architecture: "gru_predictor", hyperparameters: { ...SMALL, loss: "bce" }, data: unlabelled }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe("training.labels_required");
+  });
+
   it("sentinel: supervised health score separates faults (AUC ≥ 0.85, F1 ≥ 0.6)", async () => {
     const r = await train({ architecture: "sentinel", hyperparameters: { ...SMALL, epochs: 10 }, data });
     expect(r.threshold).toBe(0.5);
