@@ -21,6 +21,7 @@ export const MAX_COLUMNS = 512;
 export const MAX_COLUMN_NAME_LENGTH = 128;
 export const MAX_ROW_BYTES = 1024 * 1024;
 const SNIFF_BYTES = 64 * 1024;
+const CHUNK_BUDGET_BYTES = 32 * 1024 * 1024;
 const MAX_SNIFF_BYTES = MAX_ROW_BYTES + SNIFF_BYTES;
 
 const KIND_NUMERIC = 0;
@@ -80,6 +81,8 @@ export interface Profile {
   label_column: string | null;
   file_size_bytes: number;
   chunk_count: number;
+  /** Rows in every columnar chunk but the last. */
+  chunk_rows: number;
 }
 
 export interface AnalyzeOptions {
@@ -160,6 +163,7 @@ export class CsvAnalyzer {
   private builder: ChunkBuilder | undefined;
   private chunkIndex = 0;
   private pending: Buffer[] = [];
+  private chunkRows = CHUNK_ROWS;
 
   constructor(options: AnalyzeOptions = {}) {
     this.options = {
@@ -284,7 +288,9 @@ export class CsvAnalyzer {
     this.missing = new Float64Array(columns);
     this.text = new Float64Array(columns);
     this.nonBinary = new Uint8Array(columns);
-    if (this.options.columnar) this.builder = new ChunkBuilder(names, kinds, this.options.chunkRows);
+    // Wide files get shorter chunks so one chunk's arrays stay near CHUNK_BUDGET_BYTES.
+    this.chunkRows = Math.min(this.options.chunkRows, Math.max(1024, Math.floor(CHUNK_BUDGET_BYTES / (columns * 8))));
+    if (this.options.columnar) this.builder = new ChunkBuilder(names, kinds, this.chunkRows);
     // Drop the BOM from the bytes the scanner sees.
     if (offset > 0) this.skip = offset;
     return true;
@@ -549,7 +555,7 @@ export class CsvAnalyzer {
   private flushChunk(): void {
     const builder = this.builder!;
     this.pending.push(builder.encode(this.options.compressionLevel));
-    this.builder = new ChunkBuilder(builder.names, builder.kinds, this.options.chunkRows);
+    this.builder = new ChunkBuilder(builder.names, builder.kinds, this.chunkRows);
   }
 
   private profile(): Profile {
@@ -613,6 +619,7 @@ export class CsvAnalyzer {
       label_column: labelColumn,
       file_size_bytes: this.totalBytes,
       chunk_count: this.chunkIndex,
+      chunk_rows: this.chunkRows,
     };
   }
 

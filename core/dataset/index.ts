@@ -28,7 +28,8 @@ import { deleteObject, deletePrefix, getObjectStream, headObject, presignPut, pu
 import { CsvAnalyzer, DatasetFileError, type ColumnStats, type Profile } from "./analyze";
 import { DatasetEntity, EQUIPMENT_TYPES, STATUSES, type DatasetItem } from "./entity";
 import { features, recommend as scoreArchitectures, type Recommendation } from "./recommend";
-import { cellText, chunkKey, evict, loadTable, sortOrder } from "./table";
+import type { Table } from "./columnar";
+import { cellText, chunkKey, evict, loadRows, loadTable, sortOrder } from "./table";
 import { issuesOf } from "./validate";
 
 export { EQUIPMENT_TYPES, STATUSES, DatasetEntity, type DatasetItem } from "./entity";
@@ -42,6 +43,10 @@ const LEASE_SECONDS = 15 * 60;
 /** The direct upload ingests inside its HTTP request, which never lasts this long. */
 const DIRECT_LEASE_SECONDS = 90;
 export const MAX_PREVIEW_PAGE_SIZE = 1000;
+/** Larger datasets are paged chunk by chunk instead of being loaded whole. */
+const WHOLE_TABLE_CELLS = 20_000_000;
+/** A sorted preview needs the whole table in memory (about 4 bytes a cell). */
+const MAX_SORT_CELLS = 60_000_000;
 
 // ---------------------------------------------------------------- shapes
 
@@ -603,29 +608,42 @@ export async function preview(datasetId: string, input: z.input<typeof PreviewIn
   const query = parse(PreviewInput, input);
   const item = await requireItem(datasetId);
   requireReady(item);
-  const table = await loadTable(item.columnarPrefix, item.chunkCount);
+  const profile = item.profile;
+  const totalRows = profile.row_count;
+  const cells = totalRows * profile.columns.length;
+  const start = (query.page - 1) * query.page_size;
+  const end = Math.min(totalRows, start + query.page_size);
+  let table: Table;
+  let offset = 0;
   let order: Uint32Array | undefined;
   if (query.sort_col !== undefined) {
-    const index = table.columns.findIndex((column) => column.name === query.sort_col);
-    if (index < 0) {
-      throw invalid("dataset.unknown_column", `Unknown column '${query.sort_col}'`, { columns: item.profile.columns });
+    const index = profile.columns.indexOf(query.sort_col);
+    if (index < 0) throw invalid("dataset.unknown_column", `Unknown column '${query.sort_col}'`, { columns: profile.columns });
+    if (cells > MAX_SORT_CELLS) {
+      throw invalid("dataset.too_large_to_sort", `Sorted previews are available for datasets up to ${MAX_SORT_CELLS} cells; this one has ${cells}`, {
+        cells,
+        max_cells: MAX_SORT_CELLS,
+      });
     }
+    table = await loadTable(item.columnarPrefix, item.chunkCount);
     order = await sortOrder(item.columnarPrefix, item.chunkCount, index, query.sort_dir);
+  } else if (cells > WHOLE_TABLE_CELLS && profile.chunk_rows) {
+    ({ table, offset } = start < end ? await loadRows(item.columnarPrefix, profile.chunk_rows, item.chunkCount, start, end) : { table: { rows: 0, columns: [], bytes: 0 }, offset: 0 });
+  } else {
+    table = await loadTable(item.columnarPrefix, item.chunkCount);
   }
-  const start = (query.page - 1) * query.page_size;
-  const end = Math.min(table.rows, start + query.page_size);
   const rows: string[][] = [];
   for (let position = start; position < end; position++) {
-    const row = order ? order[position]! : position;
+    const row = order ? order[position]! : position - offset;
     rows.push(table.columns.map((column) => cellText(column, row)));
   }
   return {
-    headers: table.columns.map((column) => column.name),
+    headers: profile.columns,
     rows,
-    total_rows: table.rows,
+    total_rows: totalRows,
     page: query.page,
     page_size: query.page_size,
-    total_pages: Math.ceil(table.rows / query.page_size),
+    total_pages: Math.ceil(totalRows / query.page_size),
     sort_col: query.sort_col ?? null,
     sort_dir: query.sort_dir,
   };

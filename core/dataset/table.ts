@@ -72,6 +72,26 @@ export async function loadTable(prefix: string, chunkCount: number): Promise<Tab
   return (await load(prefix, chunkCount)).table;
 }
 
+/**
+ * Rows [start, end) without loading the whole table: only the chunks that hold
+ * them are read (large datasets, unsorted pages). Not cached.
+ */
+export async function loadRows(
+  prefix: string,
+  chunkRows: number,
+  chunkCount: number,
+  start: number,
+  end: number,
+): Promise<{ table: Table; offset: number }> {
+  const cached = cache.get(prefix);
+  if (cached) return { table: cached.table, offset: 0 };
+  const first = Math.floor(start / chunkRows);
+  const last = Math.min(chunkCount - 1, Math.floor(Math.max(start, end - 1) / chunkRows));
+  const chunks = [];
+  for (let index = first; index <= last; index++) chunks.push(decodeChunk(await getObjectBytes(chunkKey(prefix, index))));
+  return { table: concatChunks(chunks), offset: first * chunkRows };
+}
+
 /** Drops a table from the cache (dataset deleted). */
 export function evict(prefix: string): void {
   const entry = cache.get(prefix);

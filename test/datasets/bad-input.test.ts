@@ -104,7 +104,8 @@ describe("bad files through the presigned upload", () => {
     await withActor({ type: "system" }, () => Billing.setPlan({ tenant_id: user.tenantId, tier: "enterprise" }));
   });
 
-  it.each(BAD_FILES.filter(([label]) => label !== "an empty file"))(
+  // Independent uploads: run side by side to keep the suite fast.
+  it.concurrent.each(BAD_FILES.filter(([label]) => label !== "an empty file"))(
     "marks the dataset failed for %s, with the reason and no columnar data",
     async (_label, file, code) => {
       const { datasetId } = await uploadPresigned(user, file());
