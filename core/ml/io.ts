@@ -53,6 +53,8 @@ interface Loaded {
   seq: number;
   features: number;
   threshold: number;
+  /** training means, used to fill leading non-finite values */
+  mean: number[];
 }
 const cache = new WeakMap<Uint8Array, Promise<Loaded>>();
 
@@ -64,7 +66,8 @@ function load(model: Uint8Array): Promise<Loaded> {
       const seq = Number(meta.sequence_length);
       const features = JSON.parse(meta.features ?? "[]") as string[];
       if (!seq || !features.length) throw invalid("model.invalid", "Not a Flint model (metadata missing)");
-      return { session: await createSession(model), seq, features: features.length, threshold: Number(meta.threshold) };
+      const mean = meta.normalisation ? ((JSON.parse(meta.normalisation) as { mean?: number[] }).mean ?? []) : [];
+      return { session: await createSession(model), seq, features: features.length, threshold: Number(meta.threshold), mean };
     })();
     cache.set(model, p);
     p.catch(() => cache.delete(model));
@@ -78,7 +81,8 @@ export const SCORE_BATCH = 256;
 /**
  * Score every stride-1 window of `rows` (one Float32Array per feature, in the model's
  * feature order, raw units). scores[i] belongs to the window ending at row i + T − 1;
- * flags[i] = scores[i] > threshold. Fewer rows than T gives empty arrays.
+ * flags[i] = scores[i] > threshold. Fewer rows than T gives empty arrays. Non-finite
+ * values are forward-filled (the training mean before the first finite value), as in training.
  */
 export async function score(model: Uint8Array, rows: Float32Array[]): Promise<{ scores: Float32Array; flags: Uint8Array; threshold: number }> {
   const m = await load(model);
@@ -93,7 +97,12 @@ export async function score(model: Uint8Array, rows: Float32Array[]): Promise<{ 
     for (let f = 0; f < F; f++) {
       const c = rows[f]!;
       if (c.length !== n) throw invalid("scoring.invalid_rows", "All columns must have the same length");
-      for (let i = 0; i < n; i++) rowMajor[i * F + f] = c[i]!;
+      let prev = m.mean[f] ?? 0;
+      for (let i = 0; i < n; i++) {
+        const v = c[i]!;
+        if (Number.isFinite(v)) prev = v;
+        rowMajor[i * F + f] = prev;
+      }
     }
     for (let from = 0; from < count; from += SCORE_BATCH) {
       const to = Math.min(count, from + SCORE_BATCH);

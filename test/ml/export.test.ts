@@ -75,6 +75,12 @@ describe("exported inference model", () => {
       for (let i = 0; i < Nw; i++) expect(Math.abs(s.scores[i]! - got[i]!)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(got[i]!)));
       for (let i = 0; i < Nw; i++) expect(s.flags[i]).toBe(s.scores[i]! > r.threshold ? 1 : 0);
       expect(s.threshold).toBe(r.threshold);
+      // gaps are forward-filled instead of poisoning windows with NaN
+      const gappy = rows.map((c) => Float32Array.from(c));
+      gappy[0]![5] = NaN;
+      const sg = await score(r.model, gappy);
+      for (const v of sg.scores) expect(Number.isFinite(v)).toBe(true);
+      expect((await score(r.model, rows.map((c) => c.subarray(0, T - 1)))).scores.length).toBe(0);
       await evalSession.release();
       await fresh.release();
     });
