@@ -232,7 +232,7 @@ export async function resendVerification(input: { email: string }): Promise<void
  * Answers that must not reveal whether an account exists take at least this
  * long either way (the real work is a few table writes and one email).
  */
-const ANSWER_FLOOR_MS = 500;
+const ANSWER_FLOOR_MS = 750;
 
 async function withFloor<T>(ms: number, run: () => Promise<T>): Promise<T> {
   const started = Date.now();
@@ -464,7 +464,7 @@ export async function forgotPassword(input: { email: string }): Promise<void> {
     const user = await User.fromEmail(input.email);
     if (!user) {
       // The same number of table round trips as the real path, so timing does not tell the two apart.
-      await ResetTokenEntity.get({ tokenHash: hashSecret(createSecret(32)) }).go();
+      await Promise.all([User.get(createId("usr")), ResetTokenEntity.get({ tokenHash: hashSecret(createSecret(32)) }).go()]);
       await Audit.record({ action: "auth.password.reset_requested", result: "failure", details: { reason: "unknown_email" } });
       return;
     }

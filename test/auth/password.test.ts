@@ -18,8 +18,8 @@ describe("POST /auth/forgot-password", () => {
     const knownTimes: number[] = [];
     const unknownTimes: number[] = [];
     const bodies = new Set<string>();
-    // Alternating pairs and medians, so load from other test files hits both sides alike.
-    for (let round = 0; round < 3; round++) {
+    // Alternating pairs, compared by their fastest run: load from other test files only ever adds time.
+    for (let round = 0; round < 4; round++) {
       const [known, knownMs] = await timed(() => call("POST", "/auth/forgot-password", { body: { email: user.email }, from }));
       const [unknown, unknownMs] = await timed(() =>
         call("POST", "/auth/forgot-password", { body: { email: `${uniqueName("nobody")}@example.com` }, from }),
@@ -30,9 +30,8 @@ describe("POST /auth/forgot-password", () => {
       unknownTimes.push(unknownMs);
     }
     expect(bodies.size).toBe(1);
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[1]!;
-    expect(Math.min(...knownTimes, ...unknownTimes)).toBeGreaterThanOrEqual(480);
-    expect(Math.abs(median(knownTimes) - median(unknownTimes))).toBeLessThan(300);
+    expect(Math.min(...knownTimes, ...unknownTimes)).toBeGreaterThanOrEqual(730);
+    expect(Math.abs(Math.min(...knownTimes) - Math.min(...unknownTimes))).toBeLessThan(250);
   });
 });
 
