@@ -13,6 +13,7 @@ import { compareModels, score as scoreRows } from "../ml";
 import { deletePrefix, getObjectBytes } from "../storage";
 import { EvaluationEntity } from "../evaluation/entity";
 import { ModelEntity, type ModelItem } from "./entity";
+import { releaseModelReservation } from "./quota";
 
 export { ModelEntity, type ModelItem } from "./entity";
 
@@ -136,6 +137,7 @@ export async function remove(modelId: string): Promise<void> {
   await deletePrefix(modelPrefix(model.tenantId, model.modelId));
   await ModelEntity.delete({ tenantId: model.tenantId, modelId }).go();
   if (model.evaluationId) await EvaluationEntity.delete({ tenantId: model.tenantId, evaluationId: model.evaluationId }).go();
+  await releaseModelReservation(model.tenantId);
   logger.info("model deleted", { modelId, tenantId: model.tenantId });
 }
 

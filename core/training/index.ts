@@ -110,7 +110,8 @@ export function publish(run: Pick<TrainingRunItem, "tenantId" | "runId">, event:
  * and the platform have a free slot, `queued` otherwise.
  *
  * @throws request.invalid (zod) / dataset.not_found (404) / dataset.not_validated (400)
- * @throws plan.model_limit_reached (403) when finishing would exceed max_models
+ * @throws plan.model_limit_reached (403) when the tenant's models plus its unfinished runs already reach
+ *   max_models (checked at start, and reserved atomically with the run, so a run never finishes over the limit)
  * @throws auth.forbidden for viewers
  */
 export async function start(input: StartInput): Promise<Info> {
@@ -119,7 +120,8 @@ export async function start(input: StartInput): Promise<Info> {
   const tenantId = useTenant();
   const dataset = await Dataset.get(parsed.dataset_id);
   Dataset.assertTrainable(dataset);
-  // A run that will end in a model counts against max_models from its start, so it cannot finish over the limit.
+  // A run that will end in a model counts against max_models from its start, so it cannot finish over the
+  // limit. This check gives the plain answer; the reservation taken in createRun's transaction closes the race.
   const [models, active] = await Promise.all([Model.count(tenantId), activeRuns(tenantId)]);
   await Billing.assertWithinLimit("max_models", models + active.length);
 

@@ -8,7 +8,9 @@
 import { Service } from "electrodb";
 import { Billing } from "../billing";
 import { Config } from "../config";
+import { limitReached } from "../error";
 import { logger } from "../logger";
+import { ModelQuotaEntity } from "../model/quota";
 import { QueueEntryEntity } from "./entities/queue-entry";
 import { TrainingRunEntity, type TrainingRunItem } from "./entities/run";
 import { SlotEntity } from "./entities/slot";
@@ -17,13 +19,14 @@ export const TrainingService = new Service({
   run: TrainingRunEntity,
   slot: SlotEntity,
   queue: QueueEntryEntity,
+  quota: ModelQuotaEntity,
 });
 
 export const PLATFORM_SCOPE = "platform";
 export const tenantScope = (tenantId: string) => `tenant#${tenantId}`;
 
 /** Why a transaction was refused, read from DynamoDB's cancellation reasons (in item order). */
-export type Refusal = "tenant_full" | "platform_full" | "gone" | "conflict";
+export type Refusal = "quota" | "tenant_full" | "platform_full" | "gone" | "conflict";
 
 interface TransactionResult {
   canceled: boolean;
@@ -48,15 +51,27 @@ type NewRun = Omit<TrainingRunItem, "status" | "createdAt" | "updatedAt"> & { te
 
 /**
  * Creates `run` as `running` if a tenant and a platform slot are free (both
- * taken atomically), otherwise as `queued` with a FIFO queue entry.
+ * taken atomically), otherwise as `queued` with a FIFO queue entry. Either
+ * way the same transaction reserves one of the plan's max_models for the
+ * model the run will produce.
+ * @throws plan.model_limit_reached when the reservations are used up
  */
 export async function createRun(run: NewRun): Promise<TrainingRunItem> {
-  const limit = await tenantLimit(run.tenantId);
+  const tier = await Billing.tierOf(run.tenantId);
+  const limit = Billing.PLANS[tier].max_concurrent_trainings;
+  const maxModels = Billing.PLANS[tier].max_models;
   const capacity = Config.platformTrainingCapacity();
   const now = new Date().toISOString();
+  const modelLimit = () =>
+    limitReached("plan.model_limit_reached", `Your ${tier} plan allows ${maxModels} (models)`, { limit: maxModels, tier });
   const running = { ...run, status: "running" as const, slotHeld: true, startedAt: now };
   const started = (await TrainingService.transaction
-    .write(({ slot, run: runs }) => [
+    .write(({ slot, run: runs, quota }) => [
+      quota
+        .update({ tenantId: run.tenantId })
+        .add({ reserved: 1 })
+        .where((a, op) => `${op.notExists(a.reserved)} OR ${op.lt(a.reserved, maxModels)}`)
+        .commit(),
       slot
         .update({ scope: tenantScope(run.tenantId) })
         .add({ active: 1 })
@@ -71,16 +86,25 @@ export async function createRun(run: NewRun): Promise<TrainingRunItem> {
     ])
     .go()) as TransactionResult;
   if (!started.canceled) return (await getRun(run.tenantId, run.runId))!;
+  if (refusal(started, ["quota", "tenant_full", "platform_full", "conflict"]) === "quota") throw modelLimit();
 
   const queuedAt = Date.now();
   const queued = { ...run, status: "queued" as const, slotHeld: false, queuedAt: new Date(queuedAt).toISOString() };
   const result = (await TrainingService.transaction
-    .write(({ run: runs, queue }) => [
+    .write(({ run: runs, queue, quota }) => [
+      quota
+        .update({ tenantId: run.tenantId })
+        .add({ reserved: 1 })
+        .where((a, op) => `${op.notExists(a.reserved)} OR ${op.lt(a.reserved, maxModels)}`)
+        .commit(),
       runs.create(queued).commit(),
       queue.create({ tenantId: run.tenantId, runId: run.runId, queuedAt }).commit(),
     ])
     .go()) as TransactionResult;
-  if (result.canceled) throw new Error(`Could not queue run ${run.runId}: ${JSON.stringify(result.data.map((d) => d.code))}`);
+  if (result.canceled) {
+    if (refusal(result, ["quota", "conflict", "conflict"]) === "quota") throw modelLimit();
+    throw new Error(`Could not queue run ${run.runId}: ${JSON.stringify(result.data.map((d) => d.code))}`);
+  }
   return (await getRun(run.tenantId, run.runId))!;
 }
 
@@ -102,10 +126,12 @@ export async function finish(
   options: { expectOwner?: string; fromStatuses?: TrainingRunItem["status"][] } = {},
 ): Promise<boolean> {
   const from = options.fromStatuses ?? ["running", "stopping"];
+  // A run that ends without a model gives its model reservation back, in the same transaction.
+  const releasesModel = !changes.modelId;
   const patch = definedOnly({ ...changes, slotHeld: false, completedAt: changes.completedAt ?? new Date().toISOString() });
   const { tenantId, runId } = run;
   const result = (await TrainingService.transaction
-    .write(({ run: runs, slot }) => [
+    .write(({ run: runs, slot, quota }) => [
       runs
         .patch({ tenantId, runId })
         .set(patch)
@@ -128,6 +154,7 @@ export async function finish(
         .add({ active: -1 })
         .where((a, op) => op.gt(a.active, 0))
         .commit(),
+      ...(releasesModel ? [quota.update({ tenantId }).add({ reserved: -1 }).commit()] : []),
     ])
     .go()) as TransactionResult;
   if (result.canceled) {
@@ -146,13 +173,14 @@ export async function finishQueued(
   const entry = entries.data.find((item) => item.runId === run.runId);
   const { tenantId, runId } = run;
   const result = (await TrainingService.transaction
-    .write(({ run: runs, queue }) => [
+    .write(({ run: runs, queue, quota }) => [
       runs
         .patch({ tenantId, runId })
         .set(definedOnly({ ...changes, completedAt: new Date().toISOString() }))
         .where((a, op) => op.eq(a.status, "queued"))
         .commit(),
       ...(entry ? [queue.delete({ runId, queuedAt: entry.queuedAt }).commit()] : []),
+      quota.update({ tenantId }).add({ reserved: -1 }).commit(),
     ])
     .go()) as TransactionResult;
   return !result.canceled;

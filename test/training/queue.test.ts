@@ -57,14 +57,20 @@ describe("training queue on the Free plan (one slot)", () => {
 });
 
 describe("concurrent starts", () => {
-  it("give the single Free slot to exactly one run", async () => {
+  it("give the single Free slot to exactly one run and never overshoot max_models", async () => {
     const carol = await createUser({ role: "operator" });
     const datasetId = await validatedDataset(carol);
-    const results = await Promise.all([startRun(carol, datasetId), startRun(carol, datasetId)]);
-    expect(results.map((r) => r.status)).toEqual([201, 201]);
-    expect(results.map((r) => r.body.status).sort()).toEqual(["queued", "running"]);
-    for (const result of results) expect((await waitForRun(carol, result.body.id, isFinal)).status).toBe("completed");
+    const results = await Promise.all([startRun(carol, datasetId), startRun(carol, datasetId), startRun(carol, datasetId)]);
+    // The Free plan allows 2 models: the third start is refused, whoever loses the race.
+    expect(results.map((r) => r.status).sort()).toEqual([201, 201, 403]);
+    const refused = results.find((r) => r.status === 403)!;
+    expect(refused.body.code).toBe("plan.model_limit_reached");
+    const accepted = results.filter((r) => r.status === 201);
+    expect(accepted.map((r) => r.body.status).sort()).toEqual(["queued", "running"]);
+    for (const result of accepted) expect((await waitForRun(carol, result.body.id, isFinal)).status).toBe("completed");
     expect((await call(carol, "GET", "/training/queue")).body).toMatchObject({ active_trainings: 0, queued: 0 });
+    expect((await call(carol, "GET", "/training")).body).toHaveLength(2);
+    expect((await call(carol, "GET", "/models")).body).toHaveLength(2);
   });
 });
 
