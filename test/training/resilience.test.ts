@@ -8,6 +8,8 @@
  * FLINT_TRAINING_QUEUE_URL at it before anything reads the configuration.
  */
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import {
   ChangeMessageVisibilityCommand,
@@ -24,6 +26,7 @@ import { DatasetEntity } from "../../core/dataset/entity";
 import { ModelEntity } from "../../core/model";
 import { deletePrefix } from "../../core/storage";
 import { TrainingRun } from "../../core/training";
+import { Webhook } from "../../core/webhook";
 import { getRun } from "../../core/training/slots";
 import { LEASE_MS } from "../../core/training/worker";
 import { pollQueue } from "../../functions/jobs/poller";
@@ -181,8 +184,22 @@ describe("a worker killed mid-run", () => {
 });
 
 describe("a message that keeps failing", () => {
-  it("ends in the dead-letter queue and the run fails with a readable reason, freeing its slot", async () => {
+  it("ends in the dead-letter queue; the run fails with a readable reason, frees its slot and notifies the webhook", async () => {
     const user = await createUser({ role: "operator" });
+    const admin = await createUser({ tenantId: user.tenantId, role: "admin" });
+    const hooks: { body: string; signature: string }[] = [];
+    const receiver = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      request.on("end", () => {
+        hooks.push({ body, signature: String(request.headers["flint-signature"]) });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const hook = await withActor(actorOf(admin), () =>
+      Webhook.create({ url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`, events: ["training.failed"] }),
+    );
     const datasetId = await validatedDataset(user);
     const client = await EventClient.open(user);
     await client.subscribe("tenant");
@@ -207,6 +224,14 @@ describe("a message that keeps failing", () => {
     expect(final.body).toMatchObject({ status: "failed", model_id: null, error: expect.stringMatching(/after 2 attempts/) });
     expect(final.body.error).not.toMatch(/at .*\.ts:\d+/);
     expect((await call(user, "GET", "/training/queue")).body).toMatchObject({ active_trainings: 0, capacity_available: 1 });
+
+    // The tenant's webhook hears about it, signed.
+    const deadline = Date.now() + 15_000;
+    while (hooks.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    receiver.close();
+    expect(hooks).toHaveLength(1);
+    expect(Webhook.verify(hook.secret, hooks[0]!.body, hooks[0]!.signature)).toBe(true);
+    expect(JSON.parse(hooks[0]!.body)).toMatchObject({ type: "training.failed", data: { id: run.id, status: "failed", error: final.body.error } });
     client.close();
   }, 60_000);
 });
