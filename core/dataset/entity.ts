@@ -39,6 +39,8 @@ export const DatasetEntity = new Entity(
       profile: { type: "any" },
       columnarPrefix: { type: "string" },
       chunkCount: { type: "number" },
+      /** Bytes of the zstd-compressed columnar copy. */
+      columnarBytes: { type: "number" },
       isValidated: { type: "boolean", required: true, default: false },
       locked: { type: "boolean", required: true, default: false },
       validatedAt: { type: "string" },

@@ -115,6 +115,8 @@ export const Info = Summary.extend({
     })
     .nullable(),
   ragged_rows: z.number(),
+  /** The stored columnar copy: always zstd-compressed; its size in bytes once ready. */
+  storage: z.object({ format: z.literal("columnar+zstd"), compressed: z.literal(true), stored_bytes: z.number().nullable() }),
   failure: z.object({ code: z.string(), reason: z.string() }).nullable(),
   upload_expires_at: z.string().nullable(),
   validated_at: z.string().nullable(),
@@ -166,6 +168,7 @@ function infoOf(item: DatasetItem): Info {
         }
       : null,
     ragged_rows: profile?.ragged_rows ?? 0,
+    storage: { format: "columnar+zstd", compressed: true, stored_bytes: item.columnarBytes ?? null },
     failure: item.status === "failed" ? { code: item.failureCode ?? "dataset.ingest_failed", reason: item.failureReason ?? "Ingest failed" } : null,
     upload_expires_at: item.status === "pending_upload" ? (item.uploadExpiresAt ?? null) : null,
     validated_at: item.validatedAt ?? null,
@@ -477,9 +480,11 @@ async function runIngest(tenantId: string, datasetId: string, leaseId: string, s
   const prefix = `${datasetPrefix(tenantId, datasetId)}columnar/${leaseId}/`;
   // Chunk uploads overlap with parsing, at most two in flight (memory stays bounded).
   const uploads: Promise<void>[] = [];
+  let storedBytes = 0;
   const analyzer = new CsvAnalyzer({
     columnar: true,
     onChunk: async (index, bytes) => {
+      storedBytes += bytes.length;
       const upload = putObject(chunkKey(prefix, index), bytes, "application/zstd");
       upload.catch(() => undefined);
       uploads.push(upload);
@@ -500,7 +505,7 @@ async function runIngest(tenantId: string, datasetId: string, leaseId: string, s
   }
   try {
     await DatasetEntity.patch({ tenantId, datasetId })
-      .set({ status: "ready", profile, columnarPrefix: prefix, chunkCount: profile.chunk_count })
+      .set({ status: "ready", profile, columnarPrefix: prefix, chunkCount: profile.chunk_count, columnarBytes: storedBytes })
       .remove(["leaseId", "leaseUntil", "failureCode", "failureReason"])
       .where((attr, op) => `${op.eq(attr.leaseId, leaseId)} AND ${op.eq(attr.status, "processing")}`)
       .go();
@@ -522,7 +527,7 @@ async function markFailed(tenantId: string, datasetId: string, leaseId: string, 
   try {
     await DatasetEntity.patch({ tenantId, datasetId })
       .set({ status: "failed", failureCode: error.code, failureReason: error.message })
-      .remove(["leaseId", "leaseUntil", "profile", "columnarPrefix", "chunkCount"])
+      .remove(["leaseId", "leaseUntil", "profile", "columnarPrefix", "chunkCount", "columnarBytes"])
       .where((attr, op) => op.eq(attr.leaseId, leaseId))
       .go();
   } catch (failure) {

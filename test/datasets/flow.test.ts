@@ -55,6 +55,9 @@ describe("dataset lifecycle over HTTP", () => {
       created_by: alice.username,
     });
     expect(Object.keys(body.column_stats)).toEqual(header.slice(1));
+    expect(body.storage.compressed).toBe(true);
+    expect(body.storage.stored_bytes).toBeGreaterThan(0);
+    expect(body.storage.stored_bytes).toBeLessThan(Buffer.byteLength(csv));
   });
 
   it("reports statistics equal to a straightforward computation", async () => {
