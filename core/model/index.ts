@@ -41,6 +41,8 @@ export const Info = z.object({
   evaluation_id: z.string().nullable(),
   hyperparameters: z.record(z.string(), z.unknown()),
   metrics: z.record(z.string(), z.unknown()),
+  /** Where the ONNX file is served (the seed's file_path; storage keys are not exposed). */
+  file_path: z.string(),
   file_size_bytes: z.number(),
   quantized: z.boolean(),
   quantized_size_bytes: z.number().nullable(),
@@ -69,6 +71,7 @@ export function serialize(model: ModelItem): Info {
     evaluation_id: model.evaluationId ?? null,
     hyperparameters: (model.hyperparameters ?? {}) as Record<string, unknown>,
     metrics: (model.metrics ?? {}) as Record<string, unknown>,
+    file_path: `/api/v1/models/${model.modelId}/download`,
     file_size_bytes: model.fileSizeBytes,
     quantized: model.quantized ?? false,
     quantized_size_bytes: model.quantizedSizeBytes ?? null,

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { assertRole, useTenant, useActor } from "../actor";
 import { Billing } from "../billing";
 import { Dataset } from "../dataset";
-import { conflict, notFound } from "../error";
+import { conflict, DomainError, notFound } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
 import { Architecture, Hyperparameters } from "../ml";
@@ -24,7 +24,7 @@ import { enqueue } from "../queue";
 import { Realtime } from "../realtime";
 import { EpochEntity, type EpochItem } from "./entities/epoch";
 import { TrainingRunEntity, type RunStatus, type TrainingRunItem } from "./entities/run";
-import { createRun, finishQueued, getRun, promoteQueued, queuePosition, usage } from "./slots";
+import { createRun, finish, finishQueued, getRun, promoteQueued, queuePosition, usage } from "./slots";
 
 export { TrainingRunEntity, RUN_STATUSES, type RunStatus, type TrainingRunItem } from "./entities/run";
 export { EpochEntity, type EpochItem } from "./entities/epoch";
@@ -145,9 +145,22 @@ export async function start(input: StartInput): Promise<Info> {
   return serialize((await getRun(tenantId, run.runId)) ?? run);
 }
 
-/** Puts a running run's message on the training queue and announces the start. */
+/**
+ * Puts a running run's message on the training queue and announces the start.
+ * If the message cannot be sent, the run fails at once and frees its slot
+ * rather than holding it with no worker coming.
+ */
 export async function dispatch(run: TrainingRunItem): Promise<void> {
-  await enqueue("training", { kind: "train", run_id: run.runId, tenant_id: run.tenantId } satisfies TrainMessage);
+  try {
+    await enqueue("training", { kind: "train", run_id: run.runId, tenant_id: run.tenantId } satisfies TrainMessage);
+  } catch (error) {
+    logger.error("could not queue a started run; failing it", { runId: run.runId, error: error as Error });
+    const reason = "The run could not be handed to a training worker; start it again";
+    if (await finish(run, { status: "failed", error: reason })) {
+      await publish(run, { type: "training_failed", status: "failed", error: reason, current_epoch: 0, total_epochs: run.totalEpochs });
+    }
+    throw new DomainError("unavailable", "training.dispatch_failed", reason, { id: run.runId }, { cause: error });
+  }
   await publish(run, { type: "training_started", status: "running", total_epochs: run.totalEpochs, started_at: run.startedAt ?? null });
 }
 

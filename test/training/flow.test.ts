@@ -86,6 +86,7 @@ describe("training flow", () => {
       quantized: true,
       status: "ready",
       stopped_early: false,
+      file_path: `/api/v1/models/${run.model_id}/download`,
     });
     expect(model.body.input_features).toBe(model.body.feature_names.length);
     expect(model.body.feature_names).not.toContain("anomaly");
