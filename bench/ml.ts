@@ -15,7 +15,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { prepare, windowStarts, gather } from "../core/ml/data";
 import { buildInferenceModel, buildStepGraph, ADAM_BETA1, ADAM_BETA2 } from "../core/ml/engine";
-import { createSession, ML_THREADS } from "../core/ml/io";
+import { createSession, ML_THREADS, TRAIN_EXECUTION } from "../core/ml/io";
 import { defineModel } from "../core/ml/models";
 import { Rng } from "../core/ml/rng";
 import { effectiveStride, Hyperparameters } from "../core/ml/schema";
@@ -66,7 +66,7 @@ export async function benchMl(): Promise<void> {
   const trainStarts = windowStarts(prep.bounds.train[0], prep.bounds.train[1], T, stride);
   const def = defineModel("lstm_autoencoder", F, hp);
 
-  console.log(`ml bench: lstm_autoencoder defaults (H=${hp.hidden_dim}, Z=${hp.bottleneck_dim}, L=${hp.num_layers}, T=${T}), ${ROWS} rows × ${F} sensors, stride ${stride} → ${trainStarts.length} training windows/epoch; ORT ${ML_THREADS} intra-op threads`);
+  console.log(`ml bench: lstm_autoencoder defaults (H=${hp.hidden_dim}, Z=${hp.bottleneck_dim}, L=${hp.num_layers}, T=${T}), ${ROWS} rows × ${F} sensors, stride ${stride} → ${trainStarts.length} training windows/epoch; ORT ${ML_THREADS} threads, ${TRAIN_EXECUTION} executor for training`);
   const load0 = os.loadavg()[0]!;
   let peak = await matmulPeak();
   console.log(`ORT MatMul peak (1024³, best of 8): ${peak.toFixed(1)} GFLOP/s (1-min load average ${load0.toFixed(1)} on ${os.availableParallelism?.() ?? "?"} CPUs)`);
@@ -75,7 +75,7 @@ export async function benchMl(): Promise<void> {
   const step = buildStepGraph(def);
   const buildS = (performance.now() - t) / 1000;
   t = performance.now();
-  const session = await createSession(step.bytes);
+  const session = await createSession(step.bytes, "train");
   const createS = (performance.now() - t) / 1000;
   console.log(`training graph: ${(step.bytes.length / 1024).toFixed(0)} KiB, built in ${buildS.toFixed(2)} s, session created in ${createS.toFixed(1)} s`);
 

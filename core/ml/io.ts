@@ -7,12 +7,23 @@ import { DataType, decodeModelProto, fromRaw } from "./onnx";
 /** intra-op threads for every session (env FLINT_ML_THREADS overrides). */
 export const ML_THREADS = Number(process.env.FLINT_ML_THREADS) || Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 8));
 
-export function sessionOptions(): ort.InferenceSession.SessionOptions {
+/**
+ * Executor for the (large, unrolled) training-step graph. "sequential" (default): intra-op
+ * parallelism only; ORT's sequential allocation planner is super-linear in graph size, so
+ * creating the session takes seconds to tens of seconds for long sequences. "parallel":
+ * inter-op parallelism (2 streams, 1 thread per op); its session is created in ~2 s.
+ * Override with FLINT_ML_TRAIN_EXECUTION=parallel|sequential.
+ */
+export const TRAIN_EXECUTION: "sequential" | "parallel" = process.env.FLINT_ML_TRAIN_EXECUTION === "parallel" ? "parallel" : "sequential";
+
+export function sessionOptions(kind: "train" | "infer" = "infer"): ort.InferenceSession.SessionOptions {
+  if (kind === "train" && TRAIN_EXECUTION === "parallel")
+    return { graphOptimizationLevel: "all", intraOpNumThreads: 1, interOpNumThreads: ML_THREADS, executionMode: "parallel" };
   return { graphOptimizationLevel: "all", intraOpNumThreads: ML_THREADS, interOpNumThreads: 1, executionMode: "sequential" };
 }
 
-export function createSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, sessionOptions());
+export function createSession(bytes: Uint8Array, kind: "train" | "infer" = "infer"): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, sessionOptions(kind));
 }
 
 export function readModelMetadata(model: Uint8Array): Record<string, string> {

@@ -235,6 +235,20 @@ function mean(a: Float32Array): number {
   return a.length ? s / a.length : NaN;
 }
 
+/**
+ * Train one model end to end: prepare data (70/15/15 chronological split, z-score from the
+ * training split), run epochs of one-session.run-per-batch steps with early stopping, then
+ * evaluate on the validation/test splits and export float32 + int8 ONNX models.
+ *
+ * Resuming: pass `checkpoint` (from `onCheckpoint` or `TrainResult.checkpoint`) with the same
+ * data; the checkpoint's hyperparameters are used (only `epochs` may be raised/lowered), and
+ * the run continues from the exact batch where it stopped, ending with the same weights as an
+ * uninterrupted run.
+ *
+ * Errors (DomainError "invalid"): training.labels_required, training.invalid_data,
+ * training.insufficient_data, training.checkpoint_mismatch, training.invalid_checkpoint,
+ * training.diverged.
+ */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const architecture = Architecture.parse(options.architecture);
   let hp = Hyperparameters.parse(options.hyperparameters ?? {});
@@ -305,7 +319,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   const step = buildStepGraph(def);
   if (!resumed) for (const p of def.params) for (const k of step.stateKinds) st.moments.set(`${k}.${p.name}`, new Float32Array(st.params.get(p.name)!.length));
-  const stepSession = await createSession(step.bytes);
+  const stepSession = await createSession(step.bytes, "train");
   const evalSession = await createSession(buildEvalGraph(def));
   const metaCommon = { architecture, hp, fingerprint: prep.fingerprint };
 
