@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
 import { createUser, type TestUser } from "../support/users";
-import { uploadPresigned } from "./helpers";
+import { authHeader } from "../support/users";
+import { api, json, uploadPresigned } from "./helpers";
 
 const wsUrl = inject("wsUrl");
 const sockets: WebSocket[] = [];
@@ -10,7 +11,11 @@ afterEach(() => {
   for (const socket of sockets.splice(0)) socket.terminate();
 });
 
-async function subscribed(user: TestUser, topic: string): Promise<{ socket: WebSocket; messages: Record<string, unknown>[] }> {
+async function subscribed(
+  user: TestUser,
+  topic: string,
+  expected = "subscribed",
+): Promise<{ socket: WebSocket; messages: Record<string, unknown>[] }> {
   const socket = new WebSocket(`${wsUrl}?token=${user.token}`);
   sockets.push(socket);
   const messages: Record<string, unknown>[] = [];
@@ -20,7 +25,7 @@ async function subscribed(user: TestUser, topic: string): Promise<{ socket: WebS
     socket.once("error", reject);
   });
   socket.send(JSON.stringify({ action: "subscribe", topic }));
-  await until(() => messages.some((message) => message.type === "subscribed"));
+  await until(() => messages.some((message) => message.type === expected));
   return { socket, messages };
 }
 
@@ -57,5 +62,26 @@ describe("dataset events on the WebSocket", () => {
       code: "dataset.duplicate_header",
       reason: expect.stringContaining("Duplicate column name 'a'"),
     });
+  });
+
+  it("pushes to a dataset:<id> subscription and refuses another tenant's dataset topic", async () => {
+    const user = await createUser();
+    const stranger = await createUser();
+    const file = "timestamp,flow\n2026-01-01T00:00:00Z,1\n2026-01-01T00:01:00Z,2\n2026-01-01T00:02:00Z,4\n";
+    const created = await json(
+      await fetch(api("/datasets/uploads"), {
+        method: "POST",
+        headers: { ...authHeader(user), "content-type": "application/json" },
+        body: JSON.stringify({ name: "topic", equipment_type: "fan_coil", file_size_bytes: Buffer.byteLength(file) }),
+      }),
+    );
+    const topic = `dataset:${created.dataset_id}`;
+    const refused = await subscribed(stranger, topic, "error");
+    expect(refused.messages.find((message) => message.type === "error")).toMatchObject({ code: "dataset.not_found" });
+    const { messages } = await subscribed(user, topic);
+    expect((await fetch(created.upload_url, { method: "PUT", body: file })).status).toBe(200);
+    await until(() => messages.some((message) => message.type === "dataset.ready"));
+    expect(messages.find((message) => message.type === "dataset.ready")).toMatchObject({ dataset_id: created.dataset_id, row_count: 3 });
+    expect(refused.messages.some((message) => message.type === "dataset.ready")).toBe(false);
   });
 });
