@@ -21,7 +21,7 @@ export const TargetEntity = new Entity(
       arch: { type: ARCH_VALUES, required: true },
       location: { type: "string" },
       unit: { type: "string" },
-      credentialId: { type: "string", required: true, readOnly: true },
+      credentialId: { type: "string", required: true },
       credentialHash: { type: "string", required: true },
       lastSeen: { type: "string" },
       currentModel: { type: "string" },

@@ -113,8 +113,7 @@ export async function register(input: RegisterInput): Promise<Info & { credentia
   assertRole("operator");
   const parsed = parseInput(RegisterInput, input);
   const actor = useActor();
-  const credentialId = createSecret(9);
-  const secret = createSecret(32);
+  const issued = issueCredential();
   const created = await TargetEntity.create({
     tenantId: useTenant(),
     targetId: createId("tgt"),
@@ -123,11 +122,32 @@ export async function register(input: RegisterInput): Promise<Info & { credentia
     arch: normaliseArch(parsed.arch)!,
     location: parsed.location,
     unit: parsed.unit,
-    credentialId,
-    credentialHash: hash(secret),
+    credentialId: issued.credentialId,
+    credentialHash: hash(issued.secret),
     createdBy: actor.type === "user" ? actor.username : undefined,
   }).go();
-  return { ...serialize(created.data as TargetItem), credential: `${CREDENTIAL_PREFIX}.${credentialId}.${secret}` };
+  return { ...serialize(created.data as TargetItem), credential: issued.credential };
+}
+
+function issueCredential(): { credentialId: string; secret: string; credential: string } {
+  const credentialId = createSecret(9);
+  const secret = createSecret(32);
+  return { credentialId, secret, credential: `${CREDENTIAL_PREFIX}.${credentialId}.${secret}` };
+}
+
+/**
+ * Replaces a target's device credential (lost, or a controller swapped): the
+ * old one stops working at once; the new one is returned only here.
+ * @throws target.not_found, auth.forbidden below operator
+ */
+export async function rotateCredential(targetId: string): Promise<{ id: string; credential: string }> {
+  assertRole("operator");
+  const target = await get(targetId);
+  const issued = issueCredential();
+  await TargetEntity.patch({ tenantId: target.tenantId, targetId: target.targetId })
+    .set({ credentialId: issued.credentialId, credentialHash: hash(issued.secret) })
+    .go();
+  return { id: target.targetId, credential: issued.credential };
 }
 
 /** A target of the calling tenant; another tenant's id is not found. */

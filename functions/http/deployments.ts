@@ -66,6 +66,27 @@ app.openapi(
   },
 );
 
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/deployments/targets/{id}/credential",
+    tags: ["Deployments"],
+    summary: "Replace a target's device credential; the old one stops working (operator)",
+    security,
+    request: { params: z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }) }) },
+    responses: {
+      200: json(z.object({ id: z.string(), credential: z.string() }).openapi("TargetCredential"), "The new credential, shown once"),
+      401: ErrorSchemaDoc,
+      403: ErrorSchemaDoc,
+      404: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json(await Target.rotateCredential(c.req.valid("param").id), 200);
+  },
+);
+
 // -------------------------------------------------------------- deployments
 
 app.openapi(

@@ -164,6 +164,16 @@ describe("access and bad input", () => {
     }
   });
 
+  it("replaces a device credential, after which the old one answers 401", async () => {
+    const target = await registerTarget(alice, "x86_64", "Rotated");
+    const rotated = await call(alice, "POST", `/deployments/targets/${target.id}/credential`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.credential).not.toBe(target.credential);
+    expect((await deviceCall(target.credential, "POST", "/devices/heartbeat", {})).status).toBe(401);
+    expect((await deviceCall(rotated.body.credential, "POST", "/devices/heartbeat", {})).status).toBe(200);
+    expect((await call(bob, "POST", `/deployments/targets/${target.id}/credential`)).status).toBe(404);
+  });
+
   it("keeps the device routes for devices", async () => {
     const reply = await call(alice, "GET", "/devices/assignment");
     expect(reply.status).toBe(401);
