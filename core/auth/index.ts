@@ -122,11 +122,17 @@ export async function seedAdmin(input: { username: string; email: string; passwo
 export const SignupInput = z.object({ username: User.Username, email: User.Email, password: User.Password });
 
 /**
- * Creates an unverified user as admin of a new personal tenant and emails a
- * 6-digit verification code. Throws auth.username_taken / auth.email_taken.
+ * Creates an unverified user as admin of a new personal tenant on the Free
+ * plan and emails a 6-digit verification code. Throws auth.username_taken / auth.email_taken.
  */
 export async function signup(input: z.input<typeof SignupInput>): Promise<{ userId: string; tenantId: string }> {
   const user = await User.create({ ...input, role: "admin" });
+  // Loaded lazily: every HTTP app imports Auth, and billing brings the Stripe SDK.
+  // Idempotent, and billing treats a missing record as Free anyway, so a failure here cannot leave a broken account.
+  const { Billing } = await import("../billing");
+  await Billing.createFree(user.tenantId).catch((error: unknown) =>
+    logger.warn("free subscription not created at signup", { tenantId: user.tenantId, error: error as Error }),
+  );
   await Audit.record({
     action: "auth.signup",
     result: "success",

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { SubscriptionEntity } from "../../core/billing/entities";
+import { User } from "../../core/user";
 import { call, nextTotp, uniqueName, verificationCode } from "./http";
 
 describe("account lifecycle over HTTP", () => {
@@ -71,5 +73,16 @@ describe("account lifecycle over HTTP", () => {
     const rejected = await call("GET", "/auth/me", { token: validated.body.token });
     expect(rejected.status).toBe(401);
     expect(rejected.body.code).toBe("auth.invalid_token");
+  });
+});
+
+describe("signup", () => {
+  it("puts the new tenant on the Free plan", async () => {
+    const username = uniqueName("free");
+    const reply = await call("POST", "/auth/signup", { body: { username, email: `${username}@example.com`, password: "long-enough-pw" } });
+    expect(reply.status).toBe(201);
+    const user = await User.get(reply.body.user_id);
+    const subscription = await SubscriptionEntity.get({ tenantId: user!.tenantId }).go();
+    expect(subscription.data?.tier).toBe("free");
   });
 });
