@@ -76,7 +76,10 @@ export async function buildOpenApiDocument() {
   }
   document.components = {
     ...document.components,
-    securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+    securitySchemes: {
+      ...document.components?.securitySchemes,
+      bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+    },
   };
   return document;
 }
