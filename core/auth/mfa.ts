@@ -5,7 +5,6 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { authenticator } from "otplib";
-import QRCode from "qrcode";
 import { derivedKey } from "./keys";
 
 export const ISSUER = "Flint";
@@ -21,7 +20,9 @@ export function provisioningUri(account: string, secret: string): string {
   return totp.keyuri(account, ISSUER, secret);
 }
 
-export function qrCode(uri: string): Promise<string> {
+export async function qrCode(uri: string): Promise<string> {
+  // Loaded on first use: only MFA setup draws QR codes.
+  const { default: QRCode } = await import("qrcode");
   return QRCode.toDataURL(uri, { errorCorrectionLevel: "M", margin: 1, width: 240 });
 }
 

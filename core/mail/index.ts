@@ -8,7 +8,7 @@ export * as Mail from "./index";
 
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { SESClient, SendEmailCommand } from "@aws-sdk/client-ses";
+import type { SESClient } from "@aws-sdk/client-ses";
 import { Config } from "../config";
 import { createId } from "../id";
 import { logger } from "../logger";
@@ -45,6 +45,8 @@ export async function send(message: Message): Promise<void> {
     logger.info("mail written to local outbox", { messageId: id, to: message.to, subject: message.subject });
     return;
   }
+  // Loaded on first send: every function imports this module through Auth, few of them send mail.
+  const { SESClient, SendEmailCommand } = await import("@aws-sdk/client-ses");
   ses ??= new SESClient({ region: Config.region() });
   await ses.send(
     new SendEmailCommand({
