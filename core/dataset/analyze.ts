@@ -63,6 +63,7 @@ export interface Profile {
   column_kinds: Record<string, ColumnKind>;
   column_stats: Record<string, ColumnStats>;
   delimiter: string;
+  decimal_separator: "." | ",";
   has_header: boolean;
   line_endings: LineEndings;
   bom: boolean;
@@ -97,6 +98,8 @@ export interface AnalyzeOptions {
 }
 
 interface Dialect {
+  /** Decimal separator byte (46 '.' or 44 ','). */
+  decimal: number;
   delimiter: number;
   newline: number;
   hasHeader: boolean;
@@ -226,6 +229,14 @@ export class CsvAnalyzer {
 
   /** Sniffs the dialect from the first bytes; false when more bytes are needed. */
   private tryStart(sample: Buffer, final: boolean): boolean {
+    try {
+      return this.sniff(sample, final);
+    } finally {
+      parsed.decimal = 46;
+    }
+  }
+
+  private sniff(sample: Buffer, final: boolean): boolean {
     let offset = 0;
     if (sample.length >= 2 && ((sample[0] === 0xff && sample[1] === 0xfe) || (sample[0] === 0xfe && sample[1] === 0xff))) {
       throw new DatasetFileError("dataset.unsupported_encoding", "The file is UTF-16 encoded; save it as UTF-8 CSV");
@@ -248,6 +259,8 @@ export class CsvAnalyzer {
     const text = decodeSample(body, final);
     const delimiter = detectDelimiter(text, newline === CR ? "\r" : "\n");
     const rows = splitRows(text, delimiter, newline === CR ? "\r" : "\n", 1000, final);
+    const decimal = delimiter !== "," && usesDecimalComma(rows) ? 44 : 46;
+    parsed.decimal = decimal;
     const first = rows[0];
     if (!first) {
       if (!final) return false;
@@ -269,6 +282,7 @@ export class CsvAnalyzer {
       names = names.map((name, index) => (index === timestampColumn ? "timestamp" : name));
     }
     this.dialect = {
+      decimal,
       delimiter: delimiter.charCodeAt(0),
       newline,
       hasHeader,
@@ -299,6 +313,16 @@ export class CsvAnalyzer {
   private skip = 0;
 
   private feed(bytes: Buffer, final: boolean): void {
+    // The number parser is shared: this file's decimal separator holds for this (synchronous) scan only.
+    parsed.decimal = this.dialect!.decimal;
+    try {
+      this.feedBytes(bytes, final);
+    } finally {
+      parsed.decimal = 46;
+    }
+  }
+
+  private feedBytes(bytes: Buffer, final: boolean): void {
     let buf: Buffer;
     if (this.carryLength > 0) {
       // The incomplete row left over from the last buffer goes in front of the new bytes, in a reused work buffer.
@@ -602,6 +626,7 @@ export class CsvAnalyzer {
       column_kinds: columnKinds,
       column_stats: columnStats,
       delimiter: String.fromCharCode(dialect.delimiter),
+      decimal_separator: dialect.decimal === 44 ? "," : ".",
       has_header: dialect.hasHeader,
       line_endings: this.lineEndings(),
       bom: this.bom,
@@ -751,6 +776,20 @@ function detectDelimiter(text: string, newline: string): string {
     }
   }
   return best;
+}
+
+/** Semicolon/tab files from European tools often write 20,5: commas in numbers and no dot decimals. */
+function usesDecimalComma(rows: string[][]): boolean {
+  let comma = 0;
+  let dot = 0;
+  for (const row of rows.slice(1)) {
+    for (const cell of row) {
+      const trimmed = cell.trim();
+      if (/^[+-]?\d*,\d+$/.test(trimmed)) comma++;
+      else if (/^[+-]?\d*\.\d+$/.test(trimmed)) dot++;
+    }
+  }
+  return comma > 0 && dot === 0;
 }
 
 function isValueLike(cell: string): boolean {

@@ -107,6 +107,7 @@ export const Info = Summary.extend({
   format: z
     .object({
       delimiter: z.string(),
+      decimal_separator: z.string(),
       has_header: z.boolean(),
       line_endings: z.string(),
       bom: z.boolean(),
@@ -160,6 +161,7 @@ function infoOf(item: DatasetItem): Info {
     format: profile
       ? {
           delimiter: profile.delimiter,
+          decimal_separator: profile.decimal_separator ?? ".",
           has_header: profile.has_header,
           line_endings: profile.line_endings,
           bom: profile.bom,
@@ -606,7 +608,8 @@ function requireReady(item: DatasetItem): asserts item is DatasetItem & { profil
 
 /**
  * One page of rows, optionally sorted by a column (missing values last).
- * Cells are text as in the file; timestamps are shown as ISO 8601 UTC.
+ * Cells are strings: text as in the file, numbers in their shortest form with
+ * a dot decimal point (as stored, float32), timestamps as ISO 8601 UTC.
  * @throws dataset.not_found (404), dataset.not_ready (409), dataset.unknown_column / request.invalid (400)
  */
 export async function preview(datasetId: string, input: z.input<typeof PreviewInput> = {}): Promise<Preview> {

@@ -39,7 +39,12 @@ function isMissingToken(b: Uint8Array, s: number, e: number): boolean {
  * by an exact power of ten, which IEEE rounds correctly, so the result equals
  * `Number(text)`); anything longer or with an exponent falls back to `Number`.
  */
-export const parsed = { kind: CELL_NUMBER as CellKind, separator: 0 };
+export const parsed = {
+  kind: CELL_NUMBER as CellKind,
+  separator: 0,
+  /** Decimal separator byte: 46 '.', or 44 ',' for files that write 20,5 (set per file before scanning). */
+  decimal: 46,
+};
 
 export function parseNumber(b: Uint8Array, s: number, e: number): number {
   while (s < e && (b[s] === 32 || b[s] === 9)) s++;
@@ -79,7 +84,7 @@ export function parseNumber(b: Uint8Array, s: number, e: number): number {
       } else {
         slow = true;
       }
-    } else if (c === 46 && !dot) {
+    } else if (c === parsed.decimal && !dot) {
       dot = true;
     } else if (c === 101 || c === 69) {
       slow = true;
@@ -96,12 +101,15 @@ export function parseNumber(b: Uint8Array, s: number, e: number): number {
 }
 
 function slowNumber(b: Uint8Array, s: number, e: number): number {
+  const decimal = parsed.decimal;
   for (let k = s; k < e; k++) {
     const c = b[k]!;
     // Only plain decimal notation: Number() would also accept "0x1f" or "Infinity".
-    if (!((c >= 48 && c <= 57) || c === 46 || c === 43 || c === 45 || c === 101 || c === 69)) return text(b, s, e);
+    if (!((c >= 48 && c <= 57) || c === decimal || c === 43 || c === 45 || c === 101 || c === 69)) return text(b, s, e);
   }
-  const value = Number(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString("latin1"));
+  let literal = Buffer.from(b.buffer, b.byteOffset + s, e - s).toString("latin1");
+  if (decimal === 44) literal = literal.replace(",", ".");
+  const value = Number(literal);
   if (Number.isFinite(value)) {
     parsed.kind = CELL_NUMBER;
     return value;

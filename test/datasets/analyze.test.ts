@@ -158,10 +158,20 @@ describe("dialects", () => {
     expect(profile.column_stats.c).toMatchObject({ min: 3, max: 6 });
   });
 
-  it("prefers semicolons over decimal commas", async () => {
-    const profile = await analyze("a;b\n1,5;2,5\n3,5;4,5\n");
+  it("prefers semicolons over decimal commas and reads the decimal commas as numbers", async () => {
+    const profile = await analyze("a;b\n1,5;2,5\n3,5;-4,25\n");
     expect(profile.delimiter).toBe(";");
+    expect(profile.decimal_separator).toBe(",");
     expect(profile.columns).toEqual(["a", "b"]);
+    expect(profile.column_stats.a).toMatchObject({ count_numeric: 2, min: 1.5, max: 3.5 });
+    expect(profile.column_stats.b).toMatchObject({ min: -4.25, max: 2.5 });
+    expect(classify("1,5").kind).toBe(CELL_TEXT);
+  });
+
+  it("keeps dot decimals when a semicolon file uses them", async () => {
+    const profile = await analyze("a;b\n1.5;x,y\n2.5;z\n");
+    expect(profile.decimal_separator).toBe(".");
+    expect(profile.column_stats.a).toMatchObject({ min: 1.5, max: 2.5 });
   });
 
   it("reads quoted fields holding delimiters, quotes and newlines", async () => {

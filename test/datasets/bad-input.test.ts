@@ -86,10 +86,11 @@ describe("bad files through the direct upload", () => {
       columns: ["timestamp", "note", "temp"],
       format: { delimiter: ";", bom: true, line_endings: "mixed", quoted_fields: true },
     });
-    expect(body.column_stats.temp).toMatchObject({ count_numeric: 2, count_non_numeric: 1, min: 21, max: 22 });
+    expect(body.format.decimal_separator).toBe(",");
+    expect(body.column_stats.temp).toMatchObject({ count_numeric: 3, count_non_numeric: 0, min: 20.5, max: 22 });
     const preview = await json((await fetch(api(`/datasets/${body.id}/preview`), { headers: authHeader(user) })));
     expect(preview.rows).toEqual([
-      ["2026-01-01T00:00:00Z", "a; b", "20,5"],
+      ["2026-01-01T00:00:00Z", "a; b", "20.5"],
       ["2026-01-01T00:01:00Z", "two\r\nlines", "21"],
       ["2026-01-01T00:02:00Z", "plain", "22"],
     ]);
