@@ -27,6 +27,9 @@ async function main(): Promise<void> {
     timeoutSeconds: 4 * 60 * 60,
     signal: abort.signal,
   });
+  logger.info("training worker stopped");
+  // Idle keep-alive sockets must not hold the task open after SIGTERM.
+  process.exit(0);
 }
 
 main().catch((error: unknown) => {

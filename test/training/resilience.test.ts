@@ -230,3 +230,29 @@ describe("a message that keeps failing", () => {
     client.close();
   }, 60_000);
 });
+
+describe("the Fargate training worker", () => {
+  it("trains a queued message with the same handler and exits cleanly on SIGTERM", async () => {
+    const user = await createUser({ role: "operator" });
+    const datasetId = await validatedDataset(user);
+    const run = await withActor(actorOf(user), () => TrainingRun.start({ dataset_id: datasetId, architecture: "lstm_autoencoder", hyperparameters: TINY }));
+    const worker = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../functions/jobs/train-worker.ts", import.meta.url))], {
+      env: { ...process.env, FLINT_LOG_LEVEL: "ERROR" },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const exited = new Promise<number | null>((resolve) => worker.once("exit", (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      let current = (await getRun(user.tenantId, run.id))!;
+      while (current.status !== "completed" && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        current = (await getRun(user.tenantId, run.id))!;
+      }
+      expect(current).toMatchObject({ status: "completed", currentEpoch: 3 });
+      expect(await modelsOf(user.tenantId)).toBe(1);
+    } finally {
+      worker.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+  }, 90_000);
+});
