@@ -25,7 +25,7 @@ import { logger } from "../logger";
 import { enqueue } from "../queue";
 import { Realtime } from "../realtime";
 import { deleteObject, deletePrefix, getObjectStream, headObject, presignPut, putObject } from "../storage";
-import { CsvAnalyzer, DatasetFileError, type ColumnStats, type Profile } from "./analyze";
+import { CsvAnalyzer, DatasetFileError, type Profile } from "./analyze";
 import { DatasetEntity, EQUIPMENT_TYPES, STATUSES, type DatasetItem } from "./entity";
 import { features, recommend as scoreArchitectures, type Recommendation } from "./recommend";
 import type { Table } from "./columnar";
@@ -811,4 +811,3 @@ export async function recommendations(datasetId: string): Promise<{
   return { dataset_id: datasetId, recommendations: scoreArchitectures(analysis), analysis };
 }
 
-export type { ColumnStats as Stats };
