@@ -1,0 +1,55 @@
+import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import { withActor } from "../../core/actor";
+import { Dataset } from "../../core/dataset";
+import { headObject, putObject } from "../../core/storage";
+import { handler } from "../../functions/jobs/ingest";
+import { createUser } from "../support/users";
+import { uploadMultipart, json } from "./helpers";
+
+let sequence = 0;
+function record(body: unknown): SQSRecord {
+  sequence++;
+  return {
+    messageId: `m-${sequence}`,
+    receiptHandle: `r-${sequence}`,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: "1",
+      SentTimestamp: String(Date.now()),
+      SenderId: "test",
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:flint-ingest",
+    awsRegion: "us-east-1",
+  };
+}
+
+const context = { getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+const run = (...bodies: unknown[]) => handler({ Records: bodies.map(record) } as SQSEvent, context);
+const s3Event = (key: string) => ({ Records: [{ eventName: "ObjectCreated:Put", s3: { object: { key } } }] });
+
+describe("ingest job", () => {
+  it("drops malformed messages, S3 test events and foreign keys without failing the batch", async () => {
+    const result = await run("not json", { Event: "s3:TestEvent" }, { hello: 1 }, s3Event("uploads/elsewhere/file.csv"));
+    expect(result).toEqual({ batchItemFailures: [] });
+  });
+
+  it("removes an upload whose dataset does not exist", async () => {
+    const key = "uploads/tnt_ghost/ds_01jghost000000000000000000/source.csv";
+    await putObject(key, "a,b\n1,2\n");
+    expect(await run(s3Event(encodeURIComponent(key).replace(/%2F/g, "/")))).toEqual({ batchItemFailures: [] });
+    expect(await headObject(key)).toBeUndefined();
+  });
+
+  it("ignores a direct message for a dataset that is already ready", async () => {
+    const user = await createUser();
+    const { id, updated_at } = await json(await uploadMultipart(user, "t,v\n1,2\n2,3\n"));
+    expect(await run({ dataset_id: id, tenant_id: user.tenantId })).toEqual({ batchItemFailures: [] });
+    const after = await withActor({ type: "system", tenantId: user.tenantId }, () => Dataset.get(id));
+    expect(after).toMatchObject({ status: "ready", updated_at, row_count: 2 });
+  });
+});
