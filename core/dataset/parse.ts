@@ -155,7 +155,7 @@ function daysFromCivil(year: number, month: number, day: number): number {
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
- * Reads `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS[.fff]]` or the ISO 8601 form with
+ * Reads `YYYY-MM-DD` (or `YYYY/MM/DD`), `YYYY-MM-DD HH:MM[:SS[.fff]]` or the ISO 8601 form with
  * `T`, optionally followed by `Z` or an offset (`+02:00`, `+0200`). Times
  * without an offset are taken as UTC. Returns epoch milliseconds or NaN; the
  * separator seen is left in `parsed.separator` (84 'T', 32 ' ', 0 date only).
@@ -164,7 +164,9 @@ const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 export function parseIsoTimestamp(b: Uint8Array, s: number, e: number): number {
   while (s < e && b[s] === 32) s++;
   while (e > s && (b[e - 1] === 32 || b[e - 1] === 13)) e--;
-  if (e - s < 10 || b[s + 4] !== 45 || b[s + 7] !== 45) return NaN;
+  // YYYY-MM-DD, or YYYY/MM/DD as some building-automation exports write it.
+  const dash = b[s + 4];
+  if (e - s < 10 || (dash !== 45 && dash !== 47) || b[s + 7] !== dash) return NaN;
   const year = digits(b, s, 4);
   const month = digits(b, s + 5, 2);
   const day = digits(b, s + 8, 2);

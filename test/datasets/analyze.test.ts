@@ -74,12 +74,13 @@ describe("number and timestamp cells", () => {
     ["2026-03-01T10:00:00.250+02:00", "2026-03-01T08:00:00.250Z"],
     ["2024-02-29T23:59:59-0130", "2024-03-01T01:29:59.000Z"],
     ["2026-07-04", "2026-07-04T00:00:00.000Z"],
+    ["2026/07/04 06:15", "2026-07-04T06:15:00.000Z"],
   ])("parses the timestamp %s", (text, iso) => {
     const bytes = utf8(text);
     expect(new Date(parseIsoTimestamp(bytes, 0, bytes.length)).toISOString()).toBe(iso);
   });
 
-  it.each(["2026-02-30T00:00:00Z", "2026-13-01", "2026-01-01T25:00", "yesterday", "2026-01-01T00:00:00Q"])(
+  it.each(["2026-02-30T00:00:00Z", "2026-13-01", "2026-01-01T25:00", "yesterday", "2026-01-01T00:00:00Q", "2026/01-01"])(
     "rejects the timestamp %s",
     (text) => {
       const bytes = utf8(text);
