@@ -73,3 +73,28 @@ export const DatasetEntity = new Entity(
 );
 
 export type DatasetItem = EntityItem<typeof DatasetEntity>;
+
+/**
+ * One marker per presigned upload that has not arrived yet, all in one
+ * partition ordered by expiry, so the retention sweep finds abandoned uploads
+ * with a Query. Created with the dataset, deleted when the file arrives or
+ * the dataset goes away; its TTL cleans up after the sweep on AWS.
+ */
+export const PendingUploadEntity = new Entity(
+  {
+    model: { entity: "dataset_pending_upload", version: "1", service: "flint" },
+    attributes: {
+      uploadExpiresAt: { type: "string", required: true },
+      tenantId: { type: "string", required: true },
+      datasetId: { type: "string", required: true },
+      expires_at: { type: "number" },
+    },
+    indexes: {
+      byExpiry: {
+        pk: { field: "pk", composite: [] },
+        sk: { field: "sk", composite: ["uploadExpiresAt", "tenantId", "datasetId"] },
+      },
+    },
+  },
+  entityConfig,
+);

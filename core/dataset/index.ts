@@ -26,7 +26,7 @@ import { enqueue } from "../queue";
 import { Realtime } from "../realtime";
 import { deleteObject, deletePrefix, getObjectStream, headObject, presignPut, putObject } from "../storage";
 import { CsvAnalyzer, DatasetFileError, type Profile } from "./analyze";
-import { DatasetEntity, EQUIPMENT_TYPES, STATUSES, type DatasetItem } from "./entity";
+import { DatasetEntity, EQUIPMENT_TYPES, PendingUploadEntity, STATUSES, type DatasetItem } from "./entity";
 import { features, recommend as scoreArchitectures, type Recommendation } from "./recommend";
 import type { Table } from "./columnar";
 import { cellText, chunkKey, evict, loadRows, loadTable, sortOrder } from "./table";
@@ -299,6 +299,10 @@ export async function createUpload(input: z.input<typeof CreateUploadInput>): Pr
   const sourceKey = sourceKeyOf(tenantId, datasetId);
   const expiresAt = new Date(Date.now() + UPLOAD_URL_TTL_SECONDS * 1000);
   const url = await presignPut(sourceKey, UPLOAD_URL_TTL_SECONDS, data.file_size_bytes);
+  const uploadExpiresAt = expiresAt.toISOString();
+  // Never uploaded: the record goes away a day after the URL expired (TTL on AWS, the retention sweep locally).
+  const ttl = Math.floor(expiresAt.getTime() / 1000) + 24 * 3600;
+  await PendingUploadEntity.create({ uploadExpiresAt, tenantId, datasetId, expires_at: ttl + 3600 }).go();
   await DatasetEntity.create({
     tenantId,
     datasetId,
@@ -310,10 +314,9 @@ export async function createUpload(input: z.input<typeof CreateUploadInput>): Pr
     status: "pending_upload",
     sourceKey,
     declaredSizeBytes: data.file_size_bytes,
-    uploadExpiresAt: expiresAt.toISOString(),
+    uploadExpiresAt,
     createdBy: creatorName(),
-    // Never uploaded: the record goes away a day after the URL expired.
-    expires_at: Math.floor(expiresAt.getTime() / 1000) + 24 * 3600,
+    expires_at: ttl,
   }).go();
   return {
     dataset_id: datasetId,
@@ -445,6 +448,7 @@ export async function ingest(input: { tenantId: string; datasetId: string; key?:
   }
   // An attempt that died earlier may have left chunks behind: no columnar data is valid before ready.
   await deletePrefix(`${datasetPrefix(tenantId, datasetId)}columnar/`);
+  if (item.status === "pending_upload") await forgetPendingUpload(item);
   if (!head) {
     await markFailed(tenantId, datasetId, leaseId, new DatasetFileError("dataset.upload_missing", "The uploaded file was not found"));
     return "failed";
@@ -572,10 +576,49 @@ export async function remove(datasetId: string): Promise<void> {
   const results = await Promise.allSettled([
     deletePrefix(datasetPrefix(item.tenantId, datasetId)),
     deletePrefix(`uploads/${item.tenantId}/${datasetId}/`),
+    forgetPendingUpload(item),
   ]);
   for (const result of results) {
     if (result.status === "rejected") logger.warn("dataset objects not removed", { datasetId, error: result.reason as Error });
   }
+}
+
+async function forgetPendingUpload(item: Pick<DatasetItem, "tenantId" | "datasetId" | "uploadExpiresAt">): Promise<void> {
+  if (!item.uploadExpiresAt) return;
+  await PendingUploadEntity.delete({ uploadExpiresAt: item.uploadExpiresAt, tenantId: item.tenantId, datasetId: item.datasetId }).go();
+}
+
+/**
+ * Retention: deletes datasets whose presigned upload expired at least a day
+ * before `now` without the file ever arriving (DynamoDB TTL does the same on
+ * AWS; DynamoDB Local keeps expired items). Reads one Query of upload markers.
+ * @returns how many datasets were (or, with dryRun, would be) deleted
+ */
+export async function removeAbandonedUploads(options: { now?: Date; dryRun?: boolean } = {}): Promise<number> {
+  const now = options.now ?? new Date();
+  const cutoff = new Date(now.getTime() - 24 * 3600 * 1000).toISOString();
+  const markers = await PendingUploadEntity.query.byExpiry({}).lt({ uploadExpiresAt: cutoff }).go({ pages: "all" });
+  let removed = 0;
+  for (const marker of markers.data) {
+    const item = await itemOf(marker.tenantId, marker.datasetId);
+    const abandoned = item?.status === "pending_upload";
+    if (abandoned) removed++;
+    if (options.dryRun) continue;
+    if (abandoned) {
+      try {
+        await DatasetEntity.delete({ tenantId: marker.tenantId, datasetId: marker.datasetId })
+          .where((attr, op) => op.eq(attr.status, "pending_upload"))
+          .go();
+        await deletePrefix(`uploads/${marker.tenantId}/${marker.datasetId}/`);
+      } catch (error) {
+        // The file arrived meanwhile: the dataset stays.
+        if (!isConditionalFailure(error)) throw error;
+        removed--;
+      }
+    }
+    await forgetPendingUpload(marker);
+  }
+  return removed;
 }
 
 // ---------------------------------------------------------------- preview

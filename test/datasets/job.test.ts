@@ -4,8 +4,8 @@ import { withActor } from "../../core/actor";
 import { Dataset } from "../../core/dataset";
 import { headObject, putObject } from "../../core/storage";
 import { handler } from "../../functions/jobs/ingest";
-import { createUser } from "../support/users";
-import { uploadMultipart, json } from "./helpers";
+import { authHeader, createUser } from "../support/users";
+import { api, getDataset, json, uploadMultipart, uploadPresigned, waitForIngest } from "./helpers";
 
 let sequence = 0;
 function record(body: unknown): SQSRecord {
@@ -51,5 +51,42 @@ describe("ingest job", () => {
     expect(await run({ dataset_id: id, tenant_id: user.tenantId })).toEqual({ batchItemFailures: [] });
     const after = await withActor({ type: "system", tenantId: user.tenantId }, () => Dataset.get(id));
     expect(after).toMatchObject({ status: "ready", updated_at, row_count: 2 });
+  });
+});
+
+describe("abandoned presigned uploads", () => {
+  it("removes datasets whose upload URL expired a day ago unused, and keeps uploaded ones", async () => {
+    const user = await createUser();
+    const headers = { ...authHeader(user), "content-type": "application/json" };
+    const abandoned = await json(
+      await fetch(api("/datasets/uploads"), {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ name: "never sent", equipment_type: "steam", file_size_bytes: 100 }),
+      }),
+    );
+    const { datasetId: uploaded } = await uploadPresigned(user, "t,v\n1,2\n");
+    await waitForIngest(user, uploaded);
+    const later = new Date(Date.now() + 2 * 24 * 3600 * 1000);
+
+    expect(await Dataset.removeAbandonedUploads({ now: later, dryRun: true })).toBeGreaterThanOrEqual(1);
+    expect((await getDataset(user, abandoned.dataset_id)).status).toBe(200);
+
+    expect(await Dataset.removeAbandonedUploads({ now: later })).toBeGreaterThanOrEqual(1);
+    expect((await getDataset(user, abandoned.dataset_id)).status).toBe(404);
+    expect((await getDataset(user, uploaded)).body.status).toBe("ready");
+  });
+
+  it("keeps a pending upload whose URL has not expired", async () => {
+    const user = await createUser();
+    const pending = await json(
+      await fetch(api("/datasets/uploads"), {
+        method: "POST",
+        headers: { ...authHeader(user), "content-type": "application/json" },
+        body: JSON.stringify({ name: "on its way", equipment_type: "pump", file_size_bytes: 100 }),
+      }),
+    );
+    await Dataset.removeAbandonedUploads();
+    expect((await getDataset(user, pending.dataset_id)).body.status).toBe("pending_upload");
   });
 });
