@@ -67,6 +67,15 @@ describe("bad files through the direct upload", () => {
   });
 
   it.each([
+    ["a JSON body", "application/json", '{"name":"x"}', 415],
+    ["a broken multipart body", "multipart/form-data; boundary=zz", "garbage", 400],
+  ])("answers a clear 4xx for %s on the upload route", async (_label, contentType, body, status) => {
+    const response = await fetch(api("/datasets"), { method: "POST", headers: { ...authHeader(user), "content-type": contentType }, body });
+    expect(response.status).toBe(status);
+    expect((await json(response)).code).toBe("request.invalid");
+  });
+
+  it.each([
     ["no name", { name: "" }],
     ["an unknown equipment type", { equipment_type: "toaster" }],
   ])("answers 400 for %s", async (_label, fields) => {
