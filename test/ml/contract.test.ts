@@ -27,6 +27,21 @@ describe("trainer contract", () => {
     expect((err as DomainError).code).toBe("training.insufficient_data");
   });
 
+  it("gaps (NaN) and constant sensors are handled: finite losses, sensible normalisation", async () => {
+    const gappy = generate({ rows: 1200, sensors: 3, period: 60, seed: 9, faults: 2 });
+    gappy.columns[0]!.fill(NaN, 0, 5); // leading gap
+    gappy.columns[1]!.fill(NaN, 400, 420); // gap inside the training split
+    gappy.columns.push(new Float32Array(1200).fill(3.5)); // constant sensor
+    gappy.features.push("constant");
+    const r = await train({ architecture: "lstm_autoencoder", hyperparameters: { ...SMALL, epochs: 1, sequence_length: 10 }, data: gappy });
+    expect(Number.isFinite(r.history[0]!.train_loss)).toBe(true);
+    expect(Number.isFinite(r.history[0]!.val_loss)).toBe(true);
+    const norm = JSON.parse(r.metadata.normalisation!) as { mean: number[]; std: number[] };
+    expect(norm.std[3]).toBe(1);
+    expect(norm.mean[3]).toBeCloseTo(3.5, 5);
+    expect(norm.mean.every((m) => Number.isFinite(m))).toBe(true);
+  });
+
   it("hyperparameter schema applies defaults and validates ranges", () => {
     const hp = Hyperparameters.parse({});
     expect(hp).toMatchObject({ learning_rate: 0.001, batch_size: 64, epochs: 20, hidden_dim: 64, bottleneck_dim: 32, num_layers: 2, sequence_length: 60, optimizer: "adam", loss: "mse", patience: 10 });
