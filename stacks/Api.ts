@@ -108,7 +108,7 @@ export function Api({ stack }: StackContext) {
       allowHeaders: ["authorization", "content-type", "idempotency-key", "x-request-id"],
       allowMethods: ["ANY"],
       allowOrigins: ["*"],
-      exposeHeaders: ["x-request-id", "retry-after"],
+      exposeHeaders: ["x-request-id", "retry-after", "x-next-cursor", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"],
       maxAge: "1 day",
     },
     routes,

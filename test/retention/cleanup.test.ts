@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { headObject, putObject } from "../../core/storage";
+import { handler } from "../../functions/jobs/retention";
+import { createUser } from "../support/users";
+
+const baseUrl = inject("baseUrl");
+const DAY = 24 * 60 * 60 * 1000;
+
+function scheduledAt(time: Date) {
+  return {
+    version: "0",
+    id: "test",
+    "detail-type": "Scheduled Event" as const,
+    source: "aws.events" as const,
+    account: "000000000000",
+    time: time.toISOString(),
+    region: "us-east-1",
+    resources: [],
+    detail: {},
+  };
+}
+
+describe("retention schedule", () => {
+  it("keeps fresh raw uploads and deletes those past the retention period", async () => {
+    const key = `uploads/retention-test/${Date.now()}/source.csv`;
+    await putObject(key, "timestamp,value\n2026-01-01T00:00:00Z,1\n");
+
+    const today = await handler(scheduledAt(new Date()));
+    expect(await headObject(key)).toBeDefined();
+    expect(today.dry_run).toBe(false);
+
+    const nextWeek = await handler(scheduledAt(new Date(Date.now() + 8 * DAY)));
+    expect(nextWeek.uploads_deleted).toBeGreaterThanOrEqual(1);
+    expect(await headObject(key)).toBeUndefined();
+  });
+
+  it("deletes a dataset whose upload link expired a day ago without the file arriving", async () => {
+    const user = await createUser();
+    const headers = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
+    const created = await fetch(`${baseUrl}/api/v1/datasets/uploads`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ name: "never uploaded", equipment_type: "pump", file_size_bytes: 1000 }),
+    });
+    expect(created.status).toBe(201);
+    const { dataset_id } = (await created.json()) as { dataset_id: string };
+
+    await handler(scheduledAt(new Date(Date.now() + 2 * 60 * 60 * 1000)));
+    expect((await fetch(`${baseUrl}/api/v1/datasets/${dataset_id}`, { headers })).status).toBe(200);
+
+    const report = await handler(scheduledAt(new Date(Date.now() + 2 * DAY)));
+    expect(report.abandoned_datasets_deleted).toBeGreaterThanOrEqual(1);
+    expect((await fetch(`${baseUrl}/api/v1/datasets/${dataset_id}`, { headers })).status).toBe(404);
+  });
+});
