@@ -463,6 +463,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const metadata: Record<string, string> = {
       "flint.format": "1",
       architecture,
+      task: def.supervised ? "classification" : architecture === "lstm_autoencoder" ? "reconstruction" : "forecast",
       features: JSON.stringify(data.features),
       n_features: String(F),
       sequence_length: String(T),

@@ -39,6 +39,8 @@ describe("detection quality on generated faults (stuck, drift, spikes, decorrela
     const r = await train({ architecture: "gru_predictor", hyperparameters: { ...SMALL, loss: "bce", epochs: 10 }, data });
     expect(r.threshold).toBe(0.5);
     expect(r.metadata.outputs).toBe(JSON.stringify(["score", "health"]));
+    expect(r.metadata.task).toBe("classification");
+    expect(decodeModel(r.model).initializers.get("head.W")!.dims).toEqual([16, 1]);
     expect(r.evaluation.metrics!.auc_roc).toBeGreaterThanOrEqual(0.85);
     const { labels: _l, ...unlabelled } = data;
     const err = await train({ architecture: "gru_predictor", hyperparameters: { ...SMALL, loss: "bce" }, data: unlabelled }).catch((e: unknown) => e);
