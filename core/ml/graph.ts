@@ -396,6 +396,26 @@ export class Graph {
       return [this.node1("Pad", [dy!, this.ints(pads)], x.shape)];
     })[0]!;
   }
+  /**
+   * Gather with constant indices along one axis (repeats allowed). Backward scatters the
+   * output gradient back with ScatterND(reduction = "add") into zeros of x's shape.
+   */
+  gather(x: Tensor, axis: number, indices: number[]): Tensor {
+    const shape = x.shape.map((d, i) => (i === axis ? indices.length : d));
+    const y = this.node1("Gather", [x, this.ints(indices)], shape, { axis });
+    return this.record([x], [y], ([dy]) => {
+      const r = x.shape.length;
+      const perm = [axis, ...Array.from({ length: r }, (_, i) => i).filter((i) => i !== axis)];
+      const inv = perm.map((_, i) => perm.indexOf(i));
+      const front = axis === 0;
+      const xT = front ? x : this.node1("Transpose", [x], perm.map((p) => x.shape[p]!), { perm });
+      const dyT = front ? dy! : this.node1("Transpose", [dy!], perm.map((p) => dy!.shape[p]!), { perm });
+      const zeros = this.node1("Expand", [this.scalar(0), this.node1("Shape", [xT], [r], {}, DataType.INT64)], xT.shape);
+      const idx = this.rawInitializer(this.fresh("const_"), [indices.length, 1], DataType.INT64, BigInt64Array.from(indices.map((v) => BigInt(v))));
+      const scattered = this.node1("ScatterND", [zeros, idx, dyT], xT.shape, { reduction: "add" });
+      return [front ? scattered : this.node1("Transpose", [scattered], x.shape, { perm: inv })];
+    })[0]!;
+  }
   reduceMean(x: Tensor, axes: number[], keepdims = true): Tensor {
     const shape = reducedShape(x.shape, axes, keepdims);
     const y = this.node1("ReduceMean", [x], shape, { axes, keepdims: keepdims ? 1 : 0 });

@@ -36,6 +36,8 @@ describe("autodiff op gradients vs central finite differences (float64)", () => 
       return g.reduceSum(g.mul(parts[1]!, parts[1]!), [0, 1], false);
     }],
     ["Slice", [{ name: "a", shape: [3, 5] }], (g, t) => g.reduceSum(g.pow(g.slice(t.a!, 1, 1, 4), 2), [0, 1], false)],
+    ["Gather axis 0 (repeated indices)", [{ name: "a", shape: [4, 3] }], (g, t) => g.reduceSum(g.pow(g.gather(t.a!, 0, [2, 0, 2]), 2), [0, 1], false)],
+    ["Gather axis 1 (repeated indices)", [{ name: "a", shape: [2, 4, 3] }], (g, t) => g.reduceSum(g.mul(g.tanh(g.gather(t.a!, 1, [3, 1, 3, 0])), g.gather(t.a!, 1, [0, 0, 1, 2])), [0, 1, 2], false)],
     ["Reshape/Transpose", [{ name: "a", shape: [2, 3, 4] }], (g, t) => {
       const r = g.reshape(g.transpose(t.a!, [1, 0, 2]), [3, 8]);
       return g.reduceSum(g.mul(r, g.tanh(r)), [0, 1], false);
