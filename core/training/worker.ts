@@ -150,6 +150,7 @@ export async function runTraining(message: TrainMessage, context: Context = {}):
       logger.info("run is leased by another worker; duplicate message acknowledged", { runId });
       return "duplicate";
     }
+    logger.info("run claimed", { runId, attempt: claimed.attempts, checkpointEpoch: claimed.checkpointEpoch });
     const session = new Session(claimed, owner, context.receiptHandle);
     try {
       return await session.execute();
@@ -298,6 +299,7 @@ class Session {
     const run = this.run;
     const data = await loadTrainingData(run.tenantId, run.datasetId);
     const checkpoint = run.checkpointKey ? await getObjectBytes(run.checkpointKey) : undefined;
+    logger.info("training data loaded", { runId: run.runId, rows: data.columns[0]?.length ?? 0, features: data.features.length });
     if (this.stopRequested && !checkpoint) {
       await finishStopped(run, this.owner, undefined);
       return "stopped";

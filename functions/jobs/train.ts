@@ -35,6 +35,7 @@ export async function recordHandler(record: SQSRecord): Promise<string> {
     return "malformed";
   }
   const message = parsed.data;
+  logger.info("training message received", { kind: message.kind, messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount });
   if (message.kind === "gradient_evaluation") {
     await Evaluation.runGradient(message);
     return "gradient_evaluation";
