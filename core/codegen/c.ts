@@ -1,7 +1,8 @@
 /**
  * Generates a self-contained C99 program that scores sensor windows with a
  * model's weights: the same LSTM/GRU/dense maths as the exported ONNX graph
- * (gate orders and layouts from core/ml/models.ts), the model's normalisation
+ * (gate orders and layouts from core/ml/models.ts; for gru_predictor the
+ * forecaster or, with task "classification", the failure-probability head), the model's normalisation
  * and threshold, static buffers only, on the freestanding runtime.
  *
  * The program reads CSV rows (stdin, or a file argument), one row per time
@@ -11,7 +12,7 @@
  * the scores ONNX Runtime produced for the same windows.
  */
 import { RUNTIME_C } from "./runtime";
-import { assertComplete, isQuantized, type ModelSpec } from "./spec";
+import { assertComplete, isQuantized, ModelFormatError, type ModelSpec } from "./spec";
 
 /** Tolerance of every comparison with ONNX Runtime: |got − want| ≤ ATOL + RTOL·|want|. */
 export const TOLERANCE = { rtol: 1e-4, atol: 1e-5 } as const;
@@ -153,7 +154,20 @@ ${lines.join("\n")}
       inDim = "H";
       buffer ^= 1;
     }
-    model = `
+    if (spec.task === "classification") {
+      // loss "bce": the GRU reads all T rows; failure probability σ(h_T · head.W + head.b)
+      model = `
+static float seq_0[T * H], seq_1[T * H];
+static float score_window(const float *x) {
+  float logit[1];
+${lines.join("\n")}
+  logit[0] = ${B("head.b")}[0];
+  matvec(logit, ${input} + (GRU_STEPS - 1) * H, H, ${W("head.W")}, 1);
+  return f_sigmoid(logit[0]);
+}`;
+    } else {
+      // forecast: the GRU reads rows 0..T-2 and forecasts row T-1
+      model = `
 static float seq_0[T * H], seq_1[T * H];
 static float score_window(const float *x) {
   float f[F];
@@ -161,14 +175,15 @@ static float score_window(const float *x) {
   int j;
 ${lines.join("\n")}
   for (j = 0; j < F; j++) f[j] = ${B("head.b")}[j];
-  matvec(f, ${input} + (T - 2) * H, H, ${W("head.W")}, F);
+  matvec(f, ${input} + (GRU_STEPS - 1) * H, H, ${W("head.W")}, F);
   for (j = 0; j < F; j++) {
     float d = f[j] - x[(T - 1) * F + j];
     err += (double)(${lossExpr});
   }
   return (float)(err / (double)F);
 }`;
-  } else {
+    }
+  } else if (spec.architecture === "sentinel") {
     model = `
 static float score_window(const float *x) {
   float feat[NSTATS * F], h1[128], h2[64], logit[1];
@@ -197,6 +212,9 @@ static float score_window(const float *x) {
   matvec(logit, h2, 64, ${W("mlp.2.W")}, 1);
   return f_sigmoid(logit[0]);
 }`;
+  } else {
+    // unreachable after assertComplete; kept so a new architecture cannot silently fall through
+    throw new ModelFormatError(`unsupported architecture ${String(spec.architecture)}`, "codegen.unsupported_architecture");
   }
 
   const refRows = rows.flatMap((row) => {
@@ -213,7 +231,7 @@ ${RUNTIME_C}
 #define MAXN ${maxN}
 #define NSTATS ${spec.sentinelStats ?? 3}
 #define NREF ${rows.length}
-${spec.architecture === "lstm_autoencoder" ? "#define USE_LSTM 1" : spec.architecture === "gru_predictor" ? "#define USE_GRU 1" : ""}
+${spec.architecture === "lstm_autoencoder" ? "#define USE_LSTM 1" : spec.architecture === "gru_predictor" ? `#define USE_GRU 1\n#define GRU_STEPS ${spec.task === "classification" ? "T" : "(T - 1)"}` : ""}
 #define RTOL ${TOLERANCE.rtol}
 #define ATOL ${TOLERANCE.atol}
 
@@ -222,6 +240,7 @@ ${int8 ? "typedef signed char wt;" : "typedef float wt;"}
 static const char *const MODEL_ID = ${cString(spec.modelId)};
 static const char *const MODEL_VERSION = ${cString(spec.version)};
 static const char *const ARCHITECTURE = ${cString(spec.architecture)};
+static const char *const TASK = ${cString(spec.task)};
 static const char *const PRECISION = ${cString(spec.precision)};
 static const char *const FEATURES[F] = { ${spec.features.map(cString).join(", ")} };
 static const float MEAN[F] = { ${spec.mean.map(floatLiteral).join(", ")} };
@@ -292,11 +311,12 @@ static void lstm_layer(const float *xs, int xstride, int in, const wt *W, const 
 
 #endif
 #ifdef USE_GRU
-/* GRU over the first T - 1 steps (the predictor forecasts step T - 1). Gates r, z, n. */
+/* GRU over the first GRU_STEPS steps: T - 1 for the forecaster (it forecasts step T - 1),
+   all T for the classifier. Gates r, z, n. */
 static void gru_layer(const float *xs, int in, const wt *W, const float *ws, const float *b, const float *bh, float *hs) {
   static float a[3 * H], u[3 * H];
   int t, j;
-  for (t = 0; t < T - 1; t++) {
+  for (t = 0; t < GRU_STEPS; t++) {
     for (j = 0; j < 3 * H; j++) { a[j] = b[j]; u[j] = bh[j]; }
     matvec(a, xs + t * in, in, W, ws, 3 * H);
     if (t > 0) matvec(u, hs + (t - 1) * H, H, W + in * 3 * H, ws, 3 * H);
@@ -454,6 +474,7 @@ static int info(void) {
   int j;
   out_str("model "); out_str(MODEL_ID); out_str(" "); out_str(MODEL_VERSION);
   out_str("\\narchitecture "); out_str(ARCHITECTURE);
+  out_str("\\ntask "); out_str(TASK);
   out_str("\\nprecision "); out_str(PRECISION);
   out_str("\\nsequence_length "); out_uint(T);
   out_str("\\nthreshold "); out_num(THRESHOLD);

@@ -15,7 +15,7 @@ import { compile, run, type Arch, type Binary } from "./toolchain";
 
 export { TOLERANCE, withinTolerance, generateC, type Reference } from "./c";
 export { specFromOnnx, referenceModel, ModelFormatError } from "./onnx";
-export { quantize, weightBytes, parameterCount, type ModelSpec, type Precision, type Architecture } from "./spec";
+export { quantize, weightBytes, parameterCount, SUPPORTED_TASKS, type ModelSpec, type Precision, type Architecture, type Task } from "./spec";
 export { ARCHES, compile, run, toolchainVersion, workspace, ToolchainError, type Arch, type Binary } from "./toolchain";
 
 /** Windows embedded for `--selftest` (fewer for very large models, see windowsFor). */

@@ -3,25 +3,30 @@
  * model.onnx or int8 model.int8.onnx) into a ModelSpec for the C generator.
  */
 import { buildInferenceModel, decodeModel, defineModel, Hyperparameters } from "../ml";
-import { assertComplete, dequantized, type Architecture, type Loss, type ModelSpec, type Weight } from "./spec";
+import { ARCHITECTURES, assertComplete, assertSupported, dequantized, ModelFormatError, type Architecture, type Loss, type ModelSpec, type Task, type Weight } from "./spec";
 
-export class ModelFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ModelFormatError";
-  }
-}
-
-const ARCHITECTURES: readonly Architecture[] = ["lstm_autoencoder", "gru_predictor", "sentinel"];
+export { ModelFormatError } from "./spec";
 
 function json<T>(metadata: Record<string, string>, key: string): T {
   const text = metadata[key];
-  if (text === undefined) throw new ModelFormatError(`model metadata has no ${key}`);
+  if (text === undefined) throw new ModelFormatError(`model metadata has no ${key}`, "codegen.invalid_metadata", { key });
   try {
     return JSON.parse(text) as T;
   } catch {
-    throw new ModelFormatError(`model metadata ${key} is not JSON`);
+    throw new ModelFormatError(`model metadata ${key} is not JSON`, "codegen.invalid_metadata", { key });
   }
+}
+
+/**
+ * The model's task from its metadata. Exports that predate the `task` key
+ * get the one their architecture and loss imply (gru_predictor with loss "bce"
+ * is the failure-probability classifier). Not checked here; see assertSupported.
+ */
+function taskOf(metadata: Record<string, string>, architecture: Architecture, loss: Loss | undefined): string {
+  if (metadata.task !== undefined) return metadata.task;
+  if (architecture === "lstm_autoencoder") return "reconstruction";
+  if (architecture === "sentinel") return "classification";
+  return loss === "bce" ? "classification" : "forecast";
 }
 
 /**
@@ -32,31 +37,44 @@ export function specFromOnnx(bytes: Uint8Array, identity: { modelId: string; ver
   try {
     decoded = decodeModel(bytes);
   } catch (error) {
-    throw new ModelFormatError(`not an ONNX model: ${(error as Error).message}`);
+    throw new ModelFormatError(`not an ONNX model: ${(error as Error).message}`, "codegen.not_onnx");
   }
   const { initializers, metadata } = decoded;
   const architecture = metadata.architecture as Architecture;
-  if (!ARCHITECTURES.includes(architecture)) throw new ModelFormatError(`unsupported architecture ${metadata.architecture}`);
+  if (!ARCHITECTURES.includes(architecture)) {
+    throw new ModelFormatError(`unsupported architecture ${metadata.architecture}`, "codegen.unsupported_architecture", { architecture: metadata.architecture });
+  }
   const features = json<string[]>(metadata, "features");
   const hp = json<{ hidden_dim?: number; bottleneck_dim?: number; num_layers?: number; sequence_length?: number; loss?: Loss }>(
     metadata,
     "hyperparameters",
   );
+  if (!Array.isArray(features) || features.some((name) => typeof name !== "string")) {
+    throw new ModelFormatError("model metadata features is not a list of names", "codegen.invalid_metadata", { key: "features" });
+  }
+  const task = taskOf(metadata, architecture, hp.loss);
+  assertSupported(architecture, task);
+  // core/ml builds a gru_predictor's graph (and referenceModel rebuilds it) from the loss:
+  // "bce" is the classifier. A task that disagrees would be scored differently by the
+  // program and by ONNX Runtime (and with one feature both head layouts are [H, 1]).
+  if (architecture === "gru_predictor" && hp.loss !== undefined && (task === "classification") !== (hp.loss === "bce")) {
+    throw new ModelFormatError(`task ${task} does not match gru_predictor trained with loss ${hp.loss}`, "codegen.unsupported_task", { architecture, task, loss: hp.loss });
+  }
   const sequenceLength = Number(metadata.sequence_length ?? hp.sequence_length);
   const threshold = Number(metadata.threshold);
-  if (!Number.isInteger(sequenceLength) || sequenceLength < 1) throw new ModelFormatError("model has no sequence_length");
-  if (!Number.isFinite(threshold)) throw new ModelFormatError("model has no threshold");
+  if (!Number.isInteger(sequenceLength) || sequenceLength < 1) throw new ModelFormatError("model has no sequence_length", "codegen.invalid_metadata");
+  if (!Number.isFinite(threshold)) throw new ModelFormatError("model has no threshold", "codegen.invalid_metadata");
 
   const mean = initializers.get("norm.mean")?.data;
   const std = initializers.get("norm.std")?.data;
-  if (!(mean instanceof Float32Array) || !(std instanceof Float32Array)) throw new ModelFormatError("model has no normalisation");
+  if (!(mean instanceof Float32Array) || !(std instanceof Float32Array)) throw new ModelFormatError("model has no normalisation", "codegen.invalid_metadata");
 
   const weights = new Map<string, Weight>();
   let int8 = false;
   for (const [name, init] of initializers) {
     if (name.startsWith("norm.")) continue;
     if (init.data instanceof Int8Array) {
-      if (!init.scale) throw new ModelFormatError(`int8 weight ${name} has no scale`);
+      if (!init.scale) throw new ModelFormatError(`int8 weight ${name} has no scale`, "codegen.weight_layout", { weight: name });
       weights.set(name, dequantized(init.dims, init.data, init.scale));
       int8 = true;
     } else {
@@ -67,6 +85,7 @@ export function specFromOnnx(bytes: Uint8Array, identity: { modelId: string; ver
     modelId: identity.modelId,
     version: identity.version,
     architecture,
+    task: task as Task,
     features,
     sequenceLength,
     hiddenDim: hp.hidden_dim ?? 0,
@@ -80,11 +99,7 @@ export function specFromOnnx(bytes: Uint8Array, identity: { modelId: string; ver
     ...(architecture === "sentinel" ? { sentinelStats: weights.get("mlp.0.W")?.dims[0] === 2 * features.length ? 2 : 3 } : {}),
     weights,
   };
-  try {
-    assertComplete(spec);
-  } catch (error) {
-    throw new ModelFormatError((error as Error).message);
-  }
+  assertComplete(spec);
   return spec;
 }
 

@@ -4,9 +4,40 @@
  * they were stored. `quantize` derives the int8 variant (per-tensor symmetric
  * scales on every weight matrix; biases stay float32).
  */
+import { DomainError } from "../error";
+
 export type Architecture = "lstm_autoencoder" | "gru_predictor" | "sentinel";
 export type Precision = "float32" | "int8";
 export type Loss = "mse" | "mae" | "huber" | "bce";
+/**
+ * What the score means (core/ml metadata `task`): reconstruction error
+ * (lstm_autoencoder), forecast error of the last row (gru_predictor), or a
+ * failure probability (sentinel, and gru_predictor trained with loss "bce").
+ */
+export type Task = "reconstruction" | "forecast" | "classification";
+
+export const ARCHITECTURES: readonly Architecture[] = ["lstm_autoencoder", "gru_predictor", "sentinel"];
+export const TASKS: readonly Task[] = ["reconstruction", "forecast", "classification"];
+
+/** The tasks the generator implements for each architecture. */
+export const SUPPORTED_TASKS: Readonly<Record<Architecture, readonly Task[]>> = {
+  lstm_autoencoder: ["reconstruction"],
+  gru_predictor: ["forecast", "classification"],
+  sentinel: ["classification"],
+};
+
+/**
+ * A model the generator cannot turn into a program (not ONNX, unknown
+ * architecture or task, missing metadata, weights in an unexpected layout, too
+ * large). An "invalid" domain error: `code` names the problem, e.g.
+ * `codegen.unsupported_task` or `codegen.weight_layout`.
+ */
+export class ModelFormatError extends DomainError {
+  constructor(message: string, code = "codegen.unsupported_model", details?: unknown) {
+    super("invalid", code, message, details);
+    this.name = "ModelFormatError";
+  }
+}
 
 export interface Weight {
   dims: number[];
@@ -20,6 +51,8 @@ export interface ModelSpec {
   modelId: string;
   version: string;
   architecture: Architecture;
+  /** Which score the program computes; must be one of SUPPORTED_TASKS[architecture]. */
+  task: Task;
   features: string[];
   sequenceLength: number;
   hiddenDim: number;
@@ -63,7 +96,8 @@ export function expectedWeights(spec: Omit<ModelSpec, "weights">): Map<string, n
       out.set(`gru.${l}.b`, [3 * H]);
       out.set(`gru.${l}.bh`, [3 * H]);
     }
-    dense("head", H, F);
+    // forecast: the last row's F values; classification: one failure logit
+    dense("head", H, spec.task === "classification" ? 1 : F);
   } else {
     dense("mlp.0", (spec.sentinelStats ?? 3) * F, 128);
     dense("mlp.1", 128, 64);
@@ -72,20 +106,43 @@ export function expectedWeights(spec: Omit<ModelSpec, "weights">): Map<string, n
   return out;
 }
 
-/** Throws a descriptive Error when a weight is missing or has the wrong shape. */
-export function assertComplete(spec: ModelSpec): void {
-  if (spec.features.length === 0) throw new Error("model has no features");
-  if (spec.mean.length !== spec.features.length || spec.std.length !== spec.features.length) {
-    throw new Error("normalisation does not match the feature count");
+/** Throws ModelFormatError when the architecture/task pair is not supported (codegen.unsupported_architecture / codegen.unsupported_task). */
+export function assertSupported(architecture: string, task: string): asserts architecture is Architecture {
+  if (!(ARCHITECTURES as readonly string[]).includes(architecture)) {
+    throw new ModelFormatError(`unsupported architecture ${architecture}`, "codegen.unsupported_architecture", { architecture });
   }
-  if (spec.std.some((s) => !(s > 0) || !Number.isFinite(s))) throw new Error("normalisation has a non-positive std");
-  if (spec.architecture === "gru_predictor" && spec.sequenceLength < 2) throw new Error("gru_predictor needs sequence_length ≥ 2");
+  const supported = SUPPORTED_TASKS[architecture as Architecture];
+  if (!(supported as readonly string[]).includes(task)) {
+    throw new ModelFormatError(`unsupported task ${JSON.stringify(task)} for ${architecture} (supported: ${supported.join(", ")})`, "codegen.unsupported_task", {
+      architecture,
+      task,
+      supported,
+    });
+  }
+}
+
+/** Throws ModelFormatError (with a code) when the task is unsupported or a weight is missing or has the wrong shape. */
+export function assertComplete(spec: ModelSpec): void {
+  assertSupported(spec.architecture, spec.task);
+  if (spec.features.length === 0) throw new ModelFormatError("model has no features", "codegen.invalid_metadata");
+  if (spec.mean.length !== spec.features.length || spec.std.length !== spec.features.length) {
+    throw new ModelFormatError("normalisation does not match the feature count", "codegen.invalid_metadata");
+  }
+  if (spec.std.some((s) => !(s > 0) || !Number.isFinite(s))) throw new ModelFormatError("normalisation has a non-positive std", "codegen.invalid_metadata");
+  if (!Number.isInteger(spec.sequenceLength) || spec.sequenceLength < 1) throw new ModelFormatError("model has no sequence_length", "codegen.invalid_metadata");
+  if (spec.architecture === "gru_predictor" && spec.task === "forecast" && spec.sequenceLength < 2) {
+    throw new ModelFormatError("a forecasting gru_predictor needs sequence_length ≥ 2", "codegen.invalid_metadata");
+  }
   for (const [name, dims] of expectedWeights(spec)) {
     const weight = spec.weights.get(name);
-    if (!weight) throw new Error(`missing weight ${name}`);
+    if (!weight) throw new ModelFormatError(`missing weight ${name} (${spec.architecture}, task ${spec.task})`, "codegen.weight_layout", { weight: name });
     const size = dims.reduce((a, b) => a * b, 1);
     if (weight.data.length !== size || weight.dims.join("x") !== dims.join("x")) {
-      throw new Error(`weight ${name} has shape [${weight.dims.join(",")}], expected [${dims.join(",")}]`);
+      throw new ModelFormatError(
+        `weight ${name} has shape [${weight.dims.join(",")}], expected [${dims.join(",")}] for ${spec.architecture} with task ${spec.task}`,
+        "codegen.weight_layout",
+        { weight: name, dims: weight.dims, expected: dims },
+      );
     }
   }
 }
