@@ -25,3 +25,4 @@ for (const name of selected) {
   console.log(`(${name}: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 process.exit(0);
+export {};
