@@ -58,27 +58,7 @@ const UserDetail = UserSummary.extend({
 }).openapi("AdminUserDetail");
 const UserInfo = UserSummary.omit({ subscription_tier: true });
 
-const AuditEntry = z
-  .object({
-    id: z.string(),
-    timestamp: z.string(),
-    tenant_id: z.string(),
-    user_id: z.string().nullable(),
-    username: z.string().nullable(),
-    action: z.string(),
-    resource_type: z.string().nullable(),
-    resource_id: z.string().nullable(),
-    result: z.enum(["success", "failure"]),
-    status_code: z.number().nullable(),
-    severity: z.enum(["info", "warning", "critical"]),
-    ip_address: z.string().nullable(),
-    user_agent: z.string().nullable(),
-    request_id: z.string().nullable(),
-    method: z.string().nullable(),
-    path: z.string().nullable(),
-    details: z.record(z.string(), z.unknown()).nullable(),
-  })
-  .openapi("AuditEntry");
+const AuditEntry = Audit.Entry.openapi("AuditEntry");
 
 function json<T extends z.ZodType>(schema: T) {
   return { required: true, content: { "application/json": { schema } } };
