@@ -58,7 +58,7 @@ const UserDetail = UserSummary.extend({
 }).openapi("AdminUserDetail");
 const UserInfo = UserSummary.omit({ subscription_tier: true });
 
-const AuditEntry = Audit.Entry.openapi("AuditEntry");
+const AuditEntry = z.object(Audit.Entry.shape).openapi("AuditEntry");
 
 function json<T extends z.ZodType>(schema: T) {
   return { required: true, content: { "application/json": { schema } } };
