@@ -12,6 +12,7 @@ import { z } from "zod";
 import { withActor } from "../../core/actor";
 import { Dataset } from "../../core/dataset";
 import { logger } from "../../core/logger";
+import { parseMessage } from "./message";
 
 const processor = new BatchProcessor(EventType.SQS);
 
@@ -62,20 +63,11 @@ function targetsOf(message: z.infer<typeof IngestMessage>): Target[] {
 }
 
 async function recordHandler(record: SQSRecord): Promise<string> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const parsed = IngestMessage.safeParse(body);
-  if (!parsed.success) {
-    logger.error("malformed ingest message dropped", { messageId: record.messageId });
-    return "malformed";
-  }
+  const message = parseMessage(record, IngestMessage, "ingest");
+  if (!message) return "malformed";
   const receives = Number(record.attributes?.ApproximateReceiveCount ?? "1");
   const outcomes: string[] = [];
-  for (const target of targetsOf(parsed.data)) {
+  for (const target of targetsOf(message)) {
     const outcome = await withActor({ type: "system", tenantId: target.tenantId }, () =>
       Dataset.ingest({ ...target, finalAttempt: receives >= MAX_RECEIVES }),
     );

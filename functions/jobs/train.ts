@@ -13,6 +13,7 @@ import { logger } from "../../core/logger";
 import { extendVisibility } from "../../core/queue";
 import { TrainingRun } from "../../core/training";
 import { TrainingWorker } from "../../core/training/worker";
+import { parseMessage } from "./message";
 
 const processor = new BatchProcessor(EventType.SQS);
 
@@ -22,19 +23,8 @@ export const Message = z.union([TrainingRun.TrainMessage, Evaluation.GradientMes
 export const retryDelay = (receiveCount: number) => Math.min(60, 2 * 4 ** Math.max(0, receiveCount - 1));
 
 export async function recordHandler(record: SQSRecord): Promise<string> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const parsed = Message.safeParse(body);
-  if (!parsed.success) {
-    // A malformed message never becomes valid: acknowledge it rather than retry it into the DLQ.
-    logger.error("malformed training message dropped", { messageId: record.messageId, issues: parsed.error.issues });
-    return "malformed";
-  }
-  const message = parsed.data;
+  const message = parseMessage(record, Message, "training");
+  if (!message) return "malformed";
   logger.info("training message received", { kind: message.kind, messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount });
   if (message.kind === "gradient_evaluation") {
     await Evaluation.runGradient(message);

@@ -6,25 +6,15 @@
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { Evaluation } from "../../core/evaluation";
-import { logger } from "../../core/logger";
 import { TrainingWorker } from "../../core/training/worker";
 import { Message } from "./train";
+import { parseMessage } from "./message";
 
 const processor = new BatchProcessor(EventType.SQS);
 
 async function recordHandler(record: SQSRecord): Promise<string> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const parsed = Message.safeParse(body);
-  if (!parsed.success) {
-    logger.error("malformed dead letter dropped", { messageId: record.messageId });
-    return "malformed";
-  }
-  const message = parsed.data;
+  const message = parseMessage(record, Message, "dead-letter");
+  if (!message) return "malformed";
   if (message.kind === "gradient_evaluation") {
     await Evaluation.markGradientFailed(message.tenant_id, message.evaluation_id, "The gradient evaluation kept failing and was abandoned");
     return "gradient_failed";

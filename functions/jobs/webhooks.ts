@@ -5,24 +5,15 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
-import { logger } from "../../core/logger";
 import { Webhook } from "../../core/webhook";
+import { parseMessage } from "./message";
 
 const processor = new BatchProcessor(EventType.SQS);
 
 async function recordHandler(record: SQSRecord): Promise<string> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const parsed = Webhook.DeliveryMessage.safeParse(body);
-  if (!parsed.success) {
-    logger.error("malformed webhook message dropped", { messageId: record.messageId });
-    return "malformed";
-  }
-  return Webhook.deliver(parsed.data);
+  const message = parseMessage(record, Webhook.DeliveryMessage, "webhook");
+  if (!message) return "malformed";
+  return Webhook.deliver(message);
 }
 
 export const handler = async (event: SQSEvent, context: Context) =>
