@@ -2,6 +2,10 @@
  * `npm run bench [-- ingest ml realtime compile]`: every benchmark, each
  * printing its figures next to the alternatives measured in the same run.
  */
+// Figures only: keep the local runtime's request logs and the SDK's Node-version notice out of them.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+process.env.FLINT_LOG_LEVEL ??= "ERROR";
+
 const all = ["ingest", "ml", "realtime", "compile"] as const;
 type Bench = (typeof all)[number];
 
