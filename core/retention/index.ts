@@ -4,7 +4,8 @@
  * past their retention (the bucket's lifecycle rule does the same on AWS;
  * the local S3 has no lifecycle), and datasets whose presigned upload was
  * never used (DynamoDB TTL does this on AWS; DynamoDB Local keeps expired
- * items, so the sweep also runs here).
+ * items, so the sweep also runs here). It also recovers training runs left
+ * with no worker (see TrainingRun.recoverStuckRuns).
  */
 export * as Retention from "./index";
 
@@ -23,11 +24,18 @@ export interface CleanupReport {
   uploads_deleted: number;
   bytes_freed: number;
   abandoned_datasets_deleted: number;
+  /** Running runs with no live worker whose training message was sent again. */
+  stuck_runs_requeued: number;
+  /** Queued runs started by the promotion pass (0 in a dry run). */
+  queued_runs_started: number;
 }
 
 export interface CleanupOptions {
   dryRun?: boolean;
-  /** The moment to judge age against (tests move it forward instead of waiting days). */
+  /**
+   * The moment to judge age against (tests move it forward instead of waiting days). Stuck-run recovery
+   * judges by the wall clock at most: it acts on live workers' leases, which a simulated future would expire.
+   */
   now?: Date;
 }
 
@@ -36,11 +44,14 @@ export async function runCleanup(options: CleanupOptions = {}): Promise<CleanupR
   const dryRun = options.dryRun ?? false;
   const uploads = await sweepUploads(now, dryRun);
   const abandoned = await sweepAbandonedDatasets(now, dryRun);
+  const recovery = await recoverStuckRuns(now, dryRun);
   const report: CleanupReport = {
     dry_run: dryRun,
     uploads_deleted: uploads.count,
     bytes_freed: uploads.bytes,
     abandoned_datasets_deleted: abandoned,
+    stuck_runs_requeued: recovery.requeued.length,
+    queued_runs_started: recovery.promoted,
   };
   logger.info("retention cleanup", { ...report });
   return report;
@@ -69,4 +80,9 @@ async function sweepUploads(now: Date, dryRun: boolean): Promise<{ count: number
 async function sweepAbandonedDatasets(now: Date, dryRun: boolean): Promise<number> {
   const { Dataset } = await import("../dataset");
   return Dataset.removeAbandonedUploads({ now, dryRun });
+}
+
+async function recoverStuckRuns(now: Date, dryRun: boolean) {
+  const { TrainingRun } = await import("../training");
+  return TrainingRun.recoverStuckRuns({ now, dryRun });
 }

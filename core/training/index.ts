@@ -15,7 +15,7 @@ import { z } from "zod";
 import { assertRole, useTenant, useActor } from "../actor";
 import { Billing } from "../billing";
 import { Dataset } from "../dataset";
-import { conflict, DomainError, notFound } from "../error";
+import { conflict, DomainError, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
 import { Architecture, Hyperparameters } from "../ml";
@@ -175,6 +175,84 @@ export async function startQueued(): Promise<number> {
     }
   }
   return started.length;
+}
+
+/**
+ * How long a running run may show no sign of life (no live lease, no write)
+ * before the sweep hands it to a worker again. Far longer than a lease
+ * (15 s) and the training queue's retry backoff, so a run whose message is
+ * merely waiting for a retry is not touched.
+ */
+export const STUCK_GRACE_MS = 10 * 60 * 1000;
+
+export interface RecoveryReport {
+  /** Runs whose training message was put back on the queue (or would be, in a dry run). */
+  requeued: string[];
+  /** Queued runs the promotion pass started. */
+  promoted: number;
+}
+
+/** The latest moment anything vouched for the run: a lease, a write, or an earlier requeue. */
+function lastSignOfLife(run: TrainingRunItem): number {
+  const parsed = (value: string | undefined) => (value ? Date.parse(value) || 0 : 0);
+  return Math.max(run.leaseUntil ?? 0, parsed(run.updatedAt), parsed(run.requeuedAt));
+}
+
+/**
+ * Recovers runs nobody is working on: a `running` or `stopping` run whose
+ * lease is absent or expired and that has not been written (or requeued)
+ * for STUCK_GRACE_MS before `now` (a crash between taking its slot and
+ * sending its message, or a lost message) gets its training message again;
+ * the worker's lease and checkpoint make a duplicate harmless and resume
+ * where the run left off. `now` counts no later than the wall clock. Then it
+ * runs the queued-run promotion, so queued runs whose start was missed begin
+ * when slots are free. Reads the sparse byActiveStatus index, never the
+ * whole table. Called by the scheduled retention cleanup.
+ *
+ * Each requeue first marks the run (requeuedAt) under the condition that it
+ * is unchanged since it was read, so a worker that revived it meanwhile wins,
+ * and a second sweep within the grace period does not send it again. A send
+ * that fails is logged and retried by a later sweep.
+ *
+ * @example await TrainingRun.recoverStuckRuns({ now: new Date(), dryRun: true })
+ */
+export async function recoverStuckRuns(options: { now?: Date; dryRun?: boolean } = {}): Promise<RecoveryReport> {
+  // Leases and write times are the wall clock of live workers, and a requeue acts on them for real: a `now`
+  // ahead of the wall clock (a test simulating days for the file sweeps) must not make working runs look dead.
+  const now = new Date(Math.min((options.now ?? new Date()).getTime(), Date.now()));
+  const cutoff = now.getTime() - STUCK_GRACE_MS;
+  const requeued: string[] = [];
+  for (const status of ["running", "stopping"] as const) {
+    const active = await TrainingRunEntity.query.byActiveStatus({ status }).go({ pages: "all" });
+    for (const run of active.data) {
+      if (lastSignOfLife(run) >= cutoff) continue;
+      if (options.dryRun || (await requeue(run, now))) requeued.push(run.runId);
+    }
+  }
+  if (requeued.length) logger.warn("stuck training runs requeued", { runIds: requeued, dryRun: options.dryRun ?? false });
+  const promoted = options.dryRun ? 0 : await startQueued();
+  return { requeued, promoted };
+}
+
+async function requeue(run: TrainingRunItem, now: Date): Promise<boolean> {
+  const { tenantId, runId } = run;
+  try {
+    await TrainingRunEntity.patch({ tenantId, runId })
+      .set({ requeuedAt: now.toISOString() })
+      .add({ requeues: 1 })
+      .where((a, op) => `${op.eq(a.status, run.status)} AND ${op.eq(a.updatedAt, run.updatedAt)}`)
+      .go();
+  } catch (error) {
+    if (isConditionalFailure(error)) return false;
+    throw error;
+  }
+  try {
+    await enqueue("training", { kind: "train", run_id: runId, tenant_id: tenantId } satisfies TrainMessage);
+    return true;
+  } catch (error) {
+    logger.error("could not requeue a stuck run; a later sweep retries", { runId, error: error as Error });
+    return false;
+  }
 }
 
 async function activeRuns(tenantId: string): Promise<TrainingRunItem[]> {

@@ -29,6 +29,7 @@ describe("retention schedule", () => {
     const today = await handler(scheduledAt(new Date()));
     expect(await headObject(key)).toBeDefined();
     expect(today.dry_run).toBe(false);
+    expect(today).toMatchObject({ stuck_runs_requeued: expect.any(Number), queued_runs_started: expect.any(Number) });
 
     const nextWeek = await handler(scheduledAt(new Date(Date.now() + 8 * DAY)));
     expect(nextWeek.uploads_deleted).toBeGreaterThanOrEqual(1);

@@ -48,6 +48,9 @@ export const TrainingRunEntity = new Entity(
       queuedAt: { type: "string" },
       startedAt: { type: "string" },
       completedAt: { type: "string" },
+      /** When the stuck-run sweep last put this run's message back on the training queue, and how often it did. */
+      requeuedAt: { type: "string" },
+      requeues: { type: "number" },
       createdAt: { type: "string", required: true, readOnly: true, default: () => new Date().toISOString() },
       updatedAt: { type: "string", watch: "*", set: () => new Date().toISOString(), default: () => new Date().toISOString() },
     },
@@ -61,6 +64,14 @@ export const TrainingRunEntity = new Entity(
         index: "gsi1",
         pk: { field: "gsi1pk", composite: ["tenantId"] },
         sk: { field: "gsi1sk", composite: ["runId"] },
+      },
+      // Sparse, platform-wide: only runs that hold a worker (running, stopping) carry these keys, so the
+      // stuck-run sweep reads a handful of items. Every status change recomputes them; a final status removes them.
+      byActiveStatus: {
+        index: "gsi2",
+        condition: (attributes) => attributes.status === "running" || attributes.status === "stopping",
+        pk: { field: "gsi2pk", composite: ["status"] },
+        sk: { field: "gsi2sk", composite: ["runId"] },
       },
     },
   },
