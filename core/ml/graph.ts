@@ -84,6 +84,14 @@ export class Graph {
   readonly outputs: ValueInfoMsg[] = [];
   /** MatMul/Gemm sizes emitted (forward and backward), for FLOP accounting. */
   readonly matmuls: { m: Dim; k: Dim; n: Dim }[] = [];
+  /**
+   * Useful-FLOP entries a layer declares for its backward pass (appended to `matmuls` when
+   * `backward` runs), for layers whose Gemms carry padding (zero state, bias column) that is
+   * not counted as useful work; their actual Gemms are built with countFlops = false.
+   */
+  readonly backwardMatmuls: { m: Dim; k: Dim; n: Dim }[] = [];
+  /** weights whose (lazy) gradient Gemm is not counted (see backwardMatmuls) */
+  private readonly uncountedWeights = new Set<string>();
   private readonly tape: TapeEntry[] = [];
   private recording = true;
   private counter = 0;
@@ -323,17 +331,21 @@ export class Graph {
     if (countFlops) this.matmuls.push({ m: a.shape[0]!, k: a.shape[1]!, n: b.shape[1]! });
     const ins = c ? [a, b, c] : [a, b];
     return this.record(ins, [y], ([dy]) => [
-      a.grad ? this.gemmRaw(dy!, b, undefined, false, true) : undefined,
+      a.grad ? this.gemmRaw(dy!, b, undefined, false, true, countFlops) : undefined,
       undefined,
       c?.grad ? this.reduceTo(dy!, c.shape) : undefined,
     ], true)[0]!;
   }
+  /** Do not count the weight-gradient Gemm of `w` (its useful FLOPs are declared via backwardMatmuls). */
+  uncountedWeight(w: Tensor): void {
+    this.uncountedWeights.add(w.name);
+  }
   /** Unrecorded Gemm with optional transposes (used by gradient rules and the optimizer). */
-  gemmRaw(a: Tensor, b: Tensor, c: Tensor | undefined, transA: boolean, transB: boolean): Tensor {
+  gemmRaw(a: Tensor, b: Tensor, c: Tensor | undefined, transA: boolean, transB: boolean, countFlops = true): Tensor {
     const m = transA ? a.shape[1]! : a.shape[0]!;
     const k = transA ? a.shape[0]! : a.shape[1]!;
     const n = transB ? b.shape[0]! : b.shape[1]!;
-    this.matmuls.push({ m, k, n });
+    if (countFlops) this.matmuls.push({ m, k, n });
     return this.node1("Gemm", c ? [a, b, c] : [a, b], [m, n], { transA: transA ? 1 : 0, transB: transB ? 1 : 0 });
   }
 
@@ -490,13 +502,14 @@ export class Graph {
       if (As.length) {
         const A = As.length === 1 ? As[0]! : this.concatCached(As, 0);
         const D = Ds.length === 1 ? Ds[0]! : this.concatCached(Ds, 0);
-        sum = this.gemmRaw(A, D, sum, true, false);
+        sum = this.gemmRaw(A, D, sum, true, false, !this.uncountedWeights.has(t.name));
       }
       grads.set(t.name, [sum!]);
       return sum;
     };
     const prev = this.recording;
     this.recording = false;
+    this.matmuls.push(...this.backwardMatmuls.splice(0));
     try {
       for (let i = this.tape.length - 1; i >= 0; i--) {
         const entry = this.tape[i]!;

@@ -117,38 +117,51 @@ function elementLoss(g: Graph, d: Tensor, loss: HyperparametersT["loss"]): Tenso
   return g.mul(d, d);
 }
 
-/** LSTM layer over a time-major 2-D input [T*N, in] (or one input repeated T times). Returns [T*N, H] and h_T. */
-function lstmLayer(g: Graph, input: { seq: Tensor } | { repeat: Tensor }, T: number, W0: Tensor, b0: Tensor, inDim: number, H: number) {
+/**
+ * LSTM layer over per-step inputs x_t [N, in] (or one input repeated T times). Returns the
+ * per-step states h_t [N, H], their time-major concatenation [T*N, H] and h_T.
+ */
+function lstmLayer(g: Graph, input: { steps: Tensor[] } | { repeat: Tensor }, T: number, W0: Tensor, b0: Tensor, inDim: number, H: number) {
   // fold the g-gate ×2 of the fused activation into the weights once per layer
   const scale = g.gateScale(H);
   const W = g.mul(W0, scale);
   const b = g.mul(b0, scale);
-  const Wx = g.slice(W, 0, 0, inDim);
-  const Wh = g.slice(W, 0, inDim, inDim + H);
-  let xps: Tensor[];
-  if ("repeat" in input) {
-    const xp = g.gemm(input.repeat, Wx, b);
-    xps = new Array<Tensor>(T).fill(xp);
-  } else {
-    xps = g.split(g.gemm(input.seq, Wx, b), 0, { count: T, size: "N" });
-  }
+  const first = "repeat" in input ? input.repeat : input.steps[0]!;
+  const batchDim = (cols: number) =>
+    g.raw("Concat", [g.raw("Slice", [g.raw("Shape", [first], [2], {}, DataType.INT64), g.ints([0]), g.ints([1])], [1], {}, DataType.INT64), g.ints([cols])], [2], { axis: 0 }, DataType.INT64);
+  // h_{-1} = 0 as an explicit zero state: every step then has the same Gemm, so the
+  // recurrent weight gradient is one Gemm over all steps
+  const h0 = g.raw("Expand", [g.scalar(0), batchDim(H)], ["N", H]);
   let h: Tensor | undefined;
   let c: Tensor | undefined;
   const hs: Tensor[] = [];
-  // h_{-1} = 0 as an explicit zero state: every step then has the same Gemm, so the
-  // recurrent weight gradient is one Gemm over [0, h_0..h_{T-2}] and the gate gradients
-  // (whose concatenation is shared with the input-projection gradient)
-  const first = xps[0]!;
-  const shp = g.raw("Concat", [g.raw("Slice", [g.raw("Shape", [first], [2], {}, DataType.INT64), g.ints([0]), g.ints([1])], [1], {}, DataType.INT64), g.ints([H])], [2], { axis: 0 }, DataType.INT64);
-  const h0 = g.raw("Expand", [g.scalar(0), shp], ["N", H]);
-  for (let t = 0; t < T; t++) {
-    const gates = g.gemm(h ?? h0, Wh, xps[t]!, h !== undefined);
+  const cell = (gates: Tensor) => {
     const [i, f, gt, o] = g.lstmGates(gates, H) as [Tensor, Tensor, Tensor, Tensor];
     c = c ? g.add(g.mul(f, c), g.mul(i, gt)) : g.mul(i, gt);
     h = g.mul(o, g.tanh(c));
     hs.push(h);
+  };
+  if ("repeat" in input) {
+    // the same input at every step: project it once, add it as the Gemm bias of every step
+    const xp = g.gemm(input.repeat, g.slice(W, 0, 0, inDim), b);
+    const Wh = g.slice(W, 0, inDim, inDim + H);
+    for (let t = 0; t < T; t++) cell(g.gemm(h ?? h0, Wh, xp, h !== undefined));
+  } else {
+    // one Gemm per step over [x_t, h_{t-1}, 1] · [W; b]: no Split of a precomputed input
+    // projection, and the weight and bias gradients are one Gemm over all steps
+    const Wb = g.concat([W, g.reshape(b, [1, 4 * H])], 0); // [in+H+1, 4H]
+    g.uncountedWeight(Wb);
+    const ones = g.raw("Expand", [g.scalar(1), batchDim(1)], ["N", 1]);
+    for (let t = 0; t < T; t++) cell(g.gemm(g.concat([input.steps[t]!, h ?? h0, ones], 1), Wb, undefined, false));
+    // useful FLOPs as for x·W_x over all steps + h·W_h per step (zero state and bias column excluded)
+    const TN = mulDim("N", T);
+    g.matmuls.push({ m: TN, k: inDim, n: 4 * H });
+    for (let t = 1; t < T; t++) g.matmuls.push({ m: "N", k: H, n: 4 * H });
+    g.backwardMatmuls.push({ m: inDim, k: TN, n: 4 * H }, { m: H, k: TN, n: 4 * H });
+    for (let t = 1; t < T; t++) g.backwardMatmuls.push({ m: "N", k: 4 * H, n: H });
+    if (first.grad) g.backwardMatmuls.push({ m: TN, k: 4 * H, n: inDim });
   }
-  return { seq: g.concat(hs, 0), last: h! };
+  return { steps: hs, seq: () => g.concat(hs, 0), last: h! };
 }
 
 function gruLayer(g: Graph, seq: Tensor, T: number, W: Tensor, b: Tensor, bh: Tensor, inDim: number, H: number) {
@@ -249,17 +262,17 @@ export function forward(
       for (let l = 0; l < hp.num_layers; l++) seq3 = nativeLstm(g, seq3, P(`lstm.dec.${l}.W`), P(`lstm.dec.${l}.b`), l === 0 ? Z : H, H).seq3;
       decSeq = g.reshape(seq3, [mulDim("N", T), H]);
     } else {
-      let seq = g.reshape(xtm, [mulDim("N", T), F]);
+      let steps = g.split(g.reshape(xtm, [mulDim("N", T), F]), 0, { count: T, size: "N" });
       let last: Tensor | undefined;
       for (let l = 0; l < hp.num_layers; l++) {
-        const r = lstmLayer(g, { seq }, T, P(`lstm.enc.${l}.W`), P(`lstm.enc.${l}.b`), l === 0 ? F : H, H);
-        seq = r.seq;
+        const r = lstmLayer(g, { steps }, T, P(`lstm.enc.${l}.W`), P(`lstm.enc.${l}.b`), l === 0 ? F : H, H);
+        steps = r.steps;
         last = r.last;
       }
       const z = drop(g.gemm(last!, P("bottleneck.W"), P("bottleneck.b")), "mask.bottleneck");
       let dec = lstmLayer(g, { repeat: z }, T, P("lstm.dec.0.W"), P("lstm.dec.0.b"), hp.bottleneck_dim, H);
-      for (let l = 1; l < hp.num_layers; l++) dec = lstmLayer(g, { seq: dec.seq }, T, P(`lstm.dec.${l}.W`), P(`lstm.dec.${l}.b`), H, H);
-      decSeq = dec.seq;
+      for (let l = 1; l < hp.num_layers; l++) dec = lstmLayer(g, { steps: dec.steps }, T, P(`lstm.dec.${l}.W`), P(`lstm.dec.${l}.b`), H, H);
+      decSeq = dec.seq();
     }
     const recon2d = g.gemm(decSeq, P("output.W"), P("output.b")); // [T*N, F]
     const recon = g.reshape(recon2d, [T, "N", F]);
