@@ -233,10 +233,11 @@ export class Graph {
     });
   }
   tanh(x: Tensor): Tensor {
-    return this.unary("Tanh", x, (dy, y) => {
-      const s = this.node1("Sub", [this.scalar(1), this.node1("Mul", [y, y], y.shape)], y.shape);
-      return this.node1("Mul", [dy, s], y.shape);
-    });
+    const y0 = this.node1("Tanh", [x], x.shape);
+    if (!this.recording || !x.grad) return y0;
+    // tanh' = 1 − y² is formed in the forward pass, while y is still in cache
+    const s = this.node1("Sub", [this.scalar(1), this.node1("Mul", [y0, y0], y0.shape)], y0.shape);
+    return this.record([x], [y0], ([dy]) => [this.node1("Mul", [dy!, s], x.shape)])[0]!;
   }
   relu(x: Tensor): Tensor {
     return this.unary("Relu", x, (dy, y) => {
@@ -290,11 +291,13 @@ export class Graph {
     const [i, f, gs, o] = this.node("Split", [y, this.ints([H, H, H, H])], [shape, shape, shape, shape], { axis: 1 }) as [Tensor, Tensor, Tensor, Tensor];
     const gt = this.node1("Sub", [this.node1("Mul", [gs, this.scalar(2)], shape), this.scalar(1)], shape);
     const outs = [i, f, gt, o];
+    if (!this.recording || !x.grad) return outs;
+    // σ' = y(1 − y) is formed here, while y is still in cache, rather than in the backward pass
+    const d = this.node1("Mul", [y, this.node1("Sub", [this.scalar(1), y], x.shape)], x.shape);
     return this.record([x], outs, (dys) => {
-      const parts = dys.map((d, k) => d ?? this.node1("Mul", [outs[k]!, this.scalar(0)], shape));
+      const parts = dys.map((dy, k) => dy ?? this.node1("Mul", [outs[k]!, this.scalar(0)], shape));
       parts[2] = this.node1("Mul", [parts[2]!, this.scalar(2)], shape);
       const dcat = this.node1("Concat", parts, x.shape, { axis: 1 });
-      const d = this.node1("Mul", [y, this.node1("Sub", [this.scalar(1), y], x.shape)], x.shape);
       return [this.node1("Mul", [dcat, d], x.shape)];
     });
   }
