@@ -5,6 +5,7 @@
  * On AWS, SST v2 binds resources as SST_<Construct>_<prop>_<id> environment
  * variables; the local runtime sets FLINT_* variables with the same meaning.
  */
+import os from "node:os";
 import path from "node:path";
 
 function required(names: string[]): string {
@@ -58,6 +59,11 @@ export const Config = {
 
   /** Lets tests point the stripe client at a local stand-in: "http://127.0.0.1:12111". */
   stripeApiBase: once(() => optional("FLINT_STRIPE_API_BASE")),
+
+  /** ONNX Runtime intra-op threads per session (default: available cores, at most 8). */
+  mlThreads: once(() => Number(optional("FLINT_ML_THREADS")) || Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 8))),
+  /** Executor for the unrolled training graph: "sequential" (faster steps) or "parallel" (faster session creation). */
+  mlTrainExecution: once((): "sequential" | "parallel" => (optional("FLINT_ML_TRAIN_EXECUTION") === "parallel" ? "parallel" : "sequential")),
 
   /** Platform-wide concurrent training capacity across all tenants. */
   platformTrainingCapacity: once(() => Number(optional("FLINT_TRAINING_CAPACITY") ?? "8")),

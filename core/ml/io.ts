@@ -1,11 +1,11 @@
 /** Reading exported models: metadata, initializers, and batch scoring with a cached session. */
-import os from "node:os";
 import * as ort from "onnxruntime-node";
+import { Config } from "../config";
 import { invalid } from "../error";
 import { DataType, decodeModelProto, fromRaw } from "./onnx";
 
-/** intra-op threads for every session (env FLINT_ML_THREADS overrides). */
-export const ML_THREADS = Number(process.env.FLINT_ML_THREADS) || Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 8));
+/** intra-op threads for every session (FLINT_ML_THREADS overrides). */
+export const ML_THREADS = Config.mlThreads();
 
 /**
  * Executor for the (large, unrolled) training-step graph. "sequential" (default): intra-op
@@ -14,7 +14,7 @@ export const ML_THREADS = Number(process.env.FLINT_ML_THREADS) || Math.max(1, Ma
  * inter-op parallelism (2 streams, 1 thread per op); its session is created in ~2 s.
  * Override with FLINT_ML_TRAIN_EXECUTION=parallel|sequential.
  */
-export const TRAIN_EXECUTION: "sequential" | "parallel" = process.env.FLINT_ML_TRAIN_EXECUTION === "parallel" ? "parallel" : "sequential";
+export const TRAIN_EXECUTION = Config.mlTrainExecution();
 
 export function sessionOptions(kind: "train" | "infer" = "infer"): ort.InferenceSession.SessionOptions {
   if (kind === "train" && TRAIN_EXECUTION === "parallel")
