@@ -3,23 +3,11 @@ import { inject } from "vitest";
 import { headObject, putObject } from "../../core/storage";
 import { handler } from "../../functions/jobs/retention";
 import { createUser } from "../support/users";
+import { scheduledAt } from "../support/events";
 
 const baseUrl = inject("baseUrl");
 const DAY = 24 * 60 * 60 * 1000;
 
-function scheduledAt(time: Date) {
-  return {
-    version: "0",
-    id: "test",
-    "detail-type": "Scheduled Event" as const,
-    source: "aws.events" as const,
-    account: "000000000000",
-    time: time.toISOString(),
-    region: "us-east-1",
-    resources: [],
-    detail: {},
-  };
-}
 
 describe("retention schedule", () => {
   it("keeps fresh raw uploads and deletes those past the retention period", async () => {

@@ -19,6 +19,7 @@ import { createRun, finish, getRun } from "../../core/training/slots";
 import { handler } from "../../functions/jobs/retention";
 import { createUser } from "../support/users";
 import { isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
+import { scheduledAt } from "../support/events";
 
 const MINUTE = 60 * 1000;
 
@@ -37,19 +38,6 @@ async function age(tenantId: string, runId: string, ms: number): Promise<void> {
   );
 }
 
-function scheduledAt(time: Date) {
-  return {
-    version: "0",
-    id: "test",
-    "detail-type": "Scheduled Event" as const,
-    source: "aws.events" as const,
-    account: "000000000000",
-    time: time.toISOString(),
-    region: "us-east-1",
-    resources: [],
-    detail: {},
-  };
-}
 
 async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
