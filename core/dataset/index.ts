@@ -304,12 +304,7 @@ export async function createUpload(input: z.input<typeof CreateUploadInput>): Pr
   const ttl = Math.floor(expiresAt.getTime() / 1000) + 24 * 3600;
   await PendingUploadEntity.create({ uploadExpiresAt, tenantId, datasetId, expires_at: ttl + 3600 }).go();
   await DatasetEntity.create({
-    tenantId,
-    datasetId,
-    name: data.name,
-    equipmentType: data.equipment_type,
-    location: data.location,
-    unit: data.unit,
+    ...newItem(tenantId, datasetId, data),
     uploadMethod: "presigned",
     status: "pending_upload",
     sourceKey,
@@ -324,6 +319,18 @@ export async function createUpload(input: z.input<typeof CreateUploadInput>): Pr
     expires_at: expiresAt.toISOString(),
     method: "PUT",
     headers: { "Content-Length": String(data.file_size_bytes) },
+  };
+}
+
+/** The fields every new dataset record starts with, whichever way its file arrives. */
+function newItem(tenantId: string, datasetId: string, data: Metadata) {
+  return {
+    tenantId,
+    datasetId,
+    name: data.name,
+    equipmentType: data.equipment_type,
+    location: data.location,
+    unit: data.unit,
   };
 }
 
@@ -352,12 +359,7 @@ export async function upload(input: z.input<typeof Metadata> & { file: Uint8Arra
   const sourceKey = sourceKeyOf(tenantId, datasetId);
   const leaseId = createSecret(9).replace(/[^a-zA-Z0-9]/g, "x");
   await DatasetEntity.create({
-    tenantId,
-    datasetId,
-    name: data.name,
-    equipmentType: data.equipment_type,
-    location: data.location,
-    unit: data.unit,
+    ...newItem(tenantId, datasetId, data),
     uploadMethod: "multipart",
     status: "processing",
     sourceKey,
