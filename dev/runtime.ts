@@ -161,6 +161,10 @@ async function start(
       .catch(() => undefined);
   });
 
+  // /health answers 503 "starting" until the admin is seeded and every consumer runs.
+  const { Health } = await import("../core/health");
+  Health.markStarting();
+
   // HTTP: dispatch each route to its endpoint group's app, exactly as API Gateway routes to Lambdas.
   const { compileRoutes, matchRoute, endpointGroupRoutes } = await import("../functions/http/routes");
   const { errorBody } = await import("../functions/http/common");
@@ -255,6 +259,8 @@ async function start(
     });
     admin = { username: options.admin.username, password: seeded.created ? password : "", generated: generated && seeded.created };
   }
+
+  Health.markReady();
 
   return { url, wsUrl: url.replace(/^http/, "ws") + "/ws", env, admin, stop };
 }

@@ -5,11 +5,10 @@ import os from "node:os";
 import { createRoute, z } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
 import { handle } from "hono/aws-lambda";
-import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { useUser } from "../../core/actor";
 import { Auth } from "../../core/auth";
-import { dynamo } from "../../core/aws";
 import { Config } from "../../core/config";
+import { Health } from "../../core/health";
 import { endpointGroups } from "./apps";
 import { createApp } from "./common";
 
@@ -17,34 +16,30 @@ const startedAt = Date.now();
 
 export const app = createApp({ basePath: "/" });
 
-const Health = z.object({
-  status: z.enum(["ok", "degraded"]),
-  version: z.string(),
-  database: z.enum(["connected", "unreachable"]),
-  uptime_seconds: z.number(),
-});
+const HealthReport = z
+  .object({
+    status: z.enum(["ok", "starting", "degraded"]),
+    version: z.string(),
+    database: z.enum(["connected", "unreachable"]),
+    uptime_seconds: z.number(),
+  })
+  .openapi("Health");
 
 app.openapi(
   createRoute({
     method: "get",
     path: "/health",
     tags: ["System"],
-    summary: "Liveness and database reachability",
-    responses: { 200: { description: "Healthy", content: { "application/json": { schema: Health } } } },
+    summary: "Readiness: 200 only when the platform is usable",
+    responses: {
+      200: { description: "Ready", content: { "application/json": { schema: HealthReport } } },
+      503: { description: "Starting, or the database is unreachable", content: { "application/json": { schema: HealthReport } } },
+    },
   }),
   async (c) => {
-    let database: "connected" | "unreachable" = "connected";
-    try {
-      await dynamo().send(new DescribeTableCommand({ TableName: Config.tableName() }));
-    } catch {
-      database = "unreachable";
-    }
-    return c.json({
-      status: database === "connected" ? ("ok" as const) : ("degraded" as const),
-      version: Config.version(),
-      database,
-      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
-    }, 200);
+    const report = await Health.check();
+    c.header("Cache-Control", "no-store");
+    return report.status === "ok" ? c.json(report, 200) : c.json(report, 503);
   },
 );
 
