@@ -23,4 +23,6 @@ fi
 
 command -v java >/dev/null || { echo "error: Java 17+ is required for DynamoDB Local (apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
 
-npm ci --no-fund --no-audit
+# npm 11 runs no dependency install scripts outside package.json's allowScripts, where onnxruntime-node's
+# (a CUDA download that fails offline) is denied; the variable keeps it skipped on npm versions without allowScripts.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-fund --no-audit
