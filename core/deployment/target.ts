@@ -7,7 +7,7 @@ import { z } from "zod";
 import { assertRole, useActor, useTenant, type Actor } from "../actor";
 import { invalid, notFound, unauthorized } from "../error";
 import { createId, createSecret } from "../id";
-import { ARCH_VALUES, TargetEntity, type TargetItem } from "./entities";
+import { ARCH_VALUES, DeploymentEntity, TargetEntity, type DeploymentItem, type TargetItem } from "./entities";
 
 export type Arch = (typeof ARCH_VALUES)[number];
 
@@ -205,25 +205,110 @@ export function useDevice(): Extract<Actor, { type: "device" }> {
   return actor;
 }
 
-export const HeartbeatInput = z.object({
-  current_model: z.string().trim().min(1).max(100).optional(),
-  version: z.string().trim().min(1).max(100).optional(),
-});
+const modelId = z.string().trim().min(1).max(100);
+
+export const HeartbeatInput = z
+  .object({
+    current_model: modelId.nullable().optional().meta({
+      description:
+        "The model the controller runs: one this target had a confirmed install of (its current one, or an earlier one it rolled back to), or null when none is installed. Omit it for a plain liveness heartbeat that keeps the recorded model.",
+      example: "mdl_01j9x4k2r8v6t3m5n7p0q2s4w6",
+    }),
+    version: modelId.nullable().optional().meta({
+      description: "The version of current_model (model_version of its deployment, e.g. sha256:3f1c0a9b7d2e); checked when given",
+      example: "sha256:3f1c0a9b7d2e",
+    }),
+  })
+  .refine((value) => value.version == null || typeof value.current_model === "string", {
+    message: "version describes current_model; send current_model with it",
+    path: ["version"],
+  });
 export type HeartbeatInput = z.input<typeof HeartbeatInput>;
+
+/** A model a target had a confirmed install of, as error details show it. */
+interface KnownModel {
+  model_id: string;
+  version: string | null;
+}
+
+function knownModels(installs: DeploymentItem[]): KnownModel[] {
+  const seen = new Map<string, KnownModel>();
+  for (const install of installs) {
+    const known = { model_id: install.modelId, version: install.modelVersion ?? null };
+    seen.set(`${known.model_id} ${known.version}`, known);
+  }
+  return [...seen.values()];
+}
+
+/**
+ * The newest confirmed install of `modelId` (at `version`, when given) on a
+ * target: only a model the device confirmed installing can be what it runs.
+ * @throws device.unknown_model (400) for any other id, device.version_mismatch (400) for another version
+ */
+async function confirmedInstall(key: { tenantId: string; targetId: string }, modelId: string, version: string | undefined): Promise<DeploymentItem> {
+  const result = await DeploymentEntity.query
+    .byTarget(key)
+    .where((attr, op) => op.eq(attr.status, "deployed"))
+    .go({ pages: "all", order: "desc" });
+  const installs = result.data;
+  const ofModel = installs.filter((install) => install.modelId === modelId);
+  if (ofModel.length === 0) {
+    throw invalid("device.unknown_model", "current_model is not a model this target had a confirmed install of; report one it had installed, or null for none", {
+      current_model: modelId,
+      known_models: knownModels(installs),
+    });
+  }
+  const match = version === undefined ? ofModel[0] : ofModel.find((install) => install.modelVersion === version);
+  if (!match) {
+    throw invalid("device.version_mismatch", "version is not the version of current_model that was installed on this target", {
+      current_model: modelId,
+      version,
+      known_versions: [...new Set(ofModel.map((install) => install.modelVersion ?? null))],
+    });
+  }
+  return match;
+}
 
 /**
  * Records a heartbeat of the calling device: last_seen now, and the model it
- * reports running (the device is the authority on what it runs).
+ * reports running. The report is checked against the target's confirmed
+ * installs, so it can only name a model the target really had (such as one it
+ * rolled back to), or null for none; an omitted current_model keeps the
+ * recorded one.
+ * @throws device.unknown_model, device.version_mismatch, request.invalid (400)
  */
 export async function heartbeat(input: HeartbeatInput): Promise<Info> {
   const device = useDevice();
   const parsed = parseInput(HeartbeatInput, input);
-  const updated = await TargetEntity.patch({ tenantId: device.tenantId, targetId: device.targetId })
-    .set({
-      lastSeen: new Date().toISOString(),
-      ...(parsed.current_model ? { currentModel: parsed.current_model } : {}),
-      ...(parsed.version ? { currentModelVersion: parsed.version } : {}),
-    })
-    .go({ response: "all_new" });
+  const key = { tenantId: device.tenantId, targetId: device.targetId };
+  const lastSeen = new Date().toISOString();
+  const reported = parsed.current_model;
+  const version = parsed.version ?? undefined;
+
+  if (reported === null) {
+    const updated = await TargetEntity.patch(key)
+      .set({ lastSeen })
+      .remove(["currentModel", "currentModelVersion", "currentDeploymentId"])
+      .go({ response: "all_new" });
+    return serialize(updated.data as TargetItem);
+  }
+  if (reported !== undefined) {
+    // The recorded model is checked on the table itself: a just-confirmed install may not be on the index yet.
+    const stored = await TargetEntity.get(key).go({ consistent: true });
+    const unchanged = stored.data?.currentModel === reported && (version === undefined || version === stored.data.currentModelVersion);
+    if (!unchanged) {
+      const install = await confirmedInstall(key, reported, version);
+      const updated = await TargetEntity.patch(key)
+        .set({
+          lastSeen,
+          currentModel: install.modelId,
+          currentDeploymentId: install.deploymentId,
+          ...(install.modelVersion ? { currentModelVersion: install.modelVersion } : {}),
+        })
+        .go({ response: "all_new" });
+      return serialize(updated.data as TargetItem);
+    }
+  }
+  const updated = await TargetEntity.patch(key).set({ lastSeen }).go({ response: "all_new" });
   return serialize(updated.data as TargetItem);
 }

@@ -166,9 +166,18 @@ app.openapi(
     path: "/devices/heartbeat",
     tags: ["Devices"],
     summary: "A controller reports it is alive (and which model it runs)",
+    description:
+      "`current_model` must be a model this target had a confirmed install of (its current one, or an earlier one it rolled back to), " +
+      "optionally with its `version`; `null` means no model is installed; leaving it out only records the heartbeat. " +
+      "Anything else answers 400 `device.unknown_model` (details list the known models), and a version other than the installed one answers 400 " +
+      "`device.version_mismatch`; the recorded model is then unchanged.",
     security: deviceSecurity,
     request: { body: body(Target.HeartbeatInput.openapi("Heartbeat")) },
-    responses: { 200: json(TargetInfo, "The target as the platform sees it"), 400: ErrorSchemaDoc, 401: ErrorSchemaDoc },
+    responses: {
+      200: json(TargetInfo, "The target as the platform sees it"),
+      400: { ...ErrorSchemaDoc, description: "Not a model (or version) installed on this target, or a malformed body" },
+      401: ErrorSchemaDoc,
+    },
   }),
   async (c) => c.json(await Target.heartbeat(c.req.valid("json")), 200),
 );
