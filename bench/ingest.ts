@@ -15,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { finished } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import type { Cell } from "../core/dataset/table";
 
 const SELF = fileURLToPath(import.meta.url);
 const READ_CHUNK = 256 * 1024;
@@ -176,11 +177,11 @@ function inChild(worker: Worker, file: string): WorkerResult {
 
 // ---------------------------------------------------------------- preview
 
-async function benchPreview(rows: number): Promise<{ rows: number; loadMs: number; coldSortMs: number; warmPageMs: number; page: string[] }> {
+async function benchPreview(rows: number): Promise<{ rows: number; loadMs: number; coldSortMs: number; warmPageMs: number; page: Cell[] }> {
   const { Synthetic } = await import("../core/synthetic");
   const { CsvAnalyzer } = await import("../core/dataset/analyze");
   const { concatChunks, decodeChunk } = await import("../core/dataset/columnar");
-  const { computeOrder, cellText } = await import("../core/dataset/table");
+  const { computeOrder, cellValue } = await import("../core/dataset/table");
   const chunks: Buffer[] = [];
   const analyzer = new CsvAnalyzer({ onChunk: async (index, bytes) => void (chunks[index] = bytes) });
   for (const block of Synthetic.csvBlocks({ equipment: "air_handler", rows, faults: true, seed: 5 }, 20_000)) {
@@ -195,17 +196,17 @@ async function benchPreview(rows: number): Promise<{ rows: number; loadMs: numbe
   const order = computeOrder(table.columns[column]!, true);
   const coldSortMs = performance.now() - sortStarted;
   const pageOf = (page: number, size: number) => {
-    const out: string[][] = [];
+    const out: Cell[][] = [];
     for (let position = (page - 1) * size; position < Math.min(table.rows, page * size); position++) {
       const row = order[position]!;
-      out.push(table.columns.map((item) => cellText(item, row)));
+      out.push(table.columns.map((item) => cellValue(item, row)));
     }
     return out;
   };
   pageOf(500, 100);
   const runs = 20;
   const warmStarted = performance.now();
-  let page: string[][] = [];
+  let page: Cell[][] = [];
   for (let i = 0; i < runs; i++) page = pageOf(500, 100);
   const warmPageMs = (performance.now() - warmStarted) / runs;
   return { rows: table.rows, loadMs, coldSortMs, warmPageMs, page: page[0] ?? [] };

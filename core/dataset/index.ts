@@ -29,7 +29,7 @@ import { CsvAnalyzer, DatasetFileError, type Profile } from "./analyze";
 import { DatasetEntity, EQUIPMENT_TYPES, PendingUploadEntity, STATUSES, type DatasetItem } from "./entity";
 import { features, recommend as scoreArchitectures, type Recommendation } from "./recommend";
 import type { Table } from "./columnar";
-import { cellText, chunkKey, evict, loadRows, loadTable, sortOrder } from "./table";
+import { cellValue, chunkKey, evict, loadRows, loadTable, sortOrder, type Cell } from "./table";
 import { issuesOf } from "./validate";
 
 export { EQUIPMENT_TYPES, STATUSES, DatasetEntity, type DatasetItem } from "./entity";
@@ -634,7 +634,7 @@ export const PreviewInput = z.object({
 
 export interface Preview {
   headers: string[];
-  rows: string[][];
+  rows: Cell[][];
   total_rows: number;
   page: number;
   page_size: number;
@@ -653,8 +653,9 @@ function requireReady(item: DatasetItem): asserts item is DatasetItem & { profil
 
 /**
  * One page of rows, optionally sorted by a column (missing values last).
- * Cells are strings: text as in the file, numbers in their shortest form with
- * a dot decimal point (as stored, float32), timestamps as ISO 8601 UTC.
+ * Cells of numeric columns are numbers (float32 as stored, in their shortest
+ * decimal form), timestamps ISO 8601 UTC strings, text as in the file (also
+ * text found in a numeric column); a missing value is null.
  * @throws dataset.not_found (404), dataset.not_ready (409), dataset.unknown_column / request.invalid (400)
  */
 export async function preview(datasetId: string, input: z.input<typeof PreviewInput> = {}): Promise<Preview> {
@@ -685,10 +686,10 @@ export async function preview(datasetId: string, input: z.input<typeof PreviewIn
   } else {
     table = await loadTable(item.columnarPrefix, item.chunkCount);
   }
-  const rows: string[][] = [];
+  const rows: Cell[][] = [];
   for (let position = start; position < end; position++) {
     const row = order ? order[position]! : position - offset;
-    rows.push(table.columns.map((column) => cellText(column, row)));
+    rows.push(table.columns.map((column) => cellValue(column, row)));
   }
   return {
     headers: profile.columns,

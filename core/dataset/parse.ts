@@ -240,13 +240,12 @@ export function formatTimestamp(ms: number): string {
   return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
 }
 
-/** Shortest decimal text that reads back as the same float32 (for preview cells). */
-export function formatFloat32(value: number): string {
-  if (Number.isNaN(value)) return "";
-  if (Number.isInteger(value)) return String(value);
+/** The shortest decimal that reads back as the same float32 (20.95, not 20.950000762939453), for preview cells. */
+export function shortestFloat32(value: number): number {
+  if (!Number.isFinite(value) || Number.isInteger(value)) return value;
   for (let precision = 6; precision <= 9; precision++) {
     const candidate = Number(value.toPrecision(precision));
-    if (Math.fround(candidate) === value) return String(candidate);
+    if (Math.fround(candidate) === value) return candidate;
   }
-  return String(value);
+  return value;
 }

@@ -6,7 +6,7 @@
  */
 import { getObjectBytes } from "../storage";
 import { concatChunks, decodeChunk, type Table, type TableColumn } from "./columnar";
-import { formatFloat32, formatTimestamp } from "./parse";
+import { formatTimestamp, shortestFloat32 } from "./parse";
 
 /** Bytes of decoded tables kept per process. */
 const CACHE_BUDGET_BYTES = 384 * 1024 * 1024;
@@ -221,13 +221,21 @@ export function radixSort(primary: Uint32Array, secondary?: Uint32Array): Uint32
   return order;
 }
 
-/** The text a preview shows for one cell. */
-export function cellText(column: TableColumn, row: number): string {
+/**
+ * One preview cell: a number in a numeric column, a timestamp as ISO 8601 UTC,
+ * text as in the file (also text found in a numeric or time column); null when missing.
+ */
+export type Cell = string | number | null;
+
+/** The value a preview shows for one cell. */
+export function cellValue(column: TableColumn, row: number): Cell {
   if (column.kind === "text") {
     const code = column.codes[row]!;
-    return code === 0 ? "" : column.dictionary[code - 1]!;
+    return code === 0 ? null : column.dictionary[code - 1]!;
   }
   const value = column.values[row]!;
-  if (value !== value) return column.exceptions.get(row) ?? "";
-  return column.kind === "numeric" ? formatFloat32(value) : formatTimestamp(value);
+  if (value !== value) return column.exceptions.get(row) ?? null;
+  if (column.kind === "time") return formatTimestamp(value);
+  // JSON has no infinity: a value beyond float32 range reads as missing rather than as a number it is not.
+  return Number.isFinite(value) ? shortestFloat32(value) : null;
 }

@@ -197,7 +197,14 @@ app.openapi(
         z
           .object({
             headers: z.array(z.string()),
-            rows: z.array(z.array(z.string())),
+            rows: z.array(z.array(z.union([z.number(), z.string()]).nullable())).openapi({
+              description:
+                "One array per row, in headers order: numbers in numeric columns, ISO 8601 UTC timestamps, text as in the file (also text found in a numeric column); null when the value is missing",
+              example: [
+                ["2026-01-01T00:00:00Z", 55.2, 72.1],
+                ["2026-01-01T00:15:00Z", 55.4, null],
+              ],
+            }),
             total_rows: z.number(),
             page: z.number(),
             page_size: z.number(),

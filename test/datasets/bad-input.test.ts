@@ -99,9 +99,36 @@ describe("bad files through the direct upload", () => {
     expect(body.column_stats.temp).toMatchObject({ count_numeric: 3, count_non_numeric: 0, min: 20.5, max: 22 });
     const preview = await json((await fetch(api(`/datasets/${body.id}/preview`), { headers: authHeader(user) })));
     expect(preview.rows).toEqual([
-      ["2026-01-01T00:00:00Z", "a; b", "20.5"],
-      ["2026-01-01T00:01:00Z", "two\r\nlines", "21"],
-      ["2026-01-01T00:02:00Z", "plain", "22"],
+      ["2026-01-01T00:00:00Z", "a; b", 20.5],
+      ["2026-01-01T00:01:00Z", "two\r\nlines", 21],
+      ["2026-01-01T00:02:00Z", "plain", 22],
+    ]);
+    await fetch(api(`/datasets/${body.id}`), { method: "DELETE", headers: authHeader(user) });
+  });
+
+  it("previews missing values as null and text in a numeric column as the file wrote it", async () => {
+    const rows = [
+      "timestamp,supply_temp,note",
+      "2026-01-01T00:00:00Z,20.95,ok",
+      "2026-01-01T00:01:00Z,,",
+      "2026-01-01T00:02:00Z,N/A,ok",
+      "2026-01-01T00:03:00Z,sensor fault,ok",
+      "2026-01-01T00:04:00Z,-0.125,ok",
+      ",21,ok",
+      ...Array.from({ length: 14 }, (_, minute) => `2026-01-01T00:${String(minute + 6).padStart(2, "0")}:00Z,${20 + minute / 4},ok`),
+    ];
+    const response = await uploadMultipart(user, `${rows.join("\n")}\n`);
+    expect(response.status).toBe(201);
+    const body = await json(response);
+    expect(body.column_stats.supply_temp).toMatchObject({ count_non_numeric: 1, count_missing: 2 });
+    const preview = await json((await fetch(api(`/datasets/${body.id}/preview?page_size=6`), { headers: authHeader(user) })));
+    expect(preview.rows).toEqual([
+      ["2026-01-01T00:00:00Z", 20.95, "ok"],
+      ["2026-01-01T00:01:00Z", null, null],
+      ["2026-01-01T00:02:00Z", null, "ok"],
+      ["2026-01-01T00:03:00Z", "sensor fault", "ok"],
+      ["2026-01-01T00:04:00Z", -0.125, "ok"],
+      [null, 21, "ok"],
     ]);
     await fetch(api(`/datasets/${body.id}`), { method: "DELETE", headers: authHeader(user) });
   });

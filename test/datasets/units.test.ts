@@ -3,7 +3,7 @@ import { analyzeBuffer } from "../../core/dataset/analyze";
 import type { TableColumn } from "../../core/dataset/columnar";
 import { DatasetEntity } from "../../core/dataset/entity";
 import { autocorrelation, features, recommend, strongestPeak } from "../../core/dataset/recommend";
-import { cellText, chunkKey, computeOrder, loadRows } from "../../core/dataset/table";
+import { cellValue, chunkKey, computeOrder, loadRows } from "../../core/dataset/table";
 import { CsvAnalyzer } from "../../core/dataset/analyze";
 import { concatChunks, decodeChunk } from "../../core/dataset/columnar";
 import { putObject } from "../../core/storage";
@@ -68,7 +68,7 @@ describe("chunked reads", () => {
     const { table, offset } = await loadRows(prefix, profile.chunk_rows, profile.chunk_count, 250, 530);
     expect(offset).toBe(128);
     for (let row = 250; row < 530; row++) {
-      expect(table.columns.map((column) => cellText(column, row - offset))).toEqual(whole.columns.map((column) => cellText(column, row)));
+      expect(table.columns.map((column) => cellValue(column, row - offset))).toEqual(whole.columns.map((column) => cellValue(column, row)));
     }
   });
 });
