@@ -6,7 +6,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 process.env.FLINT_LOG_LEVEL ??= "ERROR";
 
-const all = ["ingest", "ml", "realtime", "compile"] as const;
+const all = ["ingest", "ml", "realtime", "compile", "load"] as const;
 type Bench = (typeof all)[number];
 
 const requested = process.argv.slice(2).filter((arg): arg is Bench => (all as readonly string[]).includes(arg));
@@ -20,6 +20,10 @@ const runners: Record<Bench, () => Promise<unknown>> = {
     console.log(JSON.stringify(result, null, 2));
   },
   compile: async () => (await import("./compile")).benchCompile(),
+  load: async () => {
+    const { benchLoad, printLoad } = await import("./load");
+    printLoad(await benchLoad());
+  },
 };
 
 for (const name of selected) {

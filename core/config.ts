@@ -39,6 +39,7 @@ export const Config = {
   trainingQueueUrl: once(() => required(["SST_Queue_queueUrl_TrainingQueue", "FLINT_TRAINING_QUEUE_URL"])),
   compileQueueUrl: once(() => required(["SST_Queue_queueUrl_CompileQueue", "FLINT_COMPILE_QUEUE_URL"])),
   webhookQueueUrl: once(() => required(["SST_Queue_queueUrl_WebhookQueue", "FLINT_WEBHOOK_QUEUE_URL"])),
+  realtimeQueueUrl: once(() => required(["SST_Queue_queueUrl_RealtimeQueue", "FLINT_REALTIME_QUEUE_URL"])),
   /** HTTPS endpoint of the WebSocket API's Management API (API Gateway) or the local runtime. */
   websocketManagementEndpoint: once(() =>
     optional("FLINT_WS_MANAGEMENT_ENDPOINT") ??
@@ -64,6 +65,12 @@ export const Config = {
   mlThreads: once(() => Number(optional("FLINT_ML_THREADS")) || Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 8))),
   /** Executor for the unrolled training graph: "sequential" (faster steps) or "parallel" (faster session creation). */
   mlTrainExecution: once((): "sequential" | "parallel" => (optional("FLINT_ML_TRAIN_EXECUTION") === "parallel" ? "parallel" : "sequential")),
+
+  /**
+   * How long a process trusts a session it read for the per-request token check. Logout and revocation in the
+   * same process take effect at once; elsewhere within this many seconds. 0 reads the table on every request.
+   */
+  sessionCacheSeconds: once(() => Number(optional("FLINT_SESSION_CACHE_SECONDS") ?? "5")),
 
   /** Platform-wide concurrent training capacity across all tenants. */
   platformTrainingCapacity: once(() => Number(optional("FLINT_TRAINING_CAPACITY") ?? "8")),

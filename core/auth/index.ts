@@ -39,6 +39,7 @@ import {
 import {
   createSession,
   getSession,
+  getSessionForRequest,
   revokeSession,
   revokeUserSessions,
   rotateRefresh,
@@ -69,7 +70,7 @@ const invalidToken = () => unauthorized("auth.invalid_token", "Invalid or expire
 export async function authenticate(accessToken: string): Promise<UserActor> {
   const claims = await verifyAccessToken(accessToken);
   if (!claims) throw invalidToken();
-  const session = await getSession(claims.sid);
+  const session = await getSessionForRequest(claims.sid);
   if (!session || session.userId !== claims.sub) throw invalidToken();
   return actorOf(session);
 }

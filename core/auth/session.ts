@@ -6,6 +6,7 @@
  */
 import { Entity, type EntityItem } from "electrodb";
 import type { Role } from "../actor";
+import { Config } from "../config";
 import { entityConfig, expiresIn } from "../db";
 import { isConditionalFailure } from "../error";
 
@@ -77,6 +78,40 @@ export async function getSession(sessionId: string): Promise<Session | undefined
 }
 
 /**
+ * Sessions this process read recently, for the per-request check. Every
+ * change made here drops the entry at once; a change made by another process
+ * (another Lambda) is seen within `Config.sessionCacheSeconds()`.
+ */
+const recent = new Map<string, { session: Session; readAt: number }>();
+const RECENT_MAX = 10_000;
+
+/**
+ * The live session for an access token, read at most once per
+ * `Config.sessionCacheSeconds()` per process: the check every authenticated
+ * request makes, without a table read each time.
+ */
+export async function getSessionForRequest(sessionId: string): Promise<Session | undefined> {
+  const maxAgeMs = Config.sessionCacheSeconds() * 1000;
+  const cached = recent.get(sessionId);
+  const now = Date.now();
+  if (cached && now - cached.readAt < maxAgeMs) {
+    return cached.session.expires_at * 1000 <= now ? undefined : cached.session;
+  }
+  const session = await getSession(sessionId);
+  if (!session || maxAgeMs <= 0) {
+    recent.delete(sessionId);
+    return session;
+  }
+  if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
+  recent.set(sessionId, { session, readAt: now });
+  return session;
+}
+
+function forget(sessionId: string): void {
+  recent.delete(sessionId);
+}
+
+/**
  * Replaces the refresh hash if it is still `expected` (rotation). False when
  * another refresh won the race or the session is gone.
  */
@@ -98,6 +133,7 @@ export async function rotateRefresh(session: Session, expected: string, next: st
 }
 
 export async function revokeSession(sessionId: string): Promise<void> {
+  forget(sessionId);
   await SessionEntity.delete({ sessionId }).go();
 }
 
@@ -109,6 +145,7 @@ export async function listUserSessions(userId: string): Promise<Session[]> {
 /** Deletes every session of a user except `keep`; returns how many went. */
 export async function revokeUserSessions(userId: string, keep?: string): Promise<number> {
   const sessions = (await listUserSessions(userId)).filter((session) => session.sessionId !== keep);
+  for (const { sessionId } of sessions) forget(sessionId);
   if (sessions.length > 0) {
     await SessionEntity.delete(sessions.map(({ sessionId }) => ({ sessionId }))).go();
   }
@@ -120,6 +157,7 @@ export async function updateUserSessions(userId: string, changes: { role?: Role;
   const sessions = await listUserSessions(userId);
   await Promise.all(
     sessions.map(async ({ sessionId }) => {
+      forget(sessionId);
       try {
         await SessionEntity.patch({ sessionId }).set(changes).go();
       } catch (error) {

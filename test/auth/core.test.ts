@@ -1,6 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { Auth } from "../../core/auth";
-import { createUser } from "../support/users";
+import { Config } from "../../core/config";
+import { revokeSession } from "../../core/auth/session";
+import { authHeader, createUser } from "../support/users";
+
+const baseUrl = inject("baseUrl");
 
 describe("Auth.authenticate", () => {
   it("resolves a fresh login token to the user actor", async () => {
@@ -30,6 +34,22 @@ describe("Auth.authenticate", () => {
       token = `${header}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${signature}`;
     }
     await expect(Auth.authenticate(token)).rejects.toMatchObject({ code: "auth.invalid_token", kind: "unauthorized" });
+  });
+
+  it("stops accepting a token within the session cache window after another process revokes its session", async () => {
+    const user = await createUser();
+    const me = () => fetch(`${baseUrl}/api/v1/auth/me`, { headers: authHeader(user) }).then((response) => response.status);
+    expect(await me()).toBe(200);
+    const actor = await Auth.authenticate(user.token);
+    // Revoked here, in the test process: the platform's process only learns it from the table.
+    await revokeSession(actor.sessionId);
+    const deadline = Date.now() + (Config.sessionCacheSeconds() + 5) * 1000;
+    let status = await me();
+    while (status === 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      status = await me();
+    }
+    expect(status).toBe(401);
   });
 
   it("publishes the verification key as an ES256 JWK", async () => {
