@@ -7,7 +7,7 @@ import { ChangeMessageVisibilityCommand, SendMessageCommand } from "@aws-sdk/cli
 import { sqs } from "./aws";
 import { Config } from "./config";
 
-export type QueueName = "ingest" | "training" | "compile" | "webhook";
+export type QueueName = "ingest" | "training" | "compile" | "webhook" | "realtime";
 
 export function queueUrl(queue: QueueName): string {
   switch (queue) {
@@ -19,6 +19,8 @@ export function queueUrl(queue: QueueName): string {
       return Config.compileQueueUrl();
     case "webhook":
       return Config.webhookQueueUrl();
+    case "realtime":
+      return Config.realtimeQueueUrl();
   }
 }
 

@@ -24,6 +24,7 @@ export const JOB_QUEUES = [
   { name: "training", env: "FLINT_TRAINING_QUEUE_URL", handler: "functions/jobs/train.ts", deadLetterHandler: "functions/jobs/training-dead-letter.ts", batchSize: 1, concurrency: 2, visibilityTimeout: 60, maxReceiveCount: 2 },
   { name: "compile", env: "FLINT_COMPILE_QUEUE_URL", handler: "functions/jobs/compile.ts", deadLetterHandler: "functions/jobs/compile-dead-letter.ts", batchSize: 1, concurrency: 1, visibilityTimeout: 300, maxReceiveCount: 3 },
   { name: "webhook", env: "FLINT_WEBHOOK_QUEUE_URL", handler: "functions/jobs/webhooks.ts", deadLetterHandler: undefined, batchSize: 10, concurrency: 1, visibilityTimeout: 30, maxReceiveCount: 3 },
+  { name: "realtime", env: "FLINT_REALTIME_QUEUE_URL", handler: "functions/jobs/realtime.ts", deadLetterHandler: undefined, batchSize: 10, concurrency: 1, visibilityTimeout: 30, maxReceiveCount: 3 },
 ] as const;
 
 export interface RuntimeOptions {

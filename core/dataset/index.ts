@@ -522,12 +522,7 @@ async function runIngest(tenantId: string, datasetId: string, leaseId: string, s
     if (isConditionalFailure(error)) return { status: "ignored" };
     throw error;
   }
-  await Realtime.publish(tenantId, [`dataset:${datasetId}`], {
-    type: "dataset.ready",
-    dataset_id: datasetId,
-    row_count: profile.row_count,
-    columns: profile.columns,
-  });
+  await Realtime.publish(tenantId, [`dataset:${datasetId}`], readyEvent(datasetId, profile));
   return { status: "ingested" };
 }
 
@@ -542,12 +537,17 @@ async function markFailed(tenantId: string, datasetId: string, leaseId: string, 
     if (isConditionalFailure(failure)) return;
     throw failure;
   }
-  await Realtime.publish(tenantId, [`dataset:${datasetId}`], {
-    type: "dataset.failed",
-    dataset_id: datasetId,
-    code: error.code,
-    reason: error.message,
-  });
+  await Realtime.publish(tenantId, [`dataset:${datasetId}`], failedEvent(datasetId, { code: error.code, reason: error.message }));
+}
+
+/** The `dataset.ready` event (on `dataset:<id>`), published when ingest finishes and replayed in its snapshot. */
+export function readyEvent(datasetId: string, profile: { row_count: number | null; columns: string[] }): Realtime.RealtimeEvent {
+  return { type: "dataset.ready", dataset_id: datasetId, row_count: profile.row_count, columns: profile.columns };
+}
+
+/** The `dataset.failed` event, published when ingest rejects the file and replayed in its snapshot. */
+export function failedEvent(datasetId: string, failure: { code: string; reason: string }): Realtime.RealtimeEvent {
+  return { type: "dataset.failed", dataset_id: datasetId, code: failure.code, reason: failure.reason };
 }
 
 async function releaseLease(tenantId: string, datasetId: string, leaseId: string): Promise<void> {

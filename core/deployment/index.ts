@@ -21,6 +21,7 @@ import { Realtime } from "../realtime";
 import { getObjectBytes, presignGet } from "../storage";
 import { DeploymentEntity, PRECISIONS, STATUSES, TargetEntity, type DeploymentItem, type Status } from "./entities";
 import * as Target from "./target";
+import { statusEvent } from "./topics";
 import { parseInput } from "./target";
 
 export { Target };
@@ -203,16 +204,7 @@ export async function binary(deploymentId: string): Promise<{ bytes: Uint8Array;
 // ------------------------------------------------------------ state machine
 
 export async function publish(item: DeploymentItem): Promise<void> {
-  await Realtime.publish(item.tenantId, [`deployment:${item.deploymentId}`], {
-    type: "deployment_status",
-    deployment_id: item.deploymentId,
-    status: item.status,
-    reason: item.reason ?? null,
-    model_id: item.modelId,
-    target_id: item.targetId,
-    binary_size_bytes: item.binarySizeBytes ?? null,
-    sha256: item.packageSha256 ?? null,
-  });
+  await Realtime.publish(item.tenantId, [`deployment:${item.deploymentId}`], statusEvent(item));
 }
 
 type Patch = Partial<Omit<DeploymentItem, "tenantId" | "deploymentId" | "modelId" | "targetId" | "targetArch" | "precision" | "deployedBy" | "createdAt" | "updatedAt">>;

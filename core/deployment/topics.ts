@@ -1,13 +1,49 @@
 /**
- * Lets WebSocket clients subscribe to `deployment:<id>` for their own tenant's
- * deployments. Reads the entity directly so the WebSocket functions don't load the ML engine.
+ * The `deployment:<id>` topic: clients subscribe for their own tenant's
+ * deployments, get `deployment_status` on every change, and a new subscriber
+ * gets the current one as its snapshot. Reads the entity directly so the
+ * WebSocket functions don't load the ML engine.
  */
 import { useTenant } from "../actor";
 import { notFound } from "../error";
+import type { RealtimeEvent } from "../realtime";
 import { registerTopic } from "../realtime/topics";
-import { DeploymentEntity } from "./entities";
+import { DeploymentEntity, type DeploymentItem } from "./entities";
 
-registerTopic("deployment", async (id) => {
-  const deployment = await DeploymentEntity.get({ tenantId: useTenant(), deploymentId: id }).go();
+/** The `deployment_status` event of a deployment as it is now (published on each transition). */
+export function statusEvent(item: DeploymentItem): RealtimeEvent {
+  return {
+    type: "deployment_status",
+    deployment_id: item.deploymentId,
+    status: item.status,
+    reason: item.reason ?? null,
+    model_id: item.modelId,
+    target_id: item.targetId,
+    binary_size_bytes: item.binarySizeBytes ?? null,
+    sha256: item.packageSha256 ?? null,
+  };
+}
+
+async function findDeployment(id: string, options: { consistent?: boolean } = {}): Promise<DeploymentItem> {
+  const deployment = await DeploymentEntity.get({ tenantId: useTenant(), deploymentId: id }).go(options);
   if (!deployment.data) throw notFound("deployment", id);
+  return deployment.data;
+}
+
+registerTopic("deployment", {
+  find: findDeployment,
+  async snapshot(id) {
+    const item = await findDeployment(id, { consistent: true });
+    const state = {
+      id: item.deploymentId,
+      status: item.status,
+      reason: item.reason ?? null,
+      model_id: item.modelId,
+      target_id: item.targetId,
+      binary_size_bytes: item.binarySizeBytes ?? null,
+      sha256: item.packageSha256 ?? null,
+      updated_at: item.updatedAt,
+    };
+    return { state, events: [statusEvent(item)] };
+  },
 });

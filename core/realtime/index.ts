@@ -135,14 +135,22 @@ export async function publish(tenantId: string, topics: string[], event: Realtim
 
 /** Sends to one connection; false (and cleanup) when it is gone. */
 export async function send(connectionId: string, data: Uint8Array): Promise<boolean> {
+  if (await post(connectionId, data)) return true;
+  await disconnect(connectionId);
+  return false;
+}
+
+/**
+ * Posts to one connection through the Management API; false when the gateway
+ * answers 410, which is also its answer while the connection's $connect is
+ * still running. Leaves the stored connection alone (see `send`).
+ */
+export async function post(connectionId: string, data: Uint8Array): Promise<boolean> {
   try {
     await websocketManagement().send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
     return true;
   } catch (error) {
-    if (error instanceof GoneException || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 410) {
-      await disconnect(connectionId);
-      return false;
-    }
+    if (error instanceof GoneException || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 410) return false;
     throw error;
   }
 }

@@ -4,12 +4,17 @@
  * worker already knows them from the previous epoch, so it sends to those at
  * once and then looks up again, sending to anyone who subscribed since. Nobody
  * misses an event and the known subscribers skip the lookup on the hot path.
+ *
+ * A newcomer also gets the previous event again, first: it may have
+ * subscribed just after that event's lookup and read its snapshot just before
+ * that epoch's record was written, and would otherwise never see that epoch.
  */
 import { logger } from "../logger";
 import { Realtime } from "../realtime";
 
 export class LiveChannel {
   private known: string[] | undefined;
+  private previous: Uint8Array | undefined;
 
   constructor(
     private readonly tenantId: string,
@@ -35,7 +40,11 @@ export class LiveChannel {
       const sent = new Set(this.known ?? []);
       if (this.known) await this.sendAll(this.known, data);
       this.known = await this.lookup();
-      await this.sendAll(this.known.filter((id) => !sent.has(id)), data);
+      const newcomers = this.known.filter((id) => !sent.has(id));
+      const previous = this.previous;
+      if (previous) await this.sendAll(newcomers, previous);
+      await this.sendAll(newcomers, data);
+      this.previous = data;
     } catch (error) {
       logger.warn("live publish failed", { runId: this.runId, error: error as Error });
     }

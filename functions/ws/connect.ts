@@ -1,7 +1,8 @@
 /**
  * $connect: the socket is accepted only with a valid access token, given as
  * `?token=` or as the `Sec-WebSocket-Protocol` value `bearer, <token>`.
- * `?topic=run:<id>` (or `?run=<id>`) subscribes at once.
+ * `?topic=run:<id>` (or `?run=<id>`) subscribes at once; that topic's
+ * snapshot follows right after the connection opens (see deferSnapshot).
  */
 import type { APIGatewayProxyResultV2 } from "aws-lambda";
 import { withActor } from "../../core/actor";
@@ -9,7 +10,7 @@ import { Auth } from "../../core/auth";
 import { DomainError } from "../../core/error";
 import { logger } from "../../core/logger";
 import { Realtime } from "../../core/realtime";
-import { assertTopicVisible } from "../../core/realtime/topics";
+import { assertTopicVisible, deferSnapshot } from "../../core/realtime/topics";
 import "./topics";
 import type { WebSocketEvent } from "./event";
 
@@ -32,7 +33,13 @@ export async function handler(event: WebSocketEvent): Promise<APIGatewayProxyRes
       await Realtime.connect(connection);
       if (topic) {
         const stored = await Realtime.getConnection(connectionId);
-        if (stored) await Realtime.subscribe(stored, topic);
+        if (stored) {
+          await Realtime.subscribe(stored, topic);
+          // The gateway accepts no post before $connect returns: the realtime queue's consumer sends the snapshot.
+          await deferSnapshot(connectionId, topic).catch((error: Error) =>
+            logger.warn("snapshot of a topic subscribed on connect not queued", { topic, error }),
+          );
+        }
       }
       return {
         statusCode: 200,

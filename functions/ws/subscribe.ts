@@ -1,14 +1,16 @@
 /**
  * Messages from clients: {"action":"subscribe","topic":"run:tr_..."} and
  * {"action":"unsubscribe","topic":...}. Answers are pushed back on the socket:
- * {"type":"subscribed","topic"} or {"type":"error","code","error"}.
+ * {"type":"subscribed","topic"} followed by the topic's snapshot
+ * ({"type":"snapshot","topic","state","events"} and that many events marked
+ * "snapshot": true), or {"type":"error","code","error"}.
  */
 import type { APIGatewayProxyResultV2 } from "aws-lambda";
 import { z } from "zod";
 import { withActor } from "../../core/actor";
 import { DomainError } from "../../core/error";
 import { Realtime } from "../../core/realtime";
-import { assertTopicVisible } from "../../core/realtime/topics";
+import { assertTopicVisible, sendSnapshot } from "../../core/realtime/topics";
 import "./topics";
 import type { WebSocketEvent } from "./event";
 
@@ -47,8 +49,20 @@ export async function handler(event: WebSocketEvent): Promise<APIGatewayProxyRes
     await reply({ type: "error", code: error.code, error: error.message, topic });
     return { statusCode: 404 };
   }
-  if (action === "subscribe") await Realtime.subscribe(connection, topic);
-  else await Realtime.unsubscribe(connection, topic);
-  await reply({ type: action === "subscribe" ? "subscribed" : "unsubscribed", topic });
+  if (action === "unsubscribe") {
+    await Realtime.unsubscribe(connection, topic);
+    await reply({ type: "unsubscribed", topic });
+    return { statusCode: 200 };
+  }
+  // Subscribed before the snapshot is read, so an event published in between still arrives (maybe twice).
+  await Realtime.subscribe(connection, topic);
+  await reply({ type: "subscribed", topic });
+  try {
+    await withActor(actor, () => sendSnapshot(connectionId, topic));
+  } catch (error) {
+    // Only a resource deleted since the check above gets here.
+    if (!(error instanceof DomainError)) throw error;
+    await reply({ type: "error", code: error.code, error: error.message, topic });
+  }
   return { statusCode: 200 };
 }

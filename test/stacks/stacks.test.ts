@@ -86,6 +86,8 @@ function ids(s: Synth): Ids {
   for (const id of ["IngestDLQ", "TrainingDLQ", "CompileDLQ", "WebhookDLQ"]) {
     queues[id] = innerLogicalId(s, "Jobs", id);
   }
+  queues.RealtimeQueue = innerLogicalId(s, "Realtime", "RealtimeQueue", "Queue");
+  queues.RealtimeDLQ = innerLogicalId(s, "Realtime", "RealtimeDLQ");
   return {
     table: innerLogicalId(s, "Storage", "Data", "Table"),
     bucket: innerLogicalId(s, "Storage", "Files", "Bucket"),
@@ -573,9 +575,12 @@ describe("least privilege", () => {
     ],
     ["Api", "HttpStripeWebhook", ["table", ...S("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")]],
     // SST's WebSocketApi lets its own route handlers post to connections.
-    ["Realtime", "WsConnect", ["table", "realtime", ...S("JWT_SIGNING_KEY")]],
+    // A topic subscribed to on connect gets its snapshot through RealtimeQueue (no post before $connect returns).
+    ["Realtime", "WsConnect", ["table", "realtime", "queue:RealtimeQueue", "send:RealtimeQueue", ...S("JWT_SIGNING_KEY")]],
     ["Realtime", "WsDisconnect", ["table", "realtime", ...S("JWT_SIGNING_KEY")]],
     ["Realtime", "WsSubscribe", ["table", "realtime", ...S("JWT_SIGNING_KEY")]],
+    // Sends the deferred snapshot; queues it again while the connection is still opening.
+    ["Realtime", "WsSnapshot", ["table", "realtime", "queue:RealtimeQueue", "send:RealtimeQueue"]],
     // Workers also hold receive/delete on the queue they consume (event source).
     ["Jobs", "IngestWorker", ["table", "bucket", "realtime", "queue:IngestQueue"]],
     [
@@ -658,7 +663,7 @@ describe("least privilege", () => {
 describe("function defaults", () => {
   it("applies the app-wide runtime, ESM, architecture, tracing and log retention to every SST function", () => {
     const functions = (Object.values(test.stacks) as Stack[]).flatMap((stack) => stack.getAllFunctions());
-    expect(functions.length).toBe(9 + 3 + 5); // http + ws + zip jobs
+    expect(functions.length).toBe(9 + 4 + 5); // http + ws (routes and the snapshot sender) + zip jobs
     for (const fn of functions as SstFunction[]) {
       const props = (fn as unknown as { props: Json }).props;
       expect(props.runtime, fn.node.id).toBe("nodejs20.x");
