@@ -6,20 +6,17 @@
  * qemu; an unsupported task or weight layout must fail with a coded "invalid"
  * error and fail a deployment with a reason.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Codegen, type Arch, type Binary, type ModelSpec } from "../../core/codegen";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Codegen, type Arch, type ModelSpec } from "../../core/codegen";
 import { DomainError } from "../../core/error";
 import { decodeModel, decodeModelProto, encodeModel, score, type TrainResult } from "../../core/ml";
 import { givenTier } from "../billing/support";
 import { createUser, type TestUser } from "../support/users";
-import { call, registerTarget, storeModel, TINY, tinyModel, waitForStatus } from "./helpers";
+import { call, edgeBuilds, ELF_MACHINE, machineOf, registerTarget, storeModel, TINY, tinyModel, waitForStatus, type EdgeBuild } from "./helpers";
 
 /** TINY hyperparameters with the supervised failure-probability head (tinyModel's data carries a 0/1 label column). */
 const BCE = { ...TINY, loss: "bce" };
 const classifier = (): Promise<TrainResult> => tinyModel("gru_predictor", BCE);
-
-const ELF_MACHINE: Record<Arch, number> = { armv7: 40, aarch64: 183, x86_64: 62 };
-const machineOf = (bytes: Uint8Array) => bytes[18]! | (bytes[19]! << 8);
 
 /** `bytes` with metadata entries replaced (`undefined` removes one). */
 function withMetadata(bytes: Uint8Array, changes: Record<string, string | undefined>): Uint8Array {
@@ -44,37 +41,11 @@ function formatErrorOf(fn: () => unknown, code: string): string {
   return (caught as Error).message;
 }
 
-let workspace: Awaited<ReturnType<typeof Codegen.workspace>>;
-beforeAll(async () => {
-  workspace = await Codegen.workspace();
-});
-afterAll(async () => {
-  await workspace.done();
-});
-
-interface Compiled {
-  spec: ModelSpec;
-  onnx: Uint8Array;
-  binary: Binary;
-}
-const compiled = new Map<string, Promise<Compiled>>();
+const builds = edgeBuilds("mdl_bce");
 
 /** Trains the classifier (once), generates and compiles it (once per precision and target). */
-function compiledFor(precision: "float32" | "int8", arch: Arch): Promise<Compiled> {
-  const key = `${precision}/${arch}`;
-  let pending = compiled.get(key);
-  if (!pending) {
-    pending = (async () => {
-      const result = await classifier();
-      const bytes = precision === "int8" ? result.quantizedModel : result.model;
-      const spec = Codegen.specFromOnnx(bytes, { modelId: "mdl_bce", version: "v1" });
-      const onnx = Codegen.referenceModel(bytes, spec);
-      const built = await Codegen.build({ spec, onnx, arch, dir: workspace.dir });
-      return { spec, onnx, binary: built.binary };
-    })();
-    compiled.set(key, pending);
-  }
-  return pending;
+function compiledFor(precision: "float32" | "int8", arch: Arch): Promise<EdgeBuild> {
+  return builds.build(`${precision}/${arch}`, classifier, precision, arch);
 }
 
 describe("gru_predictor failure-probability models (task classification)", () => {

@@ -1,52 +1,25 @@
 import { writeFile } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Codegen, type Arch, type Binary, type ModelSpec } from "../../core/codegen";
+import { afterAll, describe, expect, it } from "vitest";
+import { Codegen, type Arch } from "../../core/codegen";
 import { normaliseArch } from "../../core/deployment/target";
 import { buildPackage, sha256 as sha, untarGz } from "../../core/deployment/package";
-import type { ArchitectureT, TrainResult } from "../../core/ml";
-import { tinyModel } from "./helpers";
+import type { ArchitectureT } from "../../core/ml";
+import { edgeBuilds, ELF_MACHINE, machineOf, tinyModel, type EdgeBuild } from "./helpers";
 
-const ELF_MACHINE: Record<Arch, number> = { armv7: 40, aarch64: 183, x86_64: 62 };
-const machineOf = (bytes: Uint8Array) => bytes[18]! | (bytes[19]! << 8);
-
-let workspace: Awaited<ReturnType<typeof Codegen.workspace>>;
-beforeAll(async () => {
-  workspace = await Codegen.workspace();
-});
-afterAll(async () => {
-  await workspace.done();
-});
-
-interface Compiled {
-  spec: ModelSpec;
-  onnx: Uint8Array;
-  binary: Binary;
-  reference: Codegen.Reference;
-}
-const compiled = new Map<string, Promise<Compiled>>();
-const sizes: string[] = [];
+const builds = edgeBuilds("mdl_test");
+const sizes = new Map<string, number>();
 
 /** Trains (once), generates and compiles (once per architecture, precision and target). */
-function compiledFor(architecture: ArchitectureT, precision: "float32" | "int8", arch: Arch): Promise<Compiled> {
+async function compiledFor(architecture: ArchitectureT, precision: "float32" | "int8", arch: Arch): Promise<EdgeBuild> {
   const key = `${architecture}/${precision}/${arch}`;
-  let pending = compiled.get(key);
-  if (!pending) {
-    pending = (async () => {
-      const result: TrainResult = await tinyModel(architecture);
-      const bytes = precision === "int8" ? result.quantizedModel : result.model;
-      const spec = Codegen.specFromOnnx(bytes, { modelId: "mdl_test", version: "v1" });
-      const onnx = Codegen.referenceModel(bytes, spec);
-      const built = await Codegen.build({ spec, onnx, arch, dir: workspace.dir });
-      sizes.push(`${key}: ${built.binary.bytes.length} bytes`);
-      return { spec, onnx, binary: built.binary, reference: built.reference };
-    })();
-    compiled.set(key, pending);
-  }
-  return pending;
+  const built = await builds.build(key, () => tinyModel(architecture), precision, arch);
+  sizes.set(key, built.binary.bytes.length);
+  return built;
 }
 
 afterAll(() => {
-  console.info(`edge binary sizes (tiny models, stripped):\n  ${sizes.sort().join("\n  ")}`);
+  const lines = [...sizes].map(([key, bytes]) => `${key}: ${bytes} bytes`);
+  console.info(`edge binary sizes (tiny models, stripped):\n  ${lines.sort().join("\n  ")}`);
 });
 
 describe("generated C scoring programs", () => {
@@ -98,7 +71,7 @@ describe("generated C scoring programs", () => {
   it("reads rows from a file argument and prints the model's identity with --info", async () => {
     const { spec, binary } = await compiledFor("lstm_autoencoder", "float32", "armv7");
     const rows = Codegen.referenceRows(spec, 3, 4);
-    const file = `${workspace.dir}/rows.csv`;
+    const file = `${builds.dir()}/rows.csv`;
     await writeFile(file, Codegen.toCsv(spec.features, rows));
     const fromFile = await Codegen.run(binary, [file]);
     const fromStdin = await Codegen.run(binary, ["-"], Codegen.toCsv(spec.features, rows));
@@ -128,7 +101,7 @@ describe("generated C scoring programs", () => {
   it("fails its self-test when the embedded expected scores are wrong", async () => {
     const { spec, onnx, reference } = await compiledFor("lstm_autoencoder", "float32", "x86_64");
     const wrong = { rows: reference.rows, scores: reference.scores.map((s, i) => (i === 3 ? s * 1.01 + 1e-3 : s)) };
-    const binary = await Codegen.compile(Codegen.generateC(spec, { reference: wrong }), "x86_64", workspace.dir, "tampered");
+    const binary = await Codegen.compile(Codegen.generateC(spec, { reference: wrong }), "x86_64", builds.dir(), "tampered");
     const result = await Codegen.run(binary, ["--selftest"]);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain("selftest FAILED");

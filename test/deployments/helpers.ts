@@ -1,6 +1,6 @@
 /**
  * Helpers for the deployment tests: tiny trained models (trained once per
- * worker and architecture), models stored for a tenant the way the training
+ * worker and architecture) and their edge builds, models stored for a tenant the way the training
  * worker stores them, HTTP calls as a user or a device, and a simulated edge
  * controller speaking the device protocol.
  */
@@ -8,8 +8,8 @@ import { createHash } from "node:crypto";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { inject } from "vitest";
-import { Codegen, type Arch } from "../../core/codegen";
+import { afterAll, beforeAll, inject } from "vitest";
+import { Codegen, type Arch, type Binary, type ModelSpec } from "../../core/codegen";
 import { untarGz } from "../../core/deployment/package";
 import { createId } from "../../core/id";
 import { Hyperparameters, train, type ArchitectureT, type TrainResult } from "../../core/ml";
@@ -114,6 +114,55 @@ export async function waitForStatus(user: TestUser, id: string, statuses: string
     if (Date.now() > deadline) throw new Error(`deployment ${id} still ${body.status} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/** ELF e_machine of each edge target. */
+export const ELF_MACHINE: Record<Arch, number> = { armv7: 40, aarch64: 183, x86_64: 62 };
+/** The e_machine field of an ELF binary. */
+export const machineOf = (bytes: Uint8Array) => bytes[18]! | (bytes[19]! << 8);
+
+/** A trained model as the deployment pipeline builds it: spec, the ONNX model it is checked against, the binary and its self-test windows. */
+export interface EdgeBuild {
+  spec: ModelSpec;
+  onnx: Uint8Array;
+  binary: Binary;
+  reference: Codegen.Reference;
+}
+
+/**
+ * Edge builds for one test file, in a scratch workspace made before its tests
+ * and removed after them. `build` generates and compiles a trained model once
+ * per key; `dir` is the workspace, for files a test writes itself.
+ */
+export function edgeBuilds(modelId: string) {
+  let workspace: Awaited<ReturnType<typeof Codegen.workspace>> | undefined;
+  beforeAll(async () => {
+    workspace = await Codegen.workspace();
+  });
+  afterAll(async () => {
+    await workspace?.done();
+  });
+  const dir = () => {
+    if (!workspace) throw new Error("edgeBuilds: the workspace exists only while the file's tests run");
+    return workspace.dir;
+  };
+  const builds = new Map<string, Promise<EdgeBuild>>();
+  const build = (key: string, trained: () => Promise<TrainResult>, precision: "float32" | "int8", arch: Arch): Promise<EdgeBuild> => {
+    let pending = builds.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const result = await trained();
+        const bytes = precision === "int8" ? result.quantizedModel : result.model;
+        const spec = Codegen.specFromOnnx(bytes, { modelId, version: "v1" });
+        const onnx = Codegen.referenceModel(bytes, spec);
+        const built = await Codegen.build({ spec, onnx, arch, dir: dir() });
+        return { spec, onnx, binary: built.binary, reference: built.reference };
+      })();
+      builds.set(key, pending);
+    }
+    return pending;
+  };
+  return { dir, build };
 }
 
 export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
