@@ -20,7 +20,16 @@ export interface EpochEvent {
   val_loss: number;
   best_val_loss: number;
   learning_rate: number;
+  /**
+   * Training time of the run up to the end of this epoch: this attempt since `startedAt`, plus what earlier
+   * attempts had spent up to the checkpoint this one resumed from (work after that checkpoint was lost and is
+   * not counted). Never decreases from one epoch to the next.
+   */
   elapsed_seconds: number;
+  /** From the end of the previous epoch (or of this attempt's setup) to the end of this one, callbacks included. */
+  epoch_seconds: number;
+  /** Of elapsed_seconds, the time every attempt spent before its first batch: loading, graph building, ONNX Runtime session creation. */
+  setup_seconds: number;
   estimated_remaining_seconds: number;
 }
 
@@ -36,6 +45,11 @@ export interface TrainOptions {
   onCheckpoint?: (state: Uint8Array, epoch: number) => Promise<void>;
   /** call onCheckpoint every k completed epochs (default 1); it is also called when stopped */
   checkpointEvery?: number;
+  /**
+   * performance.now() when this attempt began, for a caller whose own preparation (loading the data) should
+   * count as training time; default: when train() is called.
+   */
+  startedAt?: number;
 }
 
 export interface TrainResult {
@@ -52,6 +66,10 @@ export interface TrainResult {
   metadata: Record<string, string>;
   /** full trainer state at the end (resume from it, e.g. after a stop) */
   checkpoint: Uint8Array;
+  /** Training time at return (as EpochEvent.elapsed_seconds), including the final evaluation and export. */
+  elapsedSeconds: number;
+  /** Of elapsedSeconds, the setup time of every attempt (as EpochEvent.setup_seconds). */
+  setupSeconds: number;
 }
 
 interface TrainerState {
@@ -71,7 +89,10 @@ interface TrainerState {
   badEpochs: number;
   done: boolean;
   history: { epoch: number; train_loss: number; val_loss: number }[];
+  /** Training time (seconds) up to this state, over every attempt that led to it. */
   elapsed: number;
+  /** Of `elapsed`, the attempts' setup time. */
+  setup: number;
 }
 
 const EVAL_BATCH = 512;
@@ -126,6 +147,7 @@ function encodeState(st: TrainerState, meta: { architecture: string; hp: Hyperpa
     done: st.done,
     history: st.history,
     elapsed: st.elapsed,
+    setup: st.setup,
     index,
   };
   const h = new TextEncoder().encode(JSON.stringify(header));
@@ -183,7 +205,8 @@ function decodeState(bytes: Uint8Array): { st: TrainerState; architecture: strin
       badEpochs: header.badEpochs,
       done: header.done,
       history: header.history,
-      elapsed: header.elapsed,
+      elapsed: header.elapsed ?? 0,
+      setup: header.setup ?? 0,
     },
   };
 }
@@ -250,6 +273,7 @@ function mean(a: Float32Array): number {
  * training.diverged.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  const attemptStarted = options.startedAt ?? performance.now();
   const architecture = Architecture.parse(options.architecture);
   let hp = Hyperparameters.parse(options.hyperparameters ?? {});
   const data = options.data;
@@ -316,6 +340,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     done: false,
     history: [],
     elapsed: 0,
+    setup: 0,
   };
   const step = buildStepGraph(def);
   if (!resumed) for (const p of def.params) for (const k of step.stateKinds) st.moments.set(`${k}.${p.name}`, new Float32Array(st.params.get(p.name)!.length));
@@ -323,8 +348,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const evalSession = await createSession(buildEvalGraph(def));
   const metaCommon = { architecture, hp, fingerprint: prep.fingerprint };
 
-  const t0 = performance.now();
-  const elapsed = () => st.elapsed + (performance.now() - t0) / 1000;
+  // Earlier attempts count up to the state resumed from; st.elapsed is overwritten at each checkpoint, so the
+  // base is read once here (adding this attempt's time to a checkpointed elapsed would count it twice).
+  const priorElapsed = st.elapsed;
+  const elapsed = (at = performance.now()) => priorElapsed + (at - attemptStarted) / 1000;
+  const loopStarted = performance.now();
+  st.setup += (loopStarted - attemptStarted) / 1000;
+  let epochStarted = loopStarted;
   const startEpoch = st.epoch;
   let stopped = false;
   const B = hp.batch_size;
@@ -400,8 +430,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       } else if (++st.badEpochs >= hp.patience) st.done = true;
       st.perm = null;
       st.cursor = 0;
-      const el = elapsed();
-      const perEpoch = (performance.now() - t0) / 1000 / Math.max(1, st.epoch - startEpoch);
+      const epochEnded = performance.now();
+      const el = elapsed(epochEnded);
+      const epochSeconds = (epochEnded - epochStarted) / 1000;
+      epochStarted = epochEnded;
+      const perEpoch = (epochEnded - loopStarted) / 1000 / Math.max(1, st.epoch - startEpoch);
       await options.onEpoch?.({
         epoch: st.epoch,
         total_epochs: hp.epochs,
@@ -410,6 +443,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         best_val_loss: st.bestValLoss,
         learning_rate: hp.learning_rate,
         elapsed_seconds: el,
+        epoch_seconds: epochSeconds,
+        setup_seconds: st.setup,
         estimated_remaining_seconds: st.done ? 0 : perEpoch * (hp.epochs - st.epoch),
       });
       const every = options.checkpointEvery ?? 1;
@@ -525,6 +560,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       evaluation,
       metadata,
       checkpoint,
+      elapsedSeconds: elapsed(),
+      setupSeconds: st.setup,
     };
   } finally {
     await Promise.all([stepSession.release(), evalSession.release()]);
