@@ -59,6 +59,7 @@ export const Info = z.object({
   current_val_loss: z.number().nullable(),
   learning_rate: z.number().nullable(),
   training_time_seconds: z.number(),
+  setup_seconds: z.number().nullable(),
   estimated_remaining_seconds: z.number().nullable(),
   checkpoint_epoch: z.number(),
   stop_requested: z.boolean(),
@@ -86,6 +87,7 @@ export function serialize(run: TrainingRunItem): Info {
     current_val_loss: run.currentValLoss ?? null,
     learning_rate: run.learningRate ?? null,
     training_time_seconds: Math.round((run.trainingTimeSeconds ?? 0) * 10) / 10,
+    setup_seconds: run.setupSeconds === undefined ? null : Math.round(run.setupSeconds * 10) / 10,
     estimated_remaining_seconds: run.status === "running" ? (run.estimatedRemainingSeconds ?? null) : run.status === "queued" ? null : 0,
     checkpoint_epoch: run.checkpointEpoch ?? 0,
     stop_requested: run.stopRequested ?? false,
@@ -126,7 +128,12 @@ export async function start(input: StartInput): Promise<Info> {
   await Billing.assertWithinLimit("max_models", models + active.length);
 
   const actor = useActor();
+  // Every run is queued when it is created; one that finds a slot starts in the same call, and a queued one
+  // gets a later queuedAt of its own.
+  const createdAt = new Date().toISOString();
   const run = await createRun({
+    createdAt,
+    queuedAt: createdAt,
     tenantId,
     runId: createId("tr"),
     datasetId: parsed.dataset_id,

@@ -47,7 +47,8 @@ async function tenantLimit(tenantId: string): Promise<number> {
   return Billing.PLANS[tier].max_concurrent_trainings;
 }
 
-type NewRun = Omit<TrainingRunItem, "status" | "createdAt" | "updatedAt"> & { tenantId: string; runId: string };
+/** TrainingRun.start passes createdAt and queuedAt, taken before startedAt is here, so created ≤ queued ≤ started. */
+type NewRun = Omit<TrainingRunItem, "status" | "createdAt" | "updatedAt"> & { tenantId: string; runId: string; createdAt?: string };
 
 /**
  * Creates `run` as `running` if a tenant and a platform slot are free (both

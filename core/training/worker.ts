@@ -180,7 +180,8 @@ class Session {
   private stopRequested: boolean;
   private lastStopPoll = 0;
   private timers: NodeJS.Timeout[] = [];
-  private epochStarted = Date.now();
+  /** This attempt's training time starts when the worker holds the run, so loading its data counts. */
+  private readonly attemptStarted = performance.now();
   private live: LiveChannel;
 
   constructor(
@@ -236,6 +237,7 @@ class Session {
       bestValLoss: orUndefined(event.best_val_loss),
       learningRate: event.learning_rate,
       trainingTimeSeconds: event.elapsed_seconds,
+      setupSeconds: event.setup_seconds,
       estimatedRemainingSeconds: Math.round(event.estimated_remaining_seconds),
       leaseUntil: now + LEASE_MS,
     });
@@ -251,7 +253,8 @@ class Session {
       learning_rate: event.learning_rate,
       elapsed_seconds: Math.round(event.elapsed_seconds * 10) / 10,
       estimated_remaining_seconds: Math.round(event.estimated_remaining_seconds),
-      epoch_seconds: Math.round((now - this.epochStarted) / 100) / 10,
+      epoch_seconds: Math.round(event.epoch_seconds * 10) / 10,
+      setup_seconds: Math.round(event.setup_seconds * 10) / 10,
       /** When the epoch ended (epoch ms): clients measure delivery latency against it. */
       ended_at: now,
     });
@@ -275,7 +278,6 @@ class Session {
           throw error;
         }),
     ]);
-    this.epochStarted = Date.now();
     if (!patched) this.lostLease = true;
     else this.stopRequested = (patched.data as TrainingRunItem).stopRequested ?? false;
   }
@@ -311,21 +313,28 @@ class Session {
       data,
       checkpoint,
       checkpointEvery: checkpointEvery(run.totalEpochs),
+      startedAt: this.attemptStarted,
       onEpoch: (event) => this.onEpoch(event),
       shouldStop: () => this.shouldStop(),
       onCheckpoint: (state, epoch) => this.onCheckpoint(state, epoch),
     });
+    const trainedAt = performance.now();
+    // The run's training time ends when its model is stored: evaluation, export and upload are waited for too.
+    const trainingTime = (): TrainingTime => ({
+      trainingTimeSeconds: result.elapsedSeconds + (performance.now() - trainedAt) / 1000,
+      setupSeconds: result.setupSeconds,
+    });
     if (this.lostLease) return "lost_lease";
     if (result.stopped && result.epochsRun === 0) {
-      await finishStopped(run, this.owner, undefined);
+      await finishStopped(run, this.owner, undefined, trainingTime());
       return "stopped";
     }
     const model = await storeModel(run, data, result);
     if (result.stopped) {
-      await finishStopped(run, this.owner, { result, modelId: model.modelId, evaluationId: model.evaluationId });
+      await finishStopped(run, this.owner, { result, modelId: model.modelId, evaluationId: model.evaluationId }, trainingTime());
       return "stopped";
     }
-    await completeRun(run, this.owner, result, model.modelId, model.evaluationId!);
+    await completeRun(run, this.owner, result, model.modelId, model.evaluationId!, trainingTime());
     return "completed";
   }
 }
@@ -418,7 +427,13 @@ async function afterFinish(run: TrainingRunItem, event: "training.completed" | "
   await Webhook.emit(run.tenantId, event, data, run.runId.replace(/^tr_/, "") + (event === "training.failed" ? "f" : "c"));
 }
 
-async function completeRun(run: TrainingRunItem, owner: string, result: TrainResult, modelId: string, evaluationId: string): Promise<void> {
+/** What a finished attempt spent on the run, over all its attempts (see EpochEvent.elapsed_seconds). */
+interface TrainingTime {
+  trainingTimeSeconds: number;
+  setupSeconds: number;
+}
+
+async function completeRun(run: TrainingRunItem, owner: string, result: TrainResult, modelId: string, evaluationId: string, time: TrainingTime): Promise<void> {
   const changed = await finish(
     run,
     {
@@ -428,6 +443,7 @@ async function completeRun(run: TrainingRunItem, owner: string, result: TrainRes
       currentEpoch: result.epochsRun,
       bestValLoss: orUndefined(result.bestValLoss),
       estimatedRemainingSeconds: 0,
+      ...time,
     },
     { expectOwner: owner },
   );
@@ -442,6 +458,7 @@ async function completeRun(run: TrainingRunItem, owner: string, result: TrainRes
     final_metrics: finalMetrics(result),
     model_id: modelId,
     evaluation_id: evaluationId,
+    training_time_seconds: TrainingRun.serialize(final).training_time_seconds,
   });
   await afterFinish(run, "training.completed", TrainingRun.serialize(final));
   const data = await loadTrainingData(run.tenantId, run.datasetId).catch(() => undefined);
@@ -457,6 +474,7 @@ async function finishStopped(
   run: TrainingRunItem,
   owner: string,
   stored: { result: TrainResult; modelId: string; evaluationId?: string } | undefined,
+  time?: TrainingTime,
 ): Promise<void> {
   const changed = await finish(
     run,
@@ -466,6 +484,7 @@ async function finishStopped(
       evaluationId: stored?.evaluationId,
       currentEpoch: stored?.result.epochsRun ?? run.currentEpoch,
       estimatedRemainingSeconds: 0,
+      ...time,
     },
     { expectOwner: owner },
   );
@@ -478,6 +497,7 @@ async function finishStopped(
     best_val_loss: stored?.result.bestValLoss ?? run.bestValLoss ?? null,
     final_metrics: stored ? finalMetrics(stored.result) : [],
     model_id: stored?.modelId ?? null,
+    training_time_seconds: Math.round((time?.trainingTimeSeconds ?? run.trainingTimeSeconds ?? 0) * 10) / 10,
   });
   await TrainingRun.startQueued().catch((error: unknown) => logger.error("starting queued runs failed", { error: error as Error }));
 }

@@ -126,7 +126,7 @@ describe("duplicate delivery", () => {
 });
 
 describe("a worker killed mid-run", () => {
-  it("is resumed from its last checkpoint by the redelivered message", async () => {
+  it("is resumed from its last checkpoint by the redelivered message, counting the training time up to the checkpoint once", async () => {
     const user = await createUser({ role: "operator" });
     const datasetId = await validatedDataset(user, { rows: 3_000 });
     const client = await EventClient.open(user);
@@ -137,6 +137,7 @@ describe("a worker killed mid-run", () => {
     await client.subscribe(`run:${run.id}`);
     const first = await receive();
 
+    const spawnedAt = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./fixtures/train-child.ts", import.meta.url))], {
       // One ONNX Runtime thread: the child shares the CPU with the runtime's own consumers.
       env: { ...process.env, FLINT_TEST_RECORD: JSON.stringify(toRecord(first)), FLINT_LOG_LEVEL: "ERROR", FLINT_ML_THREADS: "1" },
@@ -151,6 +152,7 @@ describe("a worker killed mid-run", () => {
       before = (await getRun(user.tenantId, run.id))!;
     }
     child.kill("SIGKILL");
+    const killedAt = Date.now();
     expect(await exited).toBe("SIGKILL");
     before = (await getRun(user.tenantId, run.id))!;
     expect(before.status).toBe("running");
@@ -165,6 +167,7 @@ describe("a worker killed mid-run", () => {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, (before.leaseUntil ?? 0) - Date.now() + 100)));
     const resumedAt = Date.now();
     expect(await recordHandler(toRecord(again))).toBe("completed");
+    const resumedSeconds = (Date.now() - resumedAt) / 1000;
 
     const after = client.events.filter((e) => e.at >= resumedAt && e.data.type === "epoch_update").map((e) => e.data.current_epoch);
     expect(after[0]).toBe(checkpointEpoch + 1);
@@ -176,6 +179,21 @@ describe("a worker killed mid-run", () => {
     expect(await modelsOf(user.tenantId)).toBe(1);
     const model = (await call(user, "GET", `/models/${final.modelId}`)).body;
     expect(model.epochs_trained).toBe(epochs);
+
+    // Training time: the killed attempt's up to its checkpoint, plus the resumed attempt's, each counted once.
+    const killed = client.events.filter((e) => e.at < resumedAt && e.data.type === "epoch_update");
+    const resumed = client.events.filter((e) => e.at >= resumedAt && e.data.type === "epoch_update");
+    const atCheckpoint = killed.find((e) => e.data.current_epoch === checkpointEpoch)!.data.elapsed_seconds;
+    const firstResumed = resumed[0]!;
+    expect(firstResumed.data.elapsed_seconds).toBeGreaterThanOrEqual(atCheckpoint + firstResumed.data.epoch_seconds - 0.1);
+    // The checkpoint was written just after its epoch's event (its callbacks' time is counted as well).
+    expect(firstResumed.data.elapsed_seconds).toBeLessThanOrEqual(atCheckpoint + (firstResumed.at - resumedAt) / 1000 + 0.5);
+    const resumedEpochSeconds = resumed.reduce((sum, e) => sum + e.data.epoch_seconds, 0);
+    const reported = (await call(user, "GET", `/training/${run.id}`)).body.training_time_seconds;
+    expect(reported).toBeGreaterThanOrEqual(atCheckpoint + resumedEpochSeconds - resumed.length * 0.05);
+    expect(reported).toBeLessThanOrEqual((killedAt - spawnedAt) / 1000 + resumedSeconds + 0.5);
+    const stored = (await call(user, "GET", `/training/${run.id}/epochs`)).body.map((e: any) => e.elapsed_seconds);
+    expect(stored).toEqual([...stored].sort((a, b) => a - b));
     client.close();
   }, 150_000);
 });

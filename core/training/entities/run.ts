@@ -27,7 +27,10 @@ export const TrainingRunEntity = new Entity(
       currentTrainLoss: { type: "number" },
       currentValLoss: { type: "number" },
       learningRate: { type: "number" },
+      /** Time the run's attempts spent on it (resumed attempts count from their checkpoint), not wall time since start. */
       trainingTimeSeconds: { type: "number", default: 0 },
+      /** Of trainingTimeSeconds, the attempts' setup before their first batch (data load, ONNX Runtime sessions). */
+      setupSeconds: { type: "number" },
       estimatedRemainingSeconds: { type: "number" },
       /** Set while the run holds a tenant and a platform slot; cleared exactly once when it frees them. */
       slotHeld: { type: "boolean", default: false },
@@ -51,6 +54,7 @@ export const TrainingRunEntity = new Entity(
       /** When the stuck-run sweep last put this run's message back on the training queue, and how often it did. */
       requeuedAt: { type: "string" },
       requeues: { type: "number" },
+      /** Always set, like queuedAt: created ≤ queued ≤ started ≤ completed (a run that starts at once is queued as it is created). */
       createdAt: { type: "string", required: true, readOnly: true, default: () => new Date().toISOString() },
       updatedAt: { type: "string", watch: "*", set: () => new Date().toISOString(), default: () => new Date().toISOString() },
     },
