@@ -5,12 +5,13 @@
  */
 import * as ort from "onnxruntime-node";
 import { invalid } from "../error";
-import { anyLabel, gather, prepare, windowLabeller, windowStarts, type Prepared, type TrainingData } from "./data";
+import { validateData, type TrainingData } from "./data";
 import { ADAM_BETA1, ADAM_BETA2, buildEvalGraph, buildInferenceModel, buildStepGraph } from "./engine";
 import { chooseThreshold, classificationMetrics, distribution, type Evaluation } from "./evaluate";
 import { createSession } from "./io";
 import { defineModel, isSupervised, type ModelDef } from "./models";
 import { Rng } from "./rng";
+import { chunkedFromMemory, DEFAULT_MEMORY, isChunked, openWindows, type ChunkedData, type MemoryBudget, type StreamingWindows, type WindowSpec } from "./stream";
 import { Architecture, effectiveStride, Hyperparameters, type ArchitectureT, type HyperparametersInput, type HyperparametersT } from "./schema";
 
 export interface EpochEvent {
@@ -36,7 +37,14 @@ export interface EpochEvent {
 export interface TrainOptions {
   architecture: ArchitectureT;
   hyperparameters?: HyperparametersInput;
-  data: TrainingData;
+  /** in-memory columns, or a dataset read chunk by chunk (the worker's columnar copy) */
+  data: TrainingData | ChunkedData;
+  /** rows per chunk when `data` is in memory (default DEFAULT_CHUNK_ROWS; results do not depend on it) */
+  chunkRows?: number;
+  /** bytes of segments held for shuffling and kept across epochs (default DEFAULT_MEMORY) */
+  memory?: Partial<MemoryBudget>;
+  /** at most this many validation / test windows are scored at the end (evenly strided beyond it; default MAX_EVAL_WINDOWS) */
+  maxEvalWindows?: number;
   onEpoch?: (e: EpochEvent) => void | Promise<void>;
   /** checked before every batch; true stops cooperatively (state is resumable) */
   shouldStop?: () => boolean | Promise<boolean>;
@@ -77,6 +85,9 @@ interface TrainerState {
   step: number;
   cursor: number;
   perm: Uint32Array | null;
+  /** this epoch's order of training chunks when the training split spans several shuffle blocks */
+  order: Uint32Array | null;
+  block: number;
   lossSum: number;
   lossCount: number;
   shuffleRng: Rng;
@@ -96,6 +107,8 @@ interface TrainerState {
 }
 
 const EVAL_BATCH = 512;
+/** Validation / test windows scored at most (score and label arrays: 8 bytes per window). */
+export const MAX_EVAL_WINDOWS = 2_000_000;
 /** Max validation windows used to measure the int8 score deviation. */
 const QUANT_CHECK_WINDOWS = 2048;
 
@@ -125,6 +138,7 @@ function encodeState(st: TrainerState, meta: { architecture: string; hp: Hyperpa
   for (const [k, v] of st.moments) blobs.push({ key: `o:${k}`, data: v });
   if (st.best) for (const [k, v] of st.best) blobs.push({ key: `b:${k}`, data: v });
   if (st.perm) blobs.push({ key: "perm", data: st.perm });
+  if (st.order) blobs.push({ key: "order", data: st.order });
   let offset = 0;
   const index = blobs.map((b) => {
     const e = { key: b.key, offset, length: b.data.length };
@@ -137,6 +151,7 @@ function encodeState(st: TrainerState, meta: { architecture: string; hp: Hyperpa
     epoch: st.epoch,
     step: st.step,
     cursor: st.cursor,
+    block: st.block,
     lossSum: st.lossSum,
     lossCount: st.lossCount,
     shuffleRng: Array.from(st.shuffleRng.s),
@@ -172,9 +187,12 @@ function decodeState(bytes: Uint8Array): { st: TrainerState; architecture: strin
   const moments = new Map<string, Float32Array>();
   let best: Map<string, Float32Array> | null = null;
   let perm: Uint32Array | null = null;
+  let order: Uint32Array | null = null;
   for (const e of header.index as { key: string; offset: number; length: number }[]) {
-    if (e.key === "perm") {
-      perm = new Uint32Array(body.buffer, e.offset, e.length).slice();
+    if (e.key === "perm" || e.key === "order") {
+      const indices = new Uint32Array(body.buffer, e.offset, e.length).slice();
+      if (e.key === "perm") perm = indices;
+      else order = indices;
       continue;
     }
     const data = new Float32Array(body.buffer, e.offset, e.length).slice();
@@ -193,6 +211,8 @@ function decodeState(bytes: Uint8Array): { st: TrainerState; architecture: strin
       step: header.step,
       cursor: header.cursor,
       perm,
+      order,
+      block: header.block ?? 0,
       lossSum: header.lossSum,
       lossCount: header.lossCount,
       shuffleRng: new Rng(Uint32Array.from(header.shuffleRng)),
@@ -213,49 +233,49 @@ function decodeState(bytes: Uint8Array): { st: TrainerState; architecture: strin
 
 // ------------------------------------------------------------------ training
 
-interface Split {
-  starts: Uint32Array;
-  labels?: Float32Array;
-  weights?: Float32Array;
-}
-
 function f32(data: Float32Array, dims: number[]): ort.Tensor {
   return new ort.Tensor("float32", data, dims);
 }
 
-/** Score windows with the evaluation graph (normalised inputs, parameters as inputs). */
+/**
+ * Loss and score of every window of `spec` with the evaluation graph (normalised inputs,
+ * parameters as inputs), streamed in batches of EVAL_BATCH; without `collect` only the mean loss.
+ */
 async function evalWindows(
   session: ort.InferenceSession,
   def: ModelDef,
-  prep: Prepared,
+  windows: StreamingWindows,
   params: Map<string, Float32Array>,
-  split: Split,
-): Promise<{ loss: Float32Array; score: Float32Array }> {
-  const n = split.starts.length;
+  spec: WindowSpec,
+  options: { collect: boolean; weightOf?: (label: number) => number },
+): Promise<{ loss: Float32Array; score: Float32Array; labels?: Float32Array; meanLoss: number }> {
+  const n = options.collect ? spec.count : 0;
   const loss = new Float32Array(n);
   const score = new Float32Array(n);
+  const labels = options.collect && windows.labelled ? new Float32Array(n) : undefined;
   const T = def.seq;
   const F = def.features;
   const paramFeeds: Record<string, ort.Tensor> = {};
   for (const p of def.params) paramFeeds[p.name] = f32(params.get(p.name)!, p.shape);
-  for (let from = 0; from < n; from += EVAL_BATCH) {
-    const to = Math.min(n, from + EVAL_BATCH);
-    const feeds: Record<string, ort.Tensor> = { ...paramFeeds, x: f32(gather(prep.norm, F, T, split.starts, from, to), [to - from, T, F]) };
+  let lossSum = 0;
+  let at = 0;
+  for await (const batch of windows.batches(spec, EVAL_BATCH)) {
+    const feeds: Record<string, ort.Tensor> = { ...paramFeeds, x: f32(batch.x, [batch.count, T, F]) };
     if (def.supervised) {
-      feeds.label = f32(split.labels!.subarray(from, to), [to - from]);
-      feeds.weight = f32(split.weights!.subarray(from, to), [to - from]);
+      feeds.label = f32(batch.labels!, [batch.count]);
+      feeds.weight = f32(options.weightOf ? Float32Array.from(batch.labels!, options.weightOf) : new Float32Array(batch.count).fill(1), [batch.count]);
     }
     const out = await session.run(feeds, ["loss", "score"]);
-    loss.set(out["loss"]!.data as Float32Array, from);
-    score.set(out["score"]!.data as Float32Array, from);
+    const batchLoss = out["loss"]!.data as Float32Array;
+    for (const v of batchLoss) lossSum += v;
+    if (options.collect) {
+      loss.set(batchLoss, at);
+      score.set(out["score"]!.data as Float32Array, at);
+      labels?.set(batch.labels!, at);
+    }
+    at += batch.count;
   }
-  return { loss, score };
-}
-
-function mean(a: Float32Array): number {
-  let s = 0;
-  for (const v of a) s += v;
-  return a.length ? s / a.length : NaN;
+  return { loss, score, labels, meanLoss: at ? lossSum / at : NaN };
 }
 
 /**
@@ -276,8 +296,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const attemptStarted = options.startedAt ?? performance.now();
   const architecture = Architecture.parse(options.architecture);
   let hp = Hyperparameters.parse(options.hyperparameters ?? {});
-  const data = options.data;
-  if (isSupervised(architecture, hp) && !data?.labels)
+  if (!isChunked(options.data)) validateData(options.data);
+  const data = isChunked(options.data) ? options.data : chunkedFromMemory(options.data, options.chunkRows);
+  if (isSupervised(architecture, hp) && !data.labelled)
     throw invalid("training.labels_required", architecture === "sentinel" ? "The sentinel architecture needs a 0/1 label column" : "loss \"bce\" needs a 0/1 label column", { architecture });
 
   let resumed: ReturnType<typeof decodeState> | undefined;
@@ -287,39 +308,43 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     hp = Hyperparameters.parse({ ...resumed.hp, ...(options.hyperparameters?.epochs !== undefined ? { epochs: options.hyperparameters.epochs } : {}) });
   }
   const T = hp.sequence_length;
-  const prep = prepare(data, T);
-  if (resumed && resumed.fingerprint !== prep.fingerprint) throw invalid("training.checkpoint_mismatch", "Checkpoint was written for different training data");
-  const F = prep.F;
-  const def = defineModel(architecture, F, hp);
   const stride = effectiveStride(hp);
+  const supervised = isSupervised(architecture, hp);
+  const windows = await openWindows(data, { architecture, supervised, seq: T, stride }, { ...DEFAULT_MEMORY, ...options.memory });
+  try {
+    return await trainOn(windows, architecture, hp, resumed, options, attemptStarted);
+  } finally {
+    await windows.release();
+  }
+}
+
+async function trainOn(
+  windows: StreamingWindows,
+  architecture: ArchitectureT,
+  hp: HyperparametersT,
+  resumed: ReturnType<typeof decodeState> | undefined,
+  options: TrainOptions,
+  attemptStarted: number,
+): Promise<TrainResult> {
+  const T = hp.sequence_length;
+  const stride = effectiveStride(hp);
+  if (resumed && resumed.fingerprint !== windows.fingerprint) throw invalid("training.checkpoint_mismatch", "Checkpoint was written for different training data");
+  const F = windows.F;
+  const def = defineModel(architecture, F, hp);
 
   // ---- windows per split
-  const labelOf = prep.labels ? windowLabeller(architecture, prep.labels, T) : undefined;
-  const hasAnomaly = prep.labels ? anyLabel(prep.labels, T) : undefined;
-  const mkSplit = (b: [number, number], s: number, forTraining: boolean): Split => {
-    let starts = windowStarts(b[0], b[1], T, s);
-    if (forTraining && hasAnomaly && !def.supervised) {
-      // unsupervised models learn normal behaviour: drop windows containing labelled anomalies
-      const kept = starts.filter((st) => !hasAnomaly(st));
-      if (kept.length > 0) starts = kept;
-    }
-    const split: Split = { starts };
-    if (labelOf) split.labels = Float32Array.from(starts, (st) => labelOf(st));
-    return split;
-  };
-  const trainSplit = mkSplit(prep.bounds.train, stride, true);
-  const valLossSplit = mkSplit(prep.bounds.val, stride, true);
+  const valLossSpec = windows.spec("val", stride, true);
+  let weightOf: ((label: number) => number) | undefined;
   if (def.supervised) {
-    const pos = trainSplit.labels!.reduce((a, b) => a + b, 0);
-    const neg = trainSplit.labels!.length - pos;
+    const { windows: count, positive: pos } = windows.training;
+    const neg = count - pos;
     if (pos === 0 || neg === 0)
       throw invalid("training.labels_required", "The training split needs both normal and failure windows", { positive_windows: pos, negative_windows: neg });
     // class-balanced weights (mean weight over the training windows = 1)
-    const wPos = trainSplit.labels!.length / (2 * pos);
-    const wNeg = trainSplit.labels!.length / (2 * neg);
-    for (const s of [trainSplit, valLossSplit]) s.weights = Float32Array.from(s.labels!, (y) => (y ? wPos : wNeg));
+    const wPos = Math.fround(count / (2 * pos));
+    const wNeg = Math.fround(count / (2 * neg));
+    weightOf = (y) => (y ? wPos : wNeg);
   }
-  const nTrain = trainSplit.starts.length;
 
   // ---- state
   const st: TrainerState = resumed?.st ?? {
@@ -327,6 +352,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     step: 0,
     cursor: 0,
     perm: null,
+    order: null,
+    block: 0,
     lossSum: 0,
     lossCount: 0,
     shuffleRng: new Rng(hp.seed ^ 0x5eed),
@@ -346,7 +373,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!resumed) for (const p of def.params) for (const k of step.stateKinds) st.moments.set(`${k}.${p.name}`, new Float32Array(st.params.get(p.name)!.length));
   const stepSession = await createSession(step.bytes, "train");
   const evalSession = await createSession(buildEvalGraph(def));
-  const metaCommon = { architecture, hp, fingerprint: prep.fingerprint };
+  const metaCommon = { architecture, hp, fingerprint: windows.fingerprint };
 
   // Earlier attempts count up to the state resumed from; st.elapsed is overwritten at each checkpoint, so the
   // base is read once here (adding this attempt's time to a checkpointed elapsed would count it twice).
@@ -363,34 +390,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   try {
     outer: while (st.epoch < hp.epochs && !st.done) {
-      if (!st.perm) {
-        st.perm = Uint32Array.from({ length: nTrain }, (_, i) => i);
-        st.shuffleRng.shuffle(st.perm);
-        st.cursor = 0;
-        st.lossSum = 0;
-        st.lossCount = 0;
-      }
-      const nb = Math.ceil(nTrain / B);
-      while (st.cursor < nb) {
+      while (windows.pending(st, B)) {
         if (options.shouldStop && (await options.shouldStop())) {
           stopped = true;
           break outer;
         }
-        const from = st.cursor * B;
-        const to = Math.min(nTrain, from + B);
-        const bs = to - from;
-        const starts = new Uint32Array(bs);
-        for (let i = 0; i < bs; i++) starts[i] = trainSplit.starts[st.perm[from + i]!]!;
-        const feeds: Record<string, ort.Tensor> = { x: f32(gather(prep.norm, F, T, starts, 0, bs), [bs, T, F]) };
+        const batch = await windows.next(st, B);
+        const bs = batch.count;
+        const feeds: Record<string, ort.Tensor> = { x: f32(batch.x, [bs, T, F]) };
         if (def.supervised) {
-          const lab = new Float32Array(bs);
-          const w = new Float32Array(bs);
-          for (let i = 0; i < bs; i++) {
-            lab[i] = trainSplit.labels![st.perm[from + i]!]!;
-            w[i] = trainSplit.weights![st.perm[from + i]!]!;
-          }
-          feeds.label = f32(lab, [bs]);
-          feeds.weight = f32(w, [bs]);
+          feeds.label = f32(batch.labels!, [bs]);
+          feeds.weight = f32(Float32Array.from(batch.labels!, weightOf!), [bs]);
         }
         for (const m of def.masks) {
           const mask = new Float32Array(bs * m.dim);
@@ -415,11 +425,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         st.step = t;
         st.lossSum += loss * bs;
         st.lossCount += bs;
-        st.cursor++;
       }
       // ---- epoch end
-      const valLoss = mean((await evalWindows(evalSession, def, prep, st.params, valLossSplit)).loss);
+      const valLoss = (await evalWindows(evalSession, def, windows, st.params, valLossSpec, { collect: false, weightOf })).meanLoss;
       const trainLoss = st.lossCount ? st.lossSum / st.lossCount : NaN;
+      st.lossSum = 0;
+      st.lossCount = 0;
       st.epoch++;
       st.history.push({ epoch: st.epoch, train_loss: trainLoss, val_loss: valLoss });
       if (valLoss < st.bestValLoss) {
@@ -428,8 +439,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         st.best = new Map(st.params); // arrays are never mutated (each step returns new ones)
         st.badEpochs = 0;
       } else if (++st.badEpochs >= hp.patience) st.done = true;
-      st.perm = null;
-      st.cursor = 0;
+      windows.endEpoch(st);
       const epochEnded = performance.now();
       const el = elapsed(epochEnded);
       const epochSeconds = (epochEnded - epochStarted) / 1000;
@@ -459,18 +469,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
     // ---- evaluation and export with the best weights
     const finalParams = st.best ?? st.params;
-    const valSplit = mkSplit(prep.bounds.val, 1, false);
-    const testSplit = mkSplit(prep.bounds.test, 1, false);
-    if (def.supervised) {
-      for (const s of [valSplit, testSplit]) s.weights = new Float32Array(s.starts.length).fill(1);
-    }
-    const valScores = (await evalWindows(evalSession, def, prep, finalParams, valSplit)).score;
-    const testScores = (await evalWindows(evalSession, def, prep, finalParams, testSplit)).score;
-    const { threshold, rule } = chooseThreshold(def.supervised ? "sentinel" : architecture, valScores, valSplit.labels);
+    // stride-1 windows, evenly strided beyond maxEvalWindows so the score arrays stay bounded
+    const maxEval = options.maxEvalWindows ?? MAX_EVAL_WINDOWS;
+    const evalSpec = (split: "val" | "test") => windows.spec(split, Math.max(1, Math.ceil(windows.spec(split, 1, false).count / maxEval)), false);
+    const valSpec = evalSpec("val");
+    const testSpec = evalSpec("test");
+    const valEval = await evalWindows(evalSession, def, windows, finalParams, valSpec, { collect: true });
+    const testEval = await evalWindows(evalSession, def, windows, finalParams, testSpec, { collect: true });
+    const valScores = valEval.score;
+    const testScores = testEval.score;
+    const { threshold, rule } = chooseThreshold(def.supervised ? "sentinel" : architecture, valScores, valEval.labels);
     let metrics: Evaluation["metrics"] = null;
     let cm: Evaluation["confusion_matrix"] = null;
-    if (testSplit.labels) {
-      const r = classificationMetrics(testScores, testSplit.labels, threshold);
+    if (testEval.labels) {
+      const r = classificationMetrics(testScores, testEval.labels, threshold);
       metrics = r.metrics;
       cm = r.cm;
     }
@@ -479,13 +491,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const evaluation: Evaluation = {
       threshold,
       threshold_rule: rule,
-      window_label_rule: prep.labels
+      window_label_rule: windows.labelled
         ? architecture === "lstm_autoencoder"
           ? "window is anomalous if any of its rows is labelled 1"
           : "window takes the label of its last row"
         : null,
-      val_windows: valSplit.starts.length,
-      test_windows: testSplit.starts.length,
+      val_windows: valScores.length,
+      test_windows: testScores.length,
       metrics,
       confusion_matrix: cm,
       score_distribution: distribution(testScores),
@@ -499,37 +511,37 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       "flint.format": "1",
       architecture,
       task: def.supervised ? "classification" : architecture === "lstm_autoencoder" ? "reconstruction" : "forecast",
-      features: JSON.stringify(data.features),
+      features: JSON.stringify(windows.features),
       n_features: String(F),
       sequence_length: String(T),
       threshold: String(threshold),
       threshold_rule: rule,
       hyperparameters: JSON.stringify({ ...hp, stride }),
-      normalisation: JSON.stringify({ method: "zscore", mean: Array.from(prep.mean), std: Array.from(prep.std) }),
-      training_data_sha256: prep.fingerprint,
+      normalisation: JSON.stringify({ method: "zscore", mean: Array.from(windows.mean), std: Array.from(windows.std) }),
+      training_data_sha256: windows.fingerprint,
       score: def.supervised ? "failure probability σ(logit) in [0,1]" : architecture === "lstm_autoencoder" ? `mean ${hp.loss === "bce" ? "mse" : hp.loss} reconstruction error over time and features (normalised units)` : `mean ${hp.loss === "bce" ? "mse" : hp.loss} error of the last-step forecast over features (normalised units)`,
       window_label_rule: evaluation.window_label_rule ?? "",
       outputs: JSON.stringify(["score", architecture === "lstm_autoencoder" ? "reconstruction" : def.supervised ? "health" : "forecast"]),
       parameters: String(parameters),
       best_epoch: String(st.bestEpoch),
       val_loss: String(st.bestValLoss),
-      sampling_interval_seconds: data.samplingIntervalSeconds !== undefined ? String(data.samplingIntervalSeconds) : "",
+      sampling_interval_seconds: options.data.samplingIntervalSeconds !== undefined ? String(options.data.samplingIntervalSeconds) : "",
     };
-    const norm = { mean: prep.mean, std: prep.std };
+    const norm = { mean: windows.mean, std: windows.std };
     const model = buildInferenceModel(def, finalParams, norm, metadata, false);
     const quantizedModel = buildInferenceModel(def, finalParams, norm, metadata, true);
 
     // ---- int8 deviation on (up to QUANT_CHECK_WINDOWS evenly spaced) validation windows
-    const nv = valSplit.starts.length;
+    const nv = valSpec.count;
     const k = Math.min(nv, QUANT_CHECK_WINDOWS);
-    const pick = Uint32Array.from({ length: k }, (_, i) => valSplit.starts[Math.floor((i * nv) / k)]!);
+    const pick = Uint32Array.from({ length: k }, (_, i) => Math.floor((i * nv) / k));
     const [fs, qs] = await Promise.all([createSession(model), createSession(quantizedModel)]);
     let maxDev = 0;
     let sumDev = 0;
     try {
       for (let from = 0; from < k; from += EVAL_BATCH) {
         const to = Math.min(k, from + EVAL_BATCH);
-        const x = f32(gather(prep.raw, F, T, pick, from, to), [to - from, T, F]);
+        const x = f32(await windows.rawWindows(valSpec, pick.subarray(from, to)), [to - from, T, F]);
         const a = (await fs.run({ input: x }, ["score"]))["score"]!.data as Float32Array;
         const b = (await qs.run({ input: x }, ["score"]))["score"]!.data as Float32Array;
         for (let i = 0; i < a.length; i++) {
