@@ -9,6 +9,7 @@
 export * as Codegen from "./index";
 
 import { score } from "../ml";
+import { mulberry32 } from "../ml/rng";
 import { generateC, TOLERANCE, withinTolerance, type Reference } from "./c";
 import { parameterCount, type ModelSpec } from "./spec";
 import { compile, run, type Arch, type Binary } from "./toolchain";
@@ -44,25 +45,13 @@ export class VerificationError extends Error {
   }
 }
 
-/** Deterministic PRNG (mulberry32) so references are reproducible from a seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Plausible sensor rows around the model's training distribution (mean ± std,
  * slowly varying, with occasional spikes so both flag values get exercised),
- * as float32 values.
+ * as float32 values; the same rows for the same seed.
  */
 export function referenceRows(spec: ModelSpec, windows: number, seed: number): number[][] {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
   const count = spec.sequenceLength + windows - 1;
   const drift = spec.features.map(() => gauss());

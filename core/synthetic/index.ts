@@ -8,6 +8,7 @@ export * as Synthetic from "./index";
 
 import { once } from "node:events";
 import type { Writable } from "node:stream";
+import { mulberry32 } from "../ml/rng";
 
 export const EQUIPMENT_TYPES = ["air_handler", "boiler", "pump", "chiller", "fan_coil", "steam"] as const;
 export type EquipmentType = (typeof EQUIPMENT_TYPES)[number];
@@ -188,18 +189,6 @@ export function sensorsOf(equipment: EquipmentType): string[] {
   return SENSORS[equipment].map((sensor) => sensor.name);
 }
 
-/** mulberry32: small, fast, deterministic. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** With windows of ~135 rows on average, roughly 2-3% of rows are anomalous. */
 const FAULT_START_PROBABILITY = 0.0002;
 
@@ -220,8 +209,8 @@ export function* csvBlocks(options: GenerateOptions, rowsPerBlock = 2000): Gener
   const interval = options.intervalSeconds ?? 60;
   const sensors = SENSORS[options.equipment];
   const model = MODELS[options.equipment];
-  const rng = random(options.seed ?? 1);
-  const faultRng = random((options.seed ?? 1) ^ 0x9e3779b9);
+  const rng = mulberry32(options.seed ?? 1);
+  const faultRng = mulberry32((options.seed ?? 1) ^ 0x9e3779b9);
   let spare: number | undefined;
   const gaussian = (sigma: number) => {
     if (spare !== undefined) {
