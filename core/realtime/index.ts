@@ -120,8 +120,9 @@ export interface RealtimeEvent {
 export async function publish(tenantId: string, topics: string[], event: RealtimeEvent): Promise<number> {
   try {
     const all = [...new Set(["tenant", ...topics])];
+    // Strongly consistent: a subscriber that read its snapshot before this event's write must be found here.
     const pages = await Promise.all(
-      all.map((topic) => SubscriptionEntity.query.byTopic({ tenantId, topic }).go({ pages: "all" })),
+      all.map((topic) => SubscriptionEntity.query.byTopic({ tenantId, topic }).go({ pages: "all", consistent: true })),
     );
     const connectionIds = [...new Set(pages.flatMap((page) => page.data.map((item) => item.connectionId)))];
     const data = new TextEncoder().encode(JSON.stringify(event));

@@ -24,7 +24,8 @@ export class LiveChannel {
   private async lookup(): Promise<string[]> {
     const topics = ["tenant", `run:${this.runId}`];
     const pages = await Promise.all(
-      topics.map((topic) => Realtime.SubscriptionEntity.query.byTopic({ tenantId: this.tenantId, topic }).go({ pages: "all" })),
+      // Strongly consistent, like Realtime.publish: a subscription stored just before must be found.
+      topics.map((topic) => Realtime.SubscriptionEntity.query.byTopic({ tenantId: this.tenantId, topic }).go({ pages: "all", consistent: true })),
     );
     return [...new Set(pages.flatMap((page) => page.data.map((item) => item.connectionId)))];
   }
