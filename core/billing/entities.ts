@@ -4,7 +4,7 @@
  */
 import { Entity, type EntityItem } from "electrodb";
 import { entityConfig, TTL_ATTRIBUTE } from "../db";
-import { TIERS, type Tier } from "./plans";
+import { LIMIT_NAMES, TIERS, type Tier } from "./plans";
 
 export const SubscriptionEntity = new Entity(
   {
@@ -25,6 +25,11 @@ export const SubscriptionEntity = new Entity(
       /** "stripe" when the tier came from a Stripe event, "manual" when a superadmin set it. */
       source: { type: ["stripe", "manual", "default"] as const, default: "default" },
       overriddenBy: { type: "string" },
+      /** Limits a superadmin set for this tenant; each replaces the plan's, whatever the tier (Stripe events leave them). */
+      limitOverrides: {
+        type: "map",
+        properties: Object.fromEntries(LIMIT_NAMES.map((name) => [name, { type: "number" }])) as Record<(typeof LIMIT_NAMES)[number], { type: "number" }>,
+      },
       createdAt: { type: "string", default: () => new Date().toISOString(), readOnly: true },
       updatedAt: { type: "string", watch: "*", set: () => new Date().toISOString(), default: () => new Date().toISOString() },
     },

@@ -3,8 +3,10 @@
  * subscription record is on the Free plan.
  *
  * For other modules:
- * - before a create/start: `Billing.assertWithinLimit("max_datasets", count)`
- *   (and `assertDatasetSize(bytes)` for uploads);
+ * - to create a counted resource: `Billing.takeUnit(tenantId, "datasets", count, write)`, where `write`
+ *   runs the create and `UsageCounterEntity`'s conditional +1 in one transaction (see ./usage);
+ *   to delete one: `Billing.withCounter(...)` around the delete and its -1;
+ * - before uploads: `assertDatasetSize(bytes)`;
  * - before metered work: `Billing.assertTokensAvailable(Billing.trainingTokens({ windows, epochs }))`;
  * - after metered work: `Billing.consumeTokens(tenantId, tokens, { reason, resource_id, idempotency_key })`;
  * - before mutating or training on an existing resource: `Billing.assertWritable(kind, createdAt, position)`.
@@ -22,11 +24,23 @@ import { conflict, DomainError, forbidden, invalid, isConditionalFailure, limitR
 import { createId } from "../id";
 import { logger } from "../logger";
 import { SubscriptionEntity, TokenLedgerEntity, TokenUsageEntity, type Subscription } from "./entities";
-import { PLANS, TIERS, type PlanLimits, type Tier } from "./plans";
+import { LIMIT_NAMES, PLANS, TIERS, type LimitOverrides, type PlanLimits, type Tier } from "./plans";
 import { client, PAID_TIERS, priceFor, upstream, type PaidTier } from "./stripe";
 import { effectiveTier, ensure, find, periodOf, type Period } from "./subscription";
+import { COUNTER_REFUSED, initCounter, readCounter, TRANSACTION_CONFLICT, type CountedKind } from "./usage";
 
-export { PLANS, TIERS, MAX_DIRECT_UPLOAD_BYTES, type PlanLimits, type Tier } from "./plans";
+export { PLANS, TIERS, LIMIT_NAMES, MAX_DIRECT_UPLOAD_BYTES, type PlanLimits, type LimitOverrides, type Tier } from "./plans";
+export {
+  UsageCounterEntity,
+  COUNTER_REFUSED,
+  TRANSACTION_CONFLICT,
+  COUNTED_KINDS,
+  readCounter,
+  refusedItem,
+  type CountedKind,
+  type UsageCounter,
+  type TransactionResult,
+} from "./usage";
 export {
   SubscriptionEntity,
   TokenUsageEntity,
@@ -44,10 +58,25 @@ export async function tierOf(tenantId: string): Promise<Tier> {
   return effectiveTier(await find(tenantId));
 }
 
-/** Limits of the calling tenant's plan. */
-export async function currentLimits(): Promise<PlanLimits & { tier: Tier }> {
-  const tier = await tierOf(useTenant());
-  return { tier, ...PLANS[tier] };
+export type Limits = PlanLimits & { tier: Tier };
+
+function limitsFrom(subscription: Subscription | null): Limits {
+  const tier = effectiveTier(subscription);
+  return { tier, ...PLANS[tier], ...definedLimits(subscription?.limitOverrides) };
+}
+
+function definedLimits(overrides: LimitOverrides | undefined): LimitOverrides {
+  return Object.fromEntries(Object.entries(overrides ?? {}).filter(([, value]) => typeof value === "number"));
+}
+
+/** A tenant's limits: its plan's, with any per-tenant override a superadmin set in their place. */
+export async function limitsOf(tenantId: string): Promise<Limits> {
+  return limitsFrom(await find(tenantId));
+}
+
+/** Limits of the calling tenant (its plan's, or its overrides). */
+export async function currentLimits(): Promise<Limits> {
+  return limitsOf(useTenant());
 }
 
 export type CountedLimit = "max_datasets" | "max_models" | "max_deployments" | "max_concurrent_trainings";
@@ -67,12 +96,81 @@ const LIMIT_CODES: Record<CountedLimit, string> = {
  */
 export async function assertWithinLimit(limit: CountedLimit, used: number): Promise<void> {
   const limits = await currentLimits();
-  if (used >= limits[limit]) {
-    throw limitReached(LIMIT_CODES[limit], `Your ${limits.tier} plan allows ${limits[limit]} (${limit.replace("max_", "").replace(/_/g, " ")})`, {
-      limit: limits[limit],
-      used,
-      tier: limits.tier,
-    });
+  if (used >= limits[limit]) throw limitError(limit, limits, used);
+}
+
+const KIND_LIMITS: Record<CountedKind, "max_datasets" | "max_models" | "max_deployments"> = {
+  datasets: "max_datasets",
+  models: "max_models",
+  deployments: "max_deployments",
+};
+
+/** The 403 for one more of `limit` than `limits` allow, `used` in details. */
+export function limitError(limit: CountedLimit, limits: Limits, used: number): DomainError {
+  return limitReached(LIMIT_CODES[limit], `Your ${limits.tier} plan allows ${limits[limit]} (${limit.replace("max_", "").replace(/_/g, " ")})`, {
+    limit: limits[limit],
+    used,
+    tier: limits.tier,
+  });
+}
+
+/** How often a counted write is tried when its counter was missing or a concurrent transaction got in the way. */
+const COUNTED_ATTEMPTS = 20;
+
+const pause = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * Math.min(attempt, 5)));
+
+/**
+ * Creates one counted resource of `tenantId` within its limit. `write` runs the
+ * create together with the kind's counter `+1` in one transaction, under the
+ * condition that the counter exists and is below `max` (the tenant's limit,
+ * passed in); it answers COUNTER_REFUSED when that condition failed and
+ * TRANSACTION_CONFLICT when DynamoDB cancelled it for a concurrent one. A
+ * missing counter is created from `count()`; then, like after a conflict,
+ * the write is tried again.
+ * @param count how many the tenant holds now, for a tenant without a counter
+ * @returns what `write` returned
+ * @throws 403 plan.<kind>_limit_reached with `{ limit, used, tier }` when the counter is at the limit
+ * @example
+ *   await Billing.takeUnit(tenantId, "datasets", countDatasets, (max) => createWithCounter(max));
+ */
+export async function takeUnit<T>(
+  tenantId: string,
+  kind: CountedKind,
+  count: () => Promise<number>,
+  write: (max: number) => Promise<T | typeof COUNTER_REFUSED | typeof TRANSACTION_CONFLICT>,
+): Promise<T> {
+  const limits = await limitsOf(tenantId);
+  const limit = KIND_LIMITS[kind];
+  for (let attempt = 1; ; attempt++) {
+    const result = await write(limits[limit]);
+    if (result !== COUNTER_REFUSED && result !== TRANSACTION_CONFLICT) return result;
+    const used = result === COUNTER_REFUSED ? await readCounter(tenantId, kind) : undefined;
+    if (used !== undefined && used >= limits[limit]) throw limitError(limit, limits, used);
+    if (attempt >= COUNTED_ATTEMPTS) throw new DomainError("unavailable", "plan.busy", "Too many concurrent changes; try again", { kind });
+    if (result === COUNTER_REFUSED && used === undefined) await initCounter(tenantId, kind, count);
+    else await pause(attempt);
+  }
+}
+
+/**
+ * Runs `write`, a transaction that changes a counted resource and its counter
+ * without taking a unit (a delete and its `-1`), with the counter in place:
+ * when `write` answers COUNTER_REFUSED (the counter is missing), the counter
+ * is created from `count()` and the write tried again, as after a
+ * TRANSACTION_CONFLICT.
+ */
+export async function withCounter<T>(
+  tenantId: string,
+  kind: CountedKind,
+  count: () => Promise<number>,
+  write: () => Promise<T | typeof COUNTER_REFUSED | typeof TRANSACTION_CONFLICT>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await write();
+    if (result !== COUNTER_REFUSED && result !== TRANSACTION_CONFLICT) return result;
+    if (attempt >= COUNTED_ATTEMPTS) throw new DomainError("unavailable", "plan.busy", "Too many concurrent changes; try again", { kind });
+    if (result === COUNTER_REFUSED) await initCounter(tenantId, kind, count);
+    else await pause(attempt);
   }
 }
 
@@ -149,10 +247,9 @@ export interface TokenState {
 
 async function tokenState(tenantId: string, subscription?: Subscription | null): Promise<TokenState> {
   const record = subscription === undefined ? await find(tenantId) : subscription;
-  const tier = effectiveTier(record);
+  const { tier, tokens_per_period: limit } = limitsFrom(record);
   const period = periodOf(record);
   const used = await tokensUsed(tenantId, period);
-  const limit = PLANS[tier].tokens_per_period;
   return { tier, limit, used, balance: Math.max(0, limit - used), period };
 }
 
@@ -309,8 +406,9 @@ export type Usage = z.infer<typeof Usage>;
 
 /** Token usage and plan limits of the calling tenant. */
 export async function usage(): Promise<Usage> {
-  const tokens = await tokenState(useTenant());
-  const plan = PLANS[tokens.tier];
+  const subscription = await find(useTenant());
+  const tokens = await tokenState(useTenant(), subscription);
+  const plan = limitsFrom(subscription);
   return {
     tier: tokens.tier,
     token_balance: tokens.balance,
@@ -464,6 +562,70 @@ export async function setPlan(input: SetPlanInput): Promise<Info> {
   });
   logger.info("plan set by hand", { tenantId, tier, by: actor.type === "user" ? actor.userId : "system" });
   return view(tenantId);
+}
+
+const LimitValue = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable();
+
+export const SetLimitsInput = z.object({
+  tenant_id: z.string().min(1).max(128),
+  /** A number replaces the plan's limit for this tenant; null gives the plan's back; an absent limit stays as it is. */
+  limits: z.object(Object.fromEntries(LIMIT_NAMES.map((name) => [name, LimitValue.optional()])) as Record<(typeof LIMIT_NAMES)[number], z.ZodOptional<typeof LimitValue>>).strict(),
+});
+export type SetLimitsInput = z.input<typeof SetLimitsInput>;
+
+export const TenantLimits = z.object({
+  tenant_id: z.string(),
+  tier: z.enum(TIERS as unknown as [Tier, ...Tier[]]),
+  /** The limits in force: the plan's, with the overrides in their place. */
+  limits: z.object(Object.fromEntries(LIMIT_NAMES.map((name) => [name, z.number().int()])) as Record<(typeof LIMIT_NAMES)[number], z.ZodNumber>),
+  /** This tenant's own limits (the rest follow its plan). */
+  overrides: z.object(Object.fromEntries(LIMIT_NAMES.map((name) => [name, z.number().int().optional()])) as Record<(typeof LIMIT_NAMES)[number], z.ZodOptional<z.ZodNumber>>),
+});
+export type TenantLimits = z.infer<typeof TenantLimits>;
+
+/**
+ * Sets per-tenant limits over the tenant's plan (contracts, trials, support).
+ * Platform superadmins only. Overrides stay through plan changes and Stripe
+ * events until a superadmin gives them back (null). Lowering a limit below
+ * what the tenant holds deletes nothing: the newer resources become read-only,
+ * as after a downgrade.
+ * @throws 403 auth.forbidden for anyone but a superadmin
+ * @throws 404 tenant.not_found for an unknown tenant
+ * @example await Billing.setLimits({ tenant_id, limits: { max_datasets: 3, max_models: null } });
+ */
+export async function setLimits(input: SetLimitsInput): Promise<TenantLimits> {
+  const actor = useActor();
+  if (actor.type !== "system" && !(actor.type === "user" && actor.superadmin)) {
+    throw forbidden("auth.forbidden", "Only a platform superadmin can set a tenant's limits");
+  }
+  const { tenant_id: tenantId, limits } = parse(SetLimitsInput, input);
+  const { Tenant } = await import("../tenant");
+  await Tenant.get(tenantId);
+  const before = await ensure(tenantId);
+  const overrides: LimitOverrides = { ...definedLimits(before.limitOverrides) };
+  for (const name of LIMIT_NAMES) {
+    const value = limits[name];
+    if (value === null) delete overrides[name];
+    else if (value !== undefined) overrides[name] = value;
+  }
+  const update = SubscriptionEntity.patch({ tenantId });
+  await (Object.keys(overrides).length > 0 ? update.set({ limitOverrides: overrides }) : update.remove(["limitOverrides"])).go();
+  await Audit.record({
+    tenantId,
+    action: "billing.limits_set",
+    result: "success",
+    resourceType: "subscription",
+    resourceId: tenantId,
+    details: Object.fromEntries(LIMIT_NAMES.map((name) => [name, overrides[name] ?? null])),
+  });
+  logger.info("limits set by hand", { tenantId, overrides, by: actor.type === "user" ? actor.userId : "system" });
+  return limitsView(tenantId);
+}
+
+async function limitsView(tenantId: string): Promise<TenantLimits> {
+  const subscription = await find(tenantId);
+  const { tier, ...limits } = limitsFrom(subscription);
+  return { tenant_id: tenantId, tier, limits, overrides: definedLimits(subscription?.limitOverrides) };
 }
 
 function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {

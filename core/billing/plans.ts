@@ -44,5 +44,18 @@ export const PLANS: Record<Tier, PlanLimits> = {
   },
 };
 
+/** The limits a superadmin may set per tenant, over its plan's (contracts, trials, tests). */
+export const LIMIT_NAMES = [
+  "tokens_per_period",
+  "max_datasets",
+  "max_models",
+  "max_deployments",
+  "max_concurrent_trainings",
+  "max_dataset_size_bytes",
+] as const satisfies readonly (keyof PlanLimits)[];
+
+/** A tenant's own limits, each replacing its plan's; absent ones follow the plan. */
+export type LimitOverrides = Partial<PlanLimits>;
+
 /** Largest file accepted through the direct multipart upload, whatever the plan (API Gateway path is smaller still). */
 export const MAX_DIRECT_UPLOAD_BYTES = 100 * MB;

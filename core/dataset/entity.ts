@@ -54,6 +54,8 @@ export const DatasetEntity = new Entity(
         default: () => new Date().toISOString(),
         set: () => new Date().toISOString(),
       },
+      /** Set when an expired presigned upload gave its max_datasets slot back (see ./slots). */
+      slotReleased: { type: "boolean" },
       /** TTL: a presigned dataset whose file never arrives disappears. Removed once the file arrives. */
       expires_at: { type: "number" },
     },

@@ -30,6 +30,7 @@ import { DatasetEntity, EQUIPMENT_TYPES, PendingUploadEntity, STATUSES, type Dat
 import { features, recommend as scoreArchitectures, type Recommendation } from "./recommend";
 import type { Table } from "./columnar";
 import { cellValue, chunkKey, evict, loadRows, loadTable, sortOrder, type Cell } from "./table";
+import { countHeld, createWithSlot, deleteWithSlot, failWithSlot, retakeSlot } from "./slots";
 import { issuesOf } from "./validate";
 
 export { EQUIPMENT_TYPES, STATUSES, DatasetEntity, type DatasetItem } from "./entity";
@@ -228,19 +229,10 @@ export async function get(datasetId: string): Promise<Info> {
   return infoOf(await requireItem(datasetId));
 }
 
-/** Datasets that occupy a plan slot: not failed, and not an upload that never arrived. */
-function occupiesSlot(item: Pick<DatasetItem, "status" | "uploadExpiresAt">, now = Date.now()): boolean {
-  if (item.status === "failed") return false;
-  if (item.status === "pending_upload" && item.uploadExpiresAt && Date.parse(item.uploadExpiresAt) < now) return false;
-  return true;
-}
-
-/** How many datasets of the calling tenant count against its plan. */
+/** How many datasets of the calling tenant count against its plan (see ./slots). */
 export async function count(): Promise<number> {
-  const result = await DatasetEntity.query
-    .byTenant({ tenantId: useTenant() })
-    .go({ pages: "all", attributes: ["status", "uploadExpiresAt"] });
-  return result.data.filter((item) => occupiesSlot(item)).length;
+  const tenantId = useTenant();
+  return (await Billing.readCounter(tenantId, "datasets")) ?? (await countHeld(tenantId));
 }
 
 /** The calling tenant's dataset ids, oldest first (for Billing.assertWritable). */
@@ -275,7 +267,6 @@ export async function list(input: z.input<typeof ListInput> = {}): Promise<{ dat
 async function assertCanCreate(sizeBytes: number): Promise<void> {
   if (sizeBytes <= 0) throw invalid("dataset.empty_file", "The file is empty");
   await Billing.assertDatasetSize(sizeBytes);
-  await Billing.assertWithinLimit("max_datasets", await count());
 }
 
 /**
@@ -302,17 +293,19 @@ export async function createUpload(input: z.input<typeof CreateUploadInput>): Pr
   const uploadExpiresAt = expiresAt.toISOString();
   // Never uploaded: the record goes away a day after the URL expired (TTL on AWS, the retention sweep locally).
   const ttl = Math.floor(expiresAt.getTime() / 1000) + 24 * 3600;
-  await PendingUploadEntity.create({ uploadExpiresAt, tenantId, datasetId, expires_at: ttl + 3600 }).go();
-  await DatasetEntity.create({
-    ...newItem(tenantId, datasetId, data),
-    uploadMethod: "presigned",
-    status: "pending_upload",
-    sourceKey,
-    declaredSizeBytes: data.file_size_bytes,
-    uploadExpiresAt,
-    createdBy: creatorName(),
-    expires_at: ttl,
-  }).go();
+  await createWithSlot(
+    {
+      ...newItem(tenantId, datasetId, data),
+      uploadMethod: "presigned",
+      status: "pending_upload",
+      sourceKey,
+      declaredSizeBytes: data.file_size_bytes,
+      uploadExpiresAt,
+      createdBy: creatorName(),
+      expires_at: ttl,
+    },
+    { uploadExpiresAt, tenantId, datasetId, expires_at: ttl + 3600 },
+  );
   return {
     dataset_id: datasetId,
     upload_url: url,
@@ -358,7 +351,7 @@ export async function upload(input: z.input<typeof Metadata> & { file: Uint8Arra
   const datasetId = createId("ds");
   const sourceKey = sourceKeyOf(tenantId, datasetId);
   const leaseId = createSecret(9).replace(/[^a-zA-Z0-9]/g, "x");
-  await DatasetEntity.create({
+  await createWithSlot({
     ...newItem(tenantId, datasetId, data),
     uploadMethod: "multipart",
     status: "processing",
@@ -367,9 +360,9 @@ export async function upload(input: z.input<typeof Metadata> & { file: Uint8Arra
     createdBy: creatorName(),
     leaseId,
     leaseUntil: Date.now() + DIRECT_LEASE_SECONDS * 1000,
-  }).go();
+  });
   const discard = async () => {
-    await DatasetEntity.delete({ tenantId, datasetId }).go();
+    await deleteWithSlot(tenantId, datasetId);
     await deleteObject(sourceKey).catch(() => undefined);
   };
   let outcome: RunOutcome;
@@ -428,6 +421,16 @@ export async function ingest(input: { tenantId: string; datasetId: string; key?:
   if (!head) {
     // A direct message for a presigned upload that has not arrived yet: its S3 event will come.
     if (item.status === "pending_upload") return "ignored";
+  }
+  if (item.slotReleased && head) {
+    // The file arrived after its upload's slot was given back: it needs one again.
+    try {
+      await retakeSlot(tenantId, datasetId);
+    } catch (error) {
+      if (!(error instanceof DomainError && error.kind === "forbidden")) throw error;
+      await failReleased(tenantId, datasetId, error);
+      return "failed";
+    }
   }
   const leaseId = createSecret(9).replace(/[^a-zA-Z0-9]/g, "x");
   const now = Date.now();
@@ -527,16 +530,31 @@ async function runIngest(tenantId: string, datasetId: string, leaseId: string, s
 }
 
 async function markFailed(tenantId: string, datasetId: string, leaseId: string, error: DatasetFileError): Promise<void> {
+  const failed = await failWithSlot(
+    tenantId,
+    datasetId,
+    {
+      set: { failureCode: error.code, failureReason: error.message },
+      remove: ["leaseId", "leaseUntil", "profile", "columnarPrefix", "chunkCount", "columnarBytes"],
+    },
+    leaseId,
+  );
+  if (!failed) return;
+  await Realtime.publish(tenantId, [`dataset:${datasetId}`], failedEvent(datasetId, { code: error.code, reason: error.message }));
+}
+
+/** A late file for an upload whose slot went back, refused for the plan's limit: the dataset fails (it holds no slot). */
+async function failReleased(tenantId: string, datasetId: string, error: DomainError): Promise<void> {
   try {
     await DatasetEntity.patch({ tenantId, datasetId })
       .set({ status: "failed", failureCode: error.code, failureReason: error.message })
-      .remove(["leaseId", "leaseUntil", "profile", "columnarPrefix", "chunkCount", "columnarBytes"])
-      .where((attr, op) => op.eq(attr.leaseId, leaseId))
+      .where((attr, op) => `${op.eq(attr.status, "pending_upload")} AND ${op.exists(attr.slotReleased)}`)
       .go();
   } catch (failure) {
     if (isConditionalFailure(failure)) return;
     throw failure;
   }
+  await forgetPendingUpload(await itemOf(tenantId, datasetId) ?? { tenantId, datasetId });
   await Realtime.publish(tenantId, [`dataset:${datasetId}`], failedEvent(datasetId, { code: error.code, reason: error.message }));
 }
 
@@ -567,13 +585,9 @@ async function releaseLease(tenantId: string, datasetId: string, leaseId: string
  */
 export async function remove(datasetId: string): Promise<void> {
   assertRole("operator");
-  const item = await requireItem(datasetId);
-  try {
-    await DatasetEntity.delete({ tenantId: item.tenantId, datasetId }).where((attr, op) => op.exists(attr.datasetId)).go();
-  } catch (error) {
-    if (isConditionalFailure(error)) throw notFound("dataset", datasetId);
-    throw error;
-  }
+  const found = await requireItem(datasetId);
+  const item = await deleteWithSlot(found.tenantId, datasetId);
+  if (!item) throw notFound("dataset", datasetId);
   if (item.columnarPrefix) evict(item.columnarPrefix);
   const results = await Promise.allSettled([
     deletePrefix(datasetPrefix(item.tenantId, datasetId)),
@@ -607,16 +621,10 @@ export async function removeAbandonedUploads(options: { now?: Date; dryRun?: boo
     if (abandoned) removed++;
     if (options.dryRun) continue;
     if (abandoned) {
-      try {
-        await DatasetEntity.delete({ tenantId: marker.tenantId, datasetId: marker.datasetId })
-          .where((attr, op) => op.eq(attr.status, "pending_upload"))
-          .go();
-        await deletePrefix(`uploads/${marker.tenantId}/${marker.datasetId}/`);
-      } catch (error) {
-        // The file arrived meanwhile: the dataset stays.
-        if (!isConditionalFailure(error)) throw error;
-        removed--;
-      }
+      // The file may have arrived meanwhile: then the dataset stays.
+      const deleted = await deleteWithSlot(marker.tenantId, marker.datasetId, (current) => current.status !== "pending_upload");
+      if (deleted) await deletePrefix(`uploads/${marker.tenantId}/${marker.datasetId}/`);
+      else removed--;
     }
     await forgetPendingUpload(marker);
   }

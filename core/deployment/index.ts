@@ -11,7 +11,6 @@ export * as Deployment from "./index";
 
 import { z } from "zod";
 import { assertRole, useActor, useTenant } from "../actor";
-import { Billing } from "../billing";
 import { conflict, invalid, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
@@ -23,6 +22,7 @@ import { DeploymentEntity, PRECISIONS, STATUSES, TargetEntity, type DeploymentIt
 import * as Target from "./target";
 import { statusEvent } from "./topics";
 import { parseInput } from "./target";
+import { createWithSlot, failWithSlot } from "./slots";
 
 export { Target };
 export { STATUSES, type Status, type DeploymentItem } from "./entities";
@@ -115,17 +115,12 @@ export const CreateInput = z
   });
 export type CreateInput = z.input<typeof CreateInput>;
 
-/** The targets that have a live (not failed) deployment; each counts once against max_deployments. */
-async function targetsInUse(tenantId: string): Promise<Set<string>> {
-  const result = await DeploymentEntity.query.byTenant({ tenantId }).go({ pages: "all", attributes: ["targetId", "status"] });
-  return new Set(result.data.filter((item) => item.status !== "failed").map((item) => item.targetId));
-}
-
 /**
  * Deploys a model of the calling tenant to one of its targets: records the
  * deployment (status compiling) and queues the compile job.
  * The plan's max_deployments counts targets running (or receiving) a model;
- * redeploying to such a target does not count again.
+ * redeploying to such a target does not count again (see ./slots: the slot
+ * is taken in one transaction with the record).
  * @throws model.not_found, target.not_found, plan.deployment_limit_reached (403),
  *   deployment.int8_unavailable (400), auth.forbidden below operator
  */
@@ -145,14 +140,12 @@ export async function create(input: CreateInput): Promise<Info> {
     throw invalid("deployment.int8_unavailable", "This model has no int8 variant", { model_id: model.modelId });
   }
   const target = parsed.target_id ? await Target.get(parsed.target_id) : await Target.findByIp(parsed.target_ip!, parsed.target_name);
-  const inUse = await targetsInUse(tenantId);
-  inUse.delete(target.targetId);
-  await Billing.assertWithinLimit("max_deployments", inUse.size);
 
   const actor = useActor();
-  const created = await DeploymentEntity.create({
+  const deploymentId = createId("dep");
+  await createWithSlot({
     tenantId,
-    deploymentId: createId("dep"),
+    deploymentId,
     modelId: model.modelId,
     targetId: target.targetId,
     targetIp: target.ip,
@@ -162,8 +155,8 @@ export async function create(input: CreateInput): Promise<Info> {
     status: "compiling",
     previousModel: target.currentModel,
     deployedBy: actor.type === "user" ? actor.username : actor.type,
-  }).go();
-  const item = created.data as DeploymentItem;
+  });
+  const item = (await DeploymentEntity.get({ tenantId, deploymentId }).go({ consistent: true })).data!;
   try {
     await enqueue("compile", { tenantId, deploymentId: item.deploymentId });
   } catch (error) {
@@ -215,6 +208,12 @@ type Patch = Partial<Omit<DeploymentItem, "tenantId" | "deploymentId" | "modelId
  * and publishes the change. Returns undefined when the condition failed.
  */
 export async function transition(tenantId: string, deploymentId: string, from: readonly Status[], to: Status, patch: Patch = {}): Promise<DeploymentItem | undefined> {
+  if (to === "failed" && !from.includes("failed")) {
+    // Leaving the live deployments may free the target's max_deployments slot.
+    const failed = await failWithSlot(tenantId, deploymentId, from, patch);
+    if (failed) await publish(failed);
+    return failed;
+  }
   try {
     const updated = await DeploymentEntity.patch({ tenantId, deploymentId })
       .set({ ...patch, status: to })

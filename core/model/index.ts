@@ -4,6 +4,7 @@
  */
 export * as Model from "./index";
 
+import { Service } from "electrodb";
 import { z } from "zod";
 import { assertRole, useTenant } from "../actor";
 import { Billing } from "../billing";
@@ -13,9 +14,10 @@ import { compareModels, score as scoreRows } from "../ml";
 import { deletePrefix, getObjectBytes } from "../storage";
 import { EvaluationEntity } from "../evaluation/entity";
 import { ModelEntity, type ModelItem } from "./entity";
-import { releaseModelReservation } from "./quota";
+import { countReservations } from "./quota";
 
 export { ModelEntity, type ModelItem } from "./entity";
+export { countReservations, RESERVING_STATUSES } from "./quota";
 
 export const modelPrefix = (tenantId: string, modelId: string) => `tenants/${tenantId}/models/${modelId}/`;
 export const modelKey = (tenantId: string, modelId: string, quantized = false) =>
@@ -133,15 +135,45 @@ export async function download(modelId: string, options: { quantized?: boolean }
   return { bytes, fileName: `${model.modelId}${options.quantized ? ".int8" : ""}.onnx` };
 }
 
-/** Deletes a model, its ONNX files and its evaluation. @throws model.not_found, auth.forbidden for viewers */
+const ModelService = new Service({ model: ModelEntity, usage: Billing.UsageCounterEntity });
+
+/**
+ * Deletes a model, its ONNX files and its evaluation. The record goes in one
+ * transaction with its max_models reservation, so the slot frees exactly once
+ * even when two deletes race.
+ * @throws model.not_found, auth.forbidden for viewers
+ */
 export async function remove(modelId: string): Promise<void> {
   assertRole("operator");
   const model = await get(modelId);
-  await deletePrefix(modelPrefix(model.tenantId, model.modelId));
-  await ModelEntity.delete({ tenantId: model.tenantId, modelId }).go();
-  if (model.evaluationId) await EvaluationEntity.delete({ tenantId: model.tenantId, evaluationId: model.evaluationId }).go();
-  await releaseModelReservation(model.tenantId);
-  logger.info("model deleted", { modelId, tenantId: model.tenantId });
+  const { tenantId } = model;
+  await Billing.withCounter(tenantId, "models", () => countReservations(tenantId), async () => {
+    const result = await ModelService.transaction
+      .write(({ model: models, usage }) => [
+        models
+          .delete({ tenantId, modelId })
+          .where((a, op) => op.exists(a.modelId))
+          .commit(),
+        usage
+          .update({ tenantId, kind: "models" })
+          .add({ used: -1 })
+          .where((a, op) => op.exists(a.used))
+          .commit(),
+      ])
+      .go();
+    const refused = Billing.refusedItem(result);
+    if (refused === 0) throw notFound("model", modelId);
+    if (refused === 1) return Billing.COUNTER_REFUSED;
+    return refused ?? "deleted";
+  });
+  const results = await Promise.allSettled([
+    deletePrefix(modelPrefix(tenantId, modelId)),
+    model.evaluationId ? EvaluationEntity.delete({ tenantId, evaluationId: model.evaluationId }).go() : undefined,
+  ]);
+  for (const result of results) {
+    if (result.status === "rejected") logger.warn("model files not removed", { modelId, error: result.reason as Error });
+  }
+  logger.info("model deleted", { modelId, tenantId });
 }
 
 function numericMetrics(metrics: unknown): Record<string, number> {

@@ -1,36 +1,32 @@
-import { Entity, type EntityItem } from "electrodb";
-import { entityConfig } from "../db";
+/**
+ * A tenant's model reservations against max_models: its models plus its runs
+ * that may still produce one. The `models` usage counter (core/billing/usage)
+ * takes one in the same transaction that creates a run, so concurrent starts
+ * cannot overshoot the limit and a run never finishes over it; a run that
+ * ends with a model keeps its reservation for the model, one that ends
+ * without gives it back, and so does deleting a model, each in the
+ * transaction of that change.
+ */
+import { TrainingRunEntity, type RunStatus } from "../training/entities/run";
+import { ModelEntity } from "./entity";
+
+/** Run statuses that still hold a reservation (they may produce a model). */
+export const RESERVING_STATUSES: readonly RunStatus[] = ["queued", "running", "stopping"];
 
 /**
- * A tenant's model reservations: its models plus its runs that may still
- * produce one. Taken with a conditional ADD in the same transaction that
- * creates a run, so concurrent starts cannot overshoot the plan's max_models;
- * given back when a run ends without a model or a model is deleted.
+ * Counts a tenant's reservations from its records, for a tenant that has no
+ * counter yet: its models, and its unfinished runs whose model is not
+ * recorded yet (a run records its model just before it finishes).
+ * Reads the run entity's table item only; the training module owns runs.
  */
-export const ModelQuotaEntity = new Entity(
-  {
-    model: { entity: "model_quota", version: "1", service: "flint" },
-    attributes: {
-      tenantId: { type: "string", required: true, readOnly: true },
-      reserved: { type: "number", default: 0 },
-    },
-    indexes: {
-      byTenant: {
-        pk: { field: "pk", composite: ["tenantId"] },
-        sk: { field: "sk", composite: [] },
-      },
-    },
-  },
-  entityConfig,
-);
-
-export type ModelQuotaItem = EntityItem<typeof ModelQuotaEntity>;
-
-/** Gives one reservation back (never below zero). */
-export async function releaseModelReservation(tenantId: string): Promise<void> {
-  await ModelQuotaEntity.update({ tenantId })
-    .add({ reserved: -1 })
-    .where((a, op) => op.gt(a.reserved, 0))
-    .go()
-    .catch(() => undefined);
+export async function countReservations(tenantId: string): Promise<number> {
+  const [models, runs] = await Promise.all([
+    ModelEntity.query.byTenant({ tenantId }).go({ pages: "all", attributes: ["trainingRunId"] }),
+    TrainingRunEntity.query
+      .byTenant({ tenantId })
+      .where((a, op) => RESERVING_STATUSES.map((status) => op.eq(a.status, status)).join(" OR "))
+      .go({ pages: "all", attributes: ["runId"] }),
+  ]);
+  const modelled = new Set(models.data.map((model) => model.trainingRunId));
+  return models.data.length + runs.data.filter((run) => !modelled.has(run.runId)).length;
 }

@@ -13,13 +13,11 @@ export * as TrainingRun from "./index";
 
 import { z } from "zod";
 import { assertRole, useTenant, useActor } from "../actor";
-import { Billing } from "../billing";
 import { Dataset } from "../dataset";
 import { conflict, DomainError, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
 import { Architecture, Hyperparameters } from "../ml";
-import { Model } from "../model";
 import { enqueue } from "../queue";
 import { Realtime } from "../realtime";
 import { EpochEntity, type EpochItem } from "./entities/epoch";
@@ -113,7 +111,7 @@ export function publish(run: Pick<TrainingRunItem, "tenantId" | "runId">, event:
  *
  * @throws request.invalid (zod) / dataset.not_found (404) / dataset.not_validated (400)
  * @throws plan.model_limit_reached (403) when the tenant's models plus its unfinished runs already reach
- *   max_models (checked at start, and reserved atomically with the run, so a run never finishes over the limit)
+ *   max_models (a run reserves its model atomically with its creation, so a run never finishes over the limit)
  * @throws auth.forbidden for viewers
  */
 export async function start(input: StartInput): Promise<Info> {
@@ -122,10 +120,6 @@ export async function start(input: StartInput): Promise<Info> {
   const tenantId = useTenant();
   const dataset = await Dataset.get(parsed.dataset_id);
   Dataset.assertTrainable(dataset);
-  // A run that will end in a model counts against max_models from its start, so it cannot finish over the
-  // limit. This check gives the plain answer; the reservation taken in createRun's transaction closes the race.
-  const [models, active] = await Promise.all([Model.count(tenantId), activeRuns(tenantId)]);
-  await Billing.assertWithinLimit("max_models", models + active.length);
 
   const actor = useActor();
   // Every run is queued when it is created; one that finds a slot starts in the same call, and a queued one
@@ -260,14 +254,6 @@ async function requeue(run: TrainingRunItem, now: Date): Promise<boolean> {
     logger.error("could not requeue a stuck run; a later sweep retries", { runId, error: error as Error });
     return false;
   }
-}
-
-async function activeRuns(tenantId: string): Promise<TrainingRunItem[]> {
-  const result = await TrainingRunEntity.query
-    .byTenant({ tenantId })
-    .where((a, op) => `${op.eq(a.status, "queued")} OR ${op.eq(a.status, "running")} OR ${op.eq(a.status, "stopping")}`)
-    .go({ pages: "all" });
-  return result.data;
 }
 
 /** A run of the calling tenant; another tenant's id is not found. */

@@ -8,9 +8,8 @@
 import { Service } from "electrodb";
 import { Billing } from "../billing";
 import { Config } from "../config";
-import { limitReached } from "../error";
 import { logger } from "../logger";
-import { ModelQuotaEntity } from "../model/quota";
+import { countReservations } from "../model/quota";
 import { QueueEntryEntity } from "./entities/queue-entry";
 import { TrainingRunEntity, type TrainingRunItem } from "./entities/run";
 import { SlotEntity } from "./entities/slot";
@@ -19,14 +18,14 @@ export const TrainingService = new Service({
   run: TrainingRunEntity,
   slot: SlotEntity,
   queue: QueueEntryEntity,
-  quota: ModelQuotaEntity,
+  usage: Billing.UsageCounterEntity,
 });
 
 export const PLATFORM_SCOPE = "platform";
 export const tenantScope = (tenantId: string) => `tenant#${tenantId}`;
 
 /** Why a transaction was refused, read from DynamoDB's cancellation reasons (in item order). */
-export type Refusal = "quota" | "tenant_full" | "platform_full" | "gone" | "conflict";
+export type Refusal = "tenant_full" | "platform_full" | "gone" | "conflict";
 
 interface TransactionResult {
   canceled: boolean;
@@ -43,8 +42,7 @@ function definedOnly<T extends object>(value: T): T {
 }
 
 async function tenantLimit(tenantId: string): Promise<number> {
-  const tier = await Billing.tierOf(tenantId);
-  return Billing.PLANS[tier].max_concurrent_trainings;
+  return (await Billing.limitsOf(tenantId)).max_concurrent_trainings;
 }
 
 /** TrainingRun.start passes createdAt and queuedAt, taken before startedAt is here, so created ≤ queued ≤ started. */
@@ -53,60 +51,62 @@ type NewRun = Omit<TrainingRunItem, "status" | "createdAt" | "updatedAt"> & { te
 /**
  * Creates `run` as `running` if a tenant and a platform slot are free (both
  * taken atomically), otherwise as `queued` with a FIFO queue entry. Either
- * way the same transaction reserves one of the plan's max_models for the
- * model the run will produce.
- * @throws plan.model_limit_reached when the reservations are used up
+ * way the same transaction reserves one of the tenant's max_models (the
+ * `models` usage counter) for the model the run will produce.
+ * @throws plan.model_limit_reached (403) when the reservations are used up
  */
 export async function createRun(run: NewRun): Promise<TrainingRunItem> {
-  const tier = await Billing.tierOf(run.tenantId);
-  const limit = Billing.PLANS[tier].max_concurrent_trainings;
-  const maxModels = Billing.PLANS[tier].max_models;
+  const { tenantId } = run;
+  const limit = await tenantLimit(tenantId);
   const capacity = Config.platformTrainingCapacity();
-  const now = new Date().toISOString();
-  const modelLimit = () =>
-    limitReached("plan.model_limit_reached", `Your ${tier} plan allows ${maxModels} (models)`, { limit: maxModels, tier });
-  const running = { ...run, status: "running" as const, slotHeld: true, startedAt: now };
-  const started = (await TrainingService.transaction
-    .write(({ slot, run: runs, quota }) => [
-      quota
-        .update({ tenantId: run.tenantId })
-        .add({ reserved: 1 })
-        .where((a, op) => `${op.notExists(a.reserved)} OR ${op.lt(a.reserved, maxModels)}`)
-        .commit(),
-      slot
-        .update({ scope: tenantScope(run.tenantId) })
-        .add({ active: 1 })
-        .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, limit)}`)
-        .commit(),
-      slot
-        .update({ scope: PLATFORM_SCOPE })
-        .add({ active: 1 })
-        .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, capacity)}`)
-        .commit(),
-      runs.create(running).commit(),
-    ])
-    .go()) as TransactionResult;
-  if (!started.canceled) return (await getRun(run.tenantId, run.runId))!;
-  if (refusal(started, ["quota", "tenant_full", "platform_full", "conflict"]) === "quota") throw modelLimit();
+  await Billing.takeUnit(tenantId, "models", () => countReservations(tenantId), async (maxModels) => {
+    const now = new Date().toISOString();
+    const running = { ...run, status: "running" as const, slotHeld: true, startedAt: now };
+    const started = (await TrainingService.transaction
+      .write(({ slot, run: runs, usage }) => [
+        usage
+          .update({ tenantId, kind: "models" })
+          .add({ used: 1 })
+          .where((a, op) => `${op.exists(a.used)} AND ${op.lt(a.used, maxModels)}`)
+          .commit(),
+        slot
+          .update({ scope: tenantScope(tenantId) })
+          .add({ active: 1 })
+          .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, limit)}`)
+          .commit(),
+        slot
+          .update({ scope: PLATFORM_SCOPE })
+          .add({ active: 1 })
+          .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, capacity)}`)
+          .commit(),
+        runs.create(running).commit(),
+      ])
+      .go()) as Billing.TransactionResult;
+    const refused = Billing.refusedItem(started);
+    if (refused === undefined) return "running";
+    if (refused === 0) return Billing.COUNTER_REFUSED;
+    if (refused === Billing.TRANSACTION_CONFLICT) return refused;
 
-  const queuedAt = Date.now();
-  const queued = { ...run, status: "queued" as const, slotHeld: false, queuedAt: new Date(queuedAt).toISOString() };
-  const result = (await TrainingService.transaction
-    .write(({ run: runs, queue, quota }) => [
-      quota
-        .update({ tenantId: run.tenantId })
-        .add({ reserved: 1 })
-        .where((a, op) => `${op.notExists(a.reserved)} OR ${op.lt(a.reserved, maxModels)}`)
-        .commit(),
-      runs.create(queued).commit(),
-      queue.create({ tenantId: run.tenantId, runId: run.runId, queuedAt }).commit(),
-    ])
-    .go()) as TransactionResult;
-  if (result.canceled) {
-    if (refusal(result, ["quota", "conflict", "conflict"]) === "quota") throw modelLimit();
+    const queuedAt = Date.now();
+    const queued = { ...run, status: "queued" as const, slotHeld: false, queuedAt: new Date(queuedAt).toISOString() };
+    const result = (await TrainingService.transaction
+      .write(({ run: runs, queue, usage }) => [
+        usage
+          .update({ tenantId, kind: "models" })
+          .add({ used: 1 })
+          .where((a, op) => `${op.exists(a.used)} AND ${op.lt(a.used, maxModels)}`)
+          .commit(),
+        runs.create(queued).commit(),
+        queue.create({ tenantId, runId: run.runId, queuedAt }).commit(),
+      ])
+      .go()) as Billing.TransactionResult;
+    const why = Billing.refusedItem(result);
+    if (why === undefined) return "queued";
+    if (why === 0) return Billing.COUNTER_REFUSED;
+    if (why === Billing.TRANSACTION_CONFLICT) return why;
     throw new Error(`Could not queue run ${run.runId}: ${JSON.stringify(result.data.map((d) => d.code))}`);
-  }
-  return (await getRun(run.tenantId, run.runId))!;
+  });
+  return (await getRun(tenantId, run.runId))!;
 }
 
 export async function getRun(tenantId: string, runId: string): Promise<TrainingRunItem | undefined> {
@@ -131,38 +131,49 @@ export async function finish(
   const releasesModel = !changes.modelId;
   const patch = definedOnly({ ...changes, slotHeld: false, completedAt: changes.completedAt ?? new Date().toISOString() });
   const { tenantId, runId } = run;
-  const result = (await TrainingService.transaction
-    .write(({ run: runs, slot, quota }) => [
-      runs
-        .patch({ tenantId, runId })
-        .set(patch)
-        .remove(["leaseOwner"])
-        .where((a, op) =>
-          [
-            `(${from.map((status) => op.eq(a.status, status)).join(" OR ")})`,
-            op.eq(a.slotHeld, true),
-            ...(options.expectOwner ? [op.eq(a.leaseOwner, options.expectOwner)] : []),
-          ].join(" AND "),
-        )
-        .commit(),
-      slot
-        .update({ scope: tenantScope(tenantId) })
-        .add({ active: -1 })
-        .where((a, op) => op.gt(a.active, 0))
-        .commit(),
-      slot
-        .update({ scope: PLATFORM_SCOPE })
-        .add({ active: -1 })
-        .where((a, op) => op.gt(a.active, 0))
-        .commit(),
-      ...(releasesModel ? [quota.update({ tenantId }).add({ reserved: -1 }).commit()] : []),
-    ])
-    .go()) as TransactionResult;
-  if (result.canceled) {
-    logger.info("run release refused", { runId, reasons: result.data.map((item) => item.code) });
-    return false;
-  }
-  return true;
+  const release = async () => {
+    const result = (await TrainingService.transaction
+      .write(({ run: runs, slot, usage }) => [
+        runs
+          .patch({ tenantId, runId })
+          .set(patch)
+          .remove(["leaseOwner"])
+          .where((a, op) =>
+            [
+              `(${from.map((status) => op.eq(a.status, status)).join(" OR ")})`,
+              op.eq(a.slotHeld, true),
+              ...(options.expectOwner ? [op.eq(a.leaseOwner, options.expectOwner)] : []),
+            ].join(" AND "),
+          )
+          .commit(),
+        slot
+          .update({ scope: tenantScope(tenantId) })
+          .add({ active: -1 })
+          .where((a, op) => op.gt(a.active, 0))
+          .commit(),
+        slot
+          .update({ scope: PLATFORM_SCOPE })
+          .add({ active: -1 })
+          .where((a, op) => op.gt(a.active, 0))
+          .commit(),
+        ...(releasesModel
+          ? [
+              usage
+                .update({ tenantId, kind: "models" })
+                .add({ used: -1 })
+                .where((a, op) => op.exists(a.used))
+                .commit(),
+            ]
+          : []),
+      ])
+      .go()) as Billing.TransactionResult;
+    const refused = Billing.refusedItem(result);
+    if (refused === 3) return Billing.COUNTER_REFUSED;
+    if (refused === Billing.TRANSACTION_CONFLICT) return refused;
+    if (refused !== undefined) logger.info("run release refused", { runId, reasons: result.data.map((item) => item.code) });
+    return refused === undefined;
+  };
+  return Billing.withCounter(tenantId, "models", () => countReservations(tenantId), release);
 }
 
 /** Ends a run that holds no slot (a queued run being stopped) and drops its queue entry. */
@@ -173,18 +184,27 @@ export async function finishQueued(
   const entries = await QueueEntryEntity.query.byTenant({ tenantId: run.tenantId }).go({ pages: "all" });
   const entry = entries.data.find((item) => item.runId === run.runId);
   const { tenantId, runId } = run;
-  const result = (await TrainingService.transaction
-    .write(({ run: runs, queue, quota }) => [
-      runs
-        .patch({ tenantId, runId })
-        .set(definedOnly({ ...changes, completedAt: new Date().toISOString() }))
-        .where((a, op) => op.eq(a.status, "queued"))
-        .commit(),
-      ...(entry ? [queue.delete({ runId, queuedAt: entry.queuedAt }).commit()] : []),
-      quota.update({ tenantId }).add({ reserved: -1 }).commit(),
-    ])
-    .go()) as TransactionResult;
-  return !result.canceled;
+  return Billing.withCounter(tenantId, "models", () => countReservations(tenantId), async () => {
+    const result = (await TrainingService.transaction
+      .write(({ run: runs, queue, usage }) => [
+        runs
+          .patch({ tenantId, runId })
+          .set(definedOnly({ ...changes, completedAt: new Date().toISOString() }))
+          .where((a, op) => op.eq(a.status, "queued"))
+          .commit(),
+        usage
+          .update({ tenantId, kind: "models" })
+          .add({ used: -1 })
+          .where((a, op) => op.exists(a.used))
+          .commit(),
+        ...(entry ? [queue.delete({ runId, queuedAt: entry.queuedAt }).commit()] : []),
+      ])
+      .go()) as Billing.TransactionResult;
+    const refused = Billing.refusedItem(result);
+    if (refused === 1) return Billing.COUNTER_REFUSED;
+    if (refused === Billing.TRANSACTION_CONFLICT) return refused;
+    return refused === undefined;
+  });
 }
 
 /**

@@ -47,7 +47,8 @@ function epochUpdate(run: TrainingRunItem, epoch: EpochItem, previous: EpochItem
     elapsed_seconds: Math.round(epoch.elapsedSeconds * 10) / 10,
     // The worker's estimate at that epoch is not stored; this one uses the mean epoch time so far.
     estimated_remaining_seconds: Math.round(perEpoch * Math.max(0, run.totalEpochs - epoch.epoch)),
-    epoch_seconds: Math.round((epoch.elapsedSeconds - (previous?.elapsedSeconds ?? 0)) * 10) / 10,
+    epoch_seconds: Math.round((epoch.epochSeconds ?? epoch.elapsedSeconds - (previous?.elapsedSeconds ?? 0)) * 10) / 10,
+    ...(epoch.setupSeconds === undefined ? {} : { setup_seconds: Math.round(epoch.setupSeconds * 10) / 10 }),
     ended_at: epoch.recordedAt ?? null,
     run_id: run.runId,
   };
@@ -65,6 +66,7 @@ function finalEvent(run: TrainingRunItem, epochs: EpochItem[]): RealtimeEvent {
     final_metrics: epochs.map((epoch) => ({ train_loss: loss(epoch.trainLoss), val_loss: loss(epoch.valLoss) })),
     model_id: run.modelId ?? null,
     ...(run.status === "completed" ? { evaluation_id: run.evaluationId ?? null } : {}),
+    training_time_seconds: Math.round((run.trainingTimeSeconds ?? 0) * 10) / 10,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Plans and billing: the tenant's subscription and usage, Stripe Checkout and
- * Customer Portal sessions, and the superadmin plan override.
+ * Customer Portal sessions, and the superadmin plan and limit overrides.
  * The Stripe webhook is its own Lambda (stripe-webhook.ts).
  */
 import { createRoute, z } from "@hono/zod-openapi";
@@ -126,6 +126,27 @@ app.openapi(
     },
   }),
   async (c) => c.json(await Billing.setPlan(c.req.valid("json")), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "put",
+    path: "/billing/limits",
+    tags: ["Billing"],
+    summary: "Set a tenant's own limits over its plan (platform superadmin); null gives a limit back to the plan",
+    security,
+    request: {
+      body: { required: true, content: { "application/json": { schema: Billing.SetLimitsInput.openapi("SetLimitsRequest") } } },
+    },
+    responses: {
+      200: json(Billing.TenantLimits.openapi("TenantLimits"), "The tenant's limits in force and its overrides"),
+      400: ErrorSchemaDoc,
+      401: ErrorSchemaDoc,
+      403: ErrorSchemaDoc,
+      404: ErrorSchemaDoc,
+    },
+  }),
+  async (c) => c.json(await Billing.setLimits(c.req.valid("json")), 200),
 );
 
 export const handler = handle(app);

@@ -71,6 +71,7 @@ describe("late subscribers of a run", () => {
       elapsed_seconds: expect.any(Number),
       estimated_remaining_seconds: 0,
       epoch_seconds: expect.any(Number),
+      setup_seconds: expect.any(Number),
       ended_at: expect.any(Number),
     });
     expect(complete).toEqual({
@@ -84,6 +85,7 @@ describe("late subscribers of a run", () => {
       final_metrics: epochs.map((event) => ({ train_loss: event.train_loss, val_loss: event.val_loss })),
       model_id: finished.model_id,
       evaluation_id: finished.evaluation_id,
+      training_time_seconds: finished.training_time_seconds,
     });
     expect(events.at(-1)).toEqual(complete);
   });

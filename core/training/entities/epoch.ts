@@ -16,7 +16,11 @@ export const EpochEntity = new Entity(
       valLoss: { type: "number", required: true },
       bestValLoss: { type: "number", required: true },
       learningRate: { type: "number", required: true },
+      /** The run's training time at the end of this epoch (see EpochEvent.elapsed_seconds). */
       elapsedSeconds: { type: "number", required: true },
+      /** As the live event had them (records written before they existed have neither). */
+      epochSeconds: { type: "number" },
+      setupSeconds: { type: "number" },
       recordedAt: { type: "number", default: () => Date.now() },
     },
     indexes: {

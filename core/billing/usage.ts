@@ -1,0 +1,80 @@
+/**
+ * Usage counters: how many datasets, models and deployments a tenant holds
+ * against its plan. A counter changes only inside the same DynamoDB
+ * transaction as the resource it counts, under a condition (`used < limit`
+ * to take a unit, the counter's existence always), so concurrent creates can
+ * never overshoot a limit and a failed create leaves no trace in the count.
+ *
+ * A tenant that predates its counter has none: the first write that needs it
+ * finds it missing, the counter is created from a count of the resources,
+ * and the write runs again. Every counted write requires the counter to
+ * exist, so nothing counted changes while it is missing and the count is
+ * exact; the create is conditional, so concurrent first writes agree.
+ */
+import { Entity, type EntityItem } from "electrodb";
+import { entityConfig } from "../db";
+import { isConditionalFailure } from "../error";
+
+export const COUNTED_KINDS = ["datasets", "models", "deployments"] as const;
+export type CountedKind = (typeof COUNTED_KINDS)[number];
+
+export const UsageCounterEntity = new Entity(
+  {
+    model: { entity: "usage_counter", version: "1", service: "flint" },
+    attributes: {
+      tenantId: { type: "string", required: true, readOnly: true },
+      kind: { type: COUNTED_KINDS, required: true, readOnly: true },
+      used: { type: "number", required: true },
+    },
+    indexes: {
+      byTenant: {
+        pk: { field: "pk", composite: ["tenantId"] },
+        sk: { field: "sk", composite: ["kind"] },
+      },
+    },
+  },
+  entityConfig,
+);
+
+export type UsageCounter = EntityItem<typeof UsageCounterEntity>;
+
+/** What a counted write answers when the counter's condition refused it (missing, or at the limit). */
+export const COUNTER_REFUSED = Symbol("counter refused");
+
+/** What a counted write answers when DynamoDB cancelled its transaction for a concurrent one (try again). */
+export const TRANSACTION_CONFLICT = Symbol("transaction conflict");
+
+/** ElectroDB's answer to a write transaction. */
+export interface TransactionResult {
+  canceled: boolean;
+  data: { rejected?: boolean; code?: string }[];
+}
+
+/**
+ * Why a transaction did not go through: the index of the first item whose
+ * condition failed, TRANSACTION_CONFLICT when DynamoDB cancelled it for a
+ * concurrent transaction, undefined when it went through.
+ */
+export function refusedItem(result: TransactionResult): number | typeof TRANSACTION_CONFLICT | undefined {
+  if (!result.canceled) return undefined;
+  const failed = result.data.findIndex((item) => item.code === "ConditionalCheckFailed");
+  if (failed >= 0) return failed;
+  return TRANSACTION_CONFLICT;
+}
+
+/** The counter's value (strongly consistent), or undefined when the tenant has none yet. */
+export async function readCounter(tenantId: string, kind: CountedKind): Promise<number | undefined> {
+  const result = await UsageCounterEntity.get({ tenantId, kind }).go({ consistent: true });
+  return result.data?.used;
+}
+
+/** Creates the tenant's counter from `count()` unless it exists; concurrent callers agree on one. */
+export async function initCounter(tenantId: string, kind: CountedKind, count: () => Promise<number>): Promise<void> {
+  if ((await readCounter(tenantId, kind)) !== undefined) return;
+  const used = await count();
+  try {
+    await UsageCounterEntity.create({ tenantId, kind, used }).go();
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+  }
+}
