@@ -3,7 +3,7 @@
  * inputs and thresholds, computed with ONNX Runtime on the dataset's test
  * split (the last 15% of rows, at most MAX_ROWS of them).
  */
-import { Dataset } from "../dataset";
+import { openNumericChunks, readNumericRows } from "../dataset/chunks";
 import { invalid } from "../error";
 import { score } from "../ml";
 import { ModelEntity } from "../model/entity";
@@ -42,17 +42,17 @@ export async function computeGradientEvaluation(evaluation: EvaluationItem): Pro
   const found = await ModelEntity.get({ tenantId, modelId: evaluation.modelId }).go();
   const model = found.data;
   if (!model) throw invalid("evaluation.model_missing", "The evaluated model no longer exists");
-  const loaded = await Dataset.loadColumns(tenantId, evaluation.datasetId);
-  const columns = model.featureNames.map((name) => {
-    const column = loaded.numeric[name];
-    if (!column) throw invalid("evaluation.dataset_changed", `The dataset no longer has the feature '${name}'`);
-    return column;
-  });
-  const n = columns[0]?.length ?? 0;
+  // only the chunks holding the scored rows are read: the dataset may be far larger than memory
+  const chunks = await openNumericChunks(tenantId, evaluation.datasetId);
+  for (const name of model.featureNames) {
+    if (!chunks.columns.includes(name)) throw invalid("evaluation.dataset_changed", `The dataset no longer has the feature '${name}'`);
+  }
+  const n = chunks.rows;
   const from = Math.max(0, Math.min(n - model.sequenceLength, n - Math.max(Math.ceil(n * TEST_FRACTION), MAX_ROWS)));
   const to = Math.min(n, from + MAX_ROWS);
-  const slice = columns.map((column) => column.slice(from, to));
-  const labelColumn = loaded.labelColumn ? loaded.numeric[loaded.labelColumn]?.slice(from, to) : undefined;
+  const rows = await readNumericRows(chunks, chunks.labelColumn ? [...model.featureNames, chunks.labelColumn] : model.featureNames, from, to);
+  const slice = model.featureNames.map((name) => rows[name]!);
+  const labelColumn = chunks.labelColumn ? rows[chunks.labelColumn] : undefined;
   const bytes = await getObjectBytes(`tenants/${tenantId}/models/${model.modelId}/model.onnx`);
 
   const started = performance.now();
