@@ -23,11 +23,13 @@ import { Dataset } from "../dataset";
 import { DomainError, isConditionalFailure } from "../error";
 import { Evaluation } from "../evaluation";
 import { logger } from "../logger";
-import { effectiveStride, Hyperparameters, SPLIT, train, type EpochEvent, type TrainResult, type TrainingData } from "../ml";
+import { effectiveStride, Hyperparameters, SPLIT, train, type EpochEvent, type TrainResult } from "../ml";
+import type { ChunkedData } from "../ml/stream";
 import { Model } from "../model";
 import { extendVisibility } from "../queue";
 import { getObjectBytes, putObject } from "../storage";
 import { Webhook } from "../webhook";
+import { openTrainingData } from "./data-source";
 import { EpochEntity } from "./entities/epoch";
 import { TrainingRunEntity, type TrainingRunItem } from "./entities/run";
 import { TrainingRun, type TrainMessage } from "./index";
@@ -112,19 +114,6 @@ async function renewLease(run: Pick<TrainingRunItem, "tenantId" | "runId">, owne
     if (isConditionalFailure(error)) return undefined;
     throw error;
   }
-}
-
-/** Dataset columns in the shape the trainer takes: numeric sensors as features, the label column as 0/1 labels. */
-export async function loadTrainingData(tenantId: string, datasetId: string): Promise<TrainingData> {
-  const loaded = await Dataset.loadColumns(tenantId, datasetId);
-  const names = loaded.columns.filter((name) => name !== loaded.labelColumn && loaded.numeric[name]);
-  const labelValues = loaded.labelColumn ? loaded.numeric[loaded.labelColumn] : undefined;
-  return {
-    features: names,
-    columns: names.map((name) => loaded.numeric[name]!),
-    labels: labelValues ? Uint8Array.from(labelValues, (value) => (value >= 0.5 ? 1 : 0)) : undefined,
-    samplingIntervalSeconds: loaded.samplingIntervalSeconds,
-  };
 }
 
 interface Context {
@@ -301,9 +290,10 @@ class Session {
 
   async execute(): Promise<Outcome> {
     const run = this.run;
-    const data = await loadTrainingData(run.tenantId, run.datasetId);
+    // read chunk by chunk from the columnar copy during training: memory does not grow with the dataset
+    const data = await openTrainingData(run.tenantId, run.datasetId);
     const checkpoint = run.checkpointKey ? await getObjectBytes(run.checkpointKey) : undefined;
-    logger.info("training data loaded", { runId: run.runId, rows: data.columns[0]?.length ?? 0, features: data.features.length });
+    logger.info("training data opened", { runId: run.runId, rows: data.rows, features: data.features.length });
     if (this.stopRequested && !checkpoint) {
       await finishStopped(run, this.owner, undefined);
       return "stopped";
@@ -342,7 +332,7 @@ class Session {
 }
 
 /** Uploads both ONNX files and records the model and its evaluation (idempotent: ids derive from the run). */
-async function storeModel(run: TrainingRunItem, data: TrainingData, result: TrainResult) {
+async function storeModel(run: TrainingRunItem, data: ChunkedData, result: TrainResult) {
   const { tenantId, runId } = run;
   const modelId = modelIdFor(runId);
   const evaluationId = evaluationIdFor(runId);
@@ -418,9 +408,9 @@ function finalMetrics(result: TrainResult) {
 }
 
 /** Training windows × epochs actually run, for metering. */
-function windowsOf(run: TrainingRunItem, data: TrainingData): number {
+function windowsOf(run: TrainingRunItem, data: ChunkedData): number {
   const hp = Hyperparameters.parse(run.hyperparameters ?? {});
-  const rows = Math.floor((data.columns[0]?.length ?? 0) * SPLIT.train);
+  const rows = Math.floor(data.rows * SPLIT.train);
   return Math.max(0, Math.floor((rows - hp.sequence_length) / effectiveStride(hp)) + 1);
 }
 
@@ -463,7 +453,7 @@ async function completeRun(run: TrainingRunItem, owner: string, result: TrainRes
     training_time_seconds: TrainingRun.serialize(final).training_time_seconds,
   });
   await afterFinish(run, "training.completed", TrainingRun.serialize(final));
-  const data = await loadTrainingData(run.tenantId, run.datasetId).catch(() => undefined);
+  const data = await openTrainingData(run.tenantId, run.datasetId).catch(() => undefined);
   const windows = data ? windowsOf(run, data) : 0;
   await Billing.consumeTokens(run.tenantId, Billing.trainingTokens({ windows, epochs: result.epochsRun }), {
     reason: "training",
