@@ -12,8 +12,8 @@ import { Entity, type EntityItem } from "electrodb";
 import { ulid } from "ulid";
 import { z } from "zod";
 import { useActor } from "../actor";
+import { Cursor } from "../cursor";
 import { entityConfig, expiresIn } from "../db";
-import { invalid } from "../error";
 import { logger } from "../logger";
 
 /** The user id of entries made by nobody signed in (index keys need a value). */
@@ -210,7 +210,8 @@ const MAX_PAGE = 1000;
 /**
  * One page of a tenant's entries, newest first. Picks the per-user or
  * per-action index when those filters are given; the date range is a key
- * condition on every index. Throws audit.invalid_cursor for a bad cursor.
+ * condition on every index. Throws request.invalid_cursor for a bad cursor
+ * (malformed, of another filter or another tenant).
  */
 export async function list(filter: ListFilter): Promise<{ entries: Entry[]; cursor: string | null }> {
   const limit = Math.min(Math.max(filter.limit ?? 100, 1), MAX_PAGE);
@@ -228,15 +229,8 @@ export async function list(filter: ListFilter): Promise<{ entries: Entry[]; curs
   if (filter.resourceType) extra.push(({ resourceType }, { eq }) => eq(resourceType, filter.resourceType));
   if (filter.severity) extra.push(({ severity }, { eq }) => eq(severity, filter.severity));
   for (const clause of extra) ranged = ranged.where(clause);
-  try {
-    const result = await ranged.go({ order: "desc", limit, cursor: filter.cursor ?? null });
-    return { entries: result.data.map(serialize), cursor: result.cursor };
-  } catch (error) {
-    if ((error as { name?: string }).name === "ElectroError" && /cursor/i.test((error as Error).message)) {
-      throw invalid("audit.invalid_cursor", "The cursor is not valid for this query");
-    }
-    throw error;
-  }
+  const result = await Cursor.page(ranged, { order: "desc", limit, cursor: filter.cursor });
+  return { entries: result.data.map(serialize), cursor: result.cursor };
 }
 
 /** All entries in the range (paged through internally), capped at `max`. */
@@ -288,6 +282,7 @@ export function toCsv(entries: Entry[]): string {
  */
 export async function recordRequest(input: { method: string; path: string; route: string; status: number }): Promise<void> {
   const { resourceType, resourceId } = resourceOf(input.path, input.route);
+  // record() never throws either.
   await record({
     action: `${input.method} ${input.route}`,
     result: input.status < 400 ? "success" : "failure",
@@ -300,12 +295,23 @@ export async function recordRequest(input: { method: string; path: string; route
   });
 }
 
-/** The first `:param` segment of the route names the resource; the segment before it is its type. */
+/**
+ * The first `:param` segment of the route names the resource; the segment
+ * before it is its type. A segment that does not decode is kept as sent.
+ */
 export function resourceOf(path: string, route: string): { resourceType?: string; resourceId?: string } {
   const strip = (value: string) => value.replace(/^\/api\/v\d+\//, "").replace(/^\//, "").split("/").filter(Boolean);
   const actual = strip(path);
   const pattern = strip(route);
   const index = pattern.findIndex((segment) => segment.startsWith(":"));
-  if (index > 0) return { resourceType: pattern[index - 1], resourceId: actual[index] ? decodeURIComponent(actual[index]) : undefined };
+  if (index > 0) return { resourceType: pattern[index - 1], resourceId: actual[index] ? decodeSegment(actual[index]) : undefined };
   return { resourceType: pattern[0] ?? actual[0] };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }

@@ -17,6 +17,7 @@ export * as Dataset from "./index";
 import { Readable } from "node:stream";
 import { z } from "zod";
 import { assertRole, useActor, useTenant } from "../actor";
+import { Cursor } from "../cursor";
 import { Billing } from "../billing";
 import { MAX_DIRECT_UPLOAD_BYTES } from "../billing/plans";
 import { DomainError, conflict, invalid, isConditionalFailure, notFound } from "../error";
@@ -243,23 +244,18 @@ export async function listIds(): Promise<string[]> {
 
 export const ListInput = z.object({
   limit: z.number().int().min(1).max(100).default(50),
-  cursor: z.string().min(1).max(2048).optional(),
+  cursor: Cursor.Param.optional(),
 });
 
 /**
  * The calling tenant's datasets, newest first, one page at a time.
  * @returns the page and the cursor of the next page (null on the last page)
- * @throws request.invalid (400) for a malformed cursor
+ * @throws request.invalid_cursor (400) for a malformed cursor or one of another list
  */
 export async function list(input: z.input<typeof ListInput> = {}): Promise<{ data: Summary[]; cursor: string | null }> {
   const { limit, cursor } = parse(ListInput, input);
-  try {
-    const result = await DatasetEntity.query.byTenant({ tenantId: useTenant() }).go({ order: "desc", limit, cursor: cursor ?? null });
-    return { data: result.data.map(summaryOf), cursor: result.cursor ?? null };
-  } catch (error) {
-    if (cursor && !(error instanceof DomainError)) throw invalid("request.invalid", "Invalid cursor", { cursor: "malformed" });
-    throw error;
-  }
+  const result = await Cursor.page(DatasetEntity.query.byTenant({ tenantId: useTenant() }), { order: "desc", limit, cursor });
+  return { data: result.data.map(summaryOf), cursor: result.cursor ?? null };
 }
 
 // ---------------------------------------------------------------- create

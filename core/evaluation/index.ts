@@ -7,6 +7,7 @@ export * as Evaluation from "./index";
 
 import { z } from "zod";
 import { assertRole, useTenant } from "../actor";
+import { Cursor } from "../cursor";
 import { conflict, isConditionalFailure, notFound } from "../error";
 import { logger } from "../logger";
 import { enqueue } from "../queue";
@@ -86,7 +87,7 @@ export async function list(options: { limit?: number; cursor?: string | null; mo
   const query = EvaluationEntity.query.byTenant({ tenantId: useTenant() });
   const result = options.modelId
     ? await query.where((a, op) => op.eq(a.modelId, options.modelId!)).go({ order: "desc", pages: "all" })
-    : await query.go({ order: "desc", limit: options.limit ?? 50, cursor: options.cursor ?? null });
+    : await Cursor.page(query, { order: "desc", limit: options.limit ?? 50, cursor: options.cursor });
   return { items: result.data.map(serialize), cursor: options.modelId ? null : (result.cursor ?? null) };
 }
 

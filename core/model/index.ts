@@ -7,6 +7,7 @@ export * as Model from "./index";
 import { Service } from "electrodb";
 import { z } from "zod";
 import { assertRole, useTenant } from "../actor";
+import { Cursor } from "../cursor";
 import { Billing } from "../billing";
 import { invalid, isConditionalFailure, notFound } from "../error";
 import { logger } from "../logger";
@@ -113,11 +114,13 @@ export async function detail(modelId: string): Promise<Info> {
   return serialize(await get(modelId));
 }
 
-/** The calling tenant's models, newest first. */
+/** The calling tenant's models, newest first. @throws request.invalid_cursor */
 export async function list(options: { limit?: number; cursor?: string | null } = {}): Promise<{ items: Info[]; cursor: string | null }> {
-  const result = await ModelEntity.query
-    .byTenant({ tenantId: useTenant() })
-    .go({ order: "desc", limit: options.limit ?? 50, cursor: options.cursor ?? null });
+  const result = await Cursor.page(ModelEntity.query.byTenant({ tenantId: useTenant() }), {
+    order: "desc",
+    limit: options.limit ?? 50,
+    cursor: options.cursor,
+  });
   return { items: result.data.map(serialize), cursor: result.cursor ?? null };
 }
 

@@ -8,6 +8,7 @@ export * as Tenant from "./index";
 import { Entity, type EntityItem } from "electrodb";
 import { z } from "zod";
 import { useActor } from "../actor";
+import { Cursor } from "../cursor";
 import { entityConfig } from "../db";
 import { notFound } from "../error";
 import { createId } from "../id";
@@ -69,6 +70,6 @@ export async function exists(tenantId: string): Promise<boolean> {
 
 /** One page of every tenant, newest first (platform superadmin views). No actor check: callers authorize. */
 export async function listAll(options: { limit?: number; cursor?: string | null } = {}): Promise<{ items: Info[]; cursor: string | null }> {
-  const result = await TenantEntity.query.all({}).go({ order: "desc", limit: options.limit ?? 100, cursor: options.cursor ?? null });
+  const result = await Cursor.page(TenantEntity.query.all({}), { order: "desc", limit: options.limit ?? 100, cursor: options.cursor });
   return { items: result.data.map(serialize), cursor: result.cursor };
 }

@@ -13,6 +13,7 @@ export * as TrainingRun from "./index";
 
 import { z } from "zod";
 import { assertRole, useTenant, useActor } from "../actor";
+import { Cursor } from "../cursor";
 import { Dataset } from "../dataset";
 import { conflict, DomainError, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
@@ -267,11 +268,13 @@ export async function detail(runId: string): Promise<Info> {
   return serialize(await get(runId));
 }
 
-/** The calling tenant's runs, newest first, a page at a time. */
+/** The calling tenant's runs, newest first, a page at a time. @throws request.invalid_cursor */
 export async function list(options: { limit?: number; cursor?: string | null } = {}): Promise<{ items: Info[]; cursor: string | null }> {
-  const result = await TrainingRunEntity.query
-    .byTenant({ tenantId: useTenant() })
-    .go({ order: "desc", limit: options.limit ?? 50, cursor: options.cursor ?? null });
+  const result = await Cursor.page(TrainingRunEntity.query.byTenant({ tenantId: useTenant() }), {
+    order: "desc",
+    limit: options.limit ?? 50,
+    cursor: options.cursor,
+  });
   return { items: result.data.map(serialize), cursor: result.cursor ?? null };
 }
 

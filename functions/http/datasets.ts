@@ -18,6 +18,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
+import { Cursor } from "../../core/cursor";
 import { Dataset } from "../../core/dataset";
 import { MAX_DIRECT_UPLOAD_BYTES } from "../../core/billing/plans";
 import { DomainError } from "../../core/error";
@@ -61,7 +62,7 @@ app.openapi(
     request: {
       query: z.object({
         limit: z.coerce.number().int().min(1).max(100).optional(),
-        cursor: z.string().min(1).max(2048).optional(),
+        cursor: Cursor.Param.optional(),
       }),
     },
     responses: {

@@ -14,6 +14,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
+import { Cursor } from "../../core/cursor";
 import { Evaluation } from "../../core/evaluation";
 import { invalid } from "../../core/error";
 import { Model } from "../../core/model";
@@ -30,7 +31,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 const nextCursor = { "X-Next-Cursor": { schema: { type: "string" as const }, description: "Cursor of the next page, absent on the last page" } };
 const Page = z.object({
   limit: z.coerce.number().int().min(1).max(100).optional(),
-  cursor: z.string().min(1).max(2048).optional(),
+  cursor: Cursor.Param.optional(),
 });
 const IdParam = z.object({
   id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "mdl_01jd3x5k2m8n9p0q1r2s3t4u5v" }),

@@ -25,6 +25,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
+import { Cursor } from "../../core/cursor";
 import { TrainingRun } from "../../core/training";
 import { Webhook } from "../../core/webhook";
 import { createApp, ErrorSchemaDoc } from "./common";
@@ -44,7 +45,7 @@ const IdParam = z.object({
 });
 const Page = z.object({
   limit: z.coerce.number().int().min(1).max(100).optional(),
-  cursor: z.string().min(1).max(2048).optional(),
+  cursor: Cursor.Param.optional(),
 });
 const nextCursor = { "X-Next-Cursor": { schema: { type: "string" as const }, description: "Cursor of the next page, absent on the last page" } };
 
