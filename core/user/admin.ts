@@ -5,10 +5,12 @@
 export * as Admin from "./admin";
 
 import { z } from "zod";
-import { assertRole, useUser, type Role } from "../actor";
+import { assertRole, useUser } from "../actor";
 import { Audit } from "../audit";
 import { Billing } from "../billing";
+import { Cursor } from "../cursor";
 import { conflict, invalid, notFound } from "../error";
+import { fn } from "../fn";
 import { revokeUserSessions, updateUserSessions } from "../auth/session";
 import { Tenant } from "../tenant";
 import { User } from "./index";
@@ -49,8 +51,19 @@ async function withTiers(users: User.Item[]): Promise<UserSummary[]> {
   return users.map((user) => ({ ...User.serialize(user), subscription_tier: tiers.get(user.tenantId) ?? "free" }));
 }
 
-/** Lists users of the caller's tenant (superadmin: of `tenantId`, or of the whole platform when absent). */
-export async function listUsers(input: { tenantId?: string; limit?: number; cursor?: string | null }) {
+const TenantId = z.string().min(1).max(64);
+const Page = z.object({
+  limit: z.number().int().min(1).max(1000).optional(),
+  cursor: Cursor.Param.nullish(),
+});
+
+export const ListUsersInput = Page.extend({ tenantId: TenantId.optional() });
+
+/**
+ * Lists users of the caller's tenant (superadmin: of `tenantId`, or of the whole platform when absent).
+ * @throws request.invalid, request.invalid_cursor, tenant.not_found
+ */
+export const listUsers = fn(ListUsersInput, async (input) => {
   assertRole("admin");
   const actor = useUser();
   const page =
@@ -58,22 +71,24 @@ export async function listUsers(input: { tenantId?: string; limit?: number; curs
       ? await User.listAll(input)
       : await User.listByTenant(await scope(input.tenantId), input);
   return { users: await withTiers(page.items), cursor: page.cursor };
-}
+});
 
 export const CreateInput = z.object({
   username: User.Username,
   email: User.Email,
   password: User.Password,
   role: User.RoleSchema.default("operator"),
-  tenantId: z.string().optional(),
+  tenantId: TenantId.optional(),
 });
 
-/** Creates a verified user in the caller's tenant (superadmin: any tenant). Throws auth.username_taken, auth.email_taken. */
-export async function createUser(input: z.input<typeof CreateInput>): Promise<User.Info> {
+/**
+ * Creates a verified user in the caller's tenant (superadmin: any tenant).
+ * @throws request.invalid (with details.issues) for a username, email or password core refuses; auth.username_taken, auth.email_taken
+ */
+export const createUser = fn(CreateInput, async (input): Promise<User.Info> => {
   assertRole("admin");
-  const parsed = CreateInput.parse(input);
-  const tenantId = await scope(parsed.tenantId);
-  const user = await User.create({ ...parsed, tenantId, emailVerified: true });
+  const tenantId = await scope(input.tenantId);
+  const user = await User.create({ ...input, tenantId, emailVerified: true });
   await Audit.record({
     action: "admin.user.create",
     result: "success",
@@ -83,7 +98,7 @@ export async function createUser(input: z.input<typeof CreateInput>): Promise<Us
     details: { username: user.username, role: user.role },
   });
   return User.serialize(user);
-}
+});
 
 export async function getUser(username: string): Promise<UserDetail> {
   assertRole("admin");
@@ -96,19 +111,20 @@ export async function getUser(username: string): Promise<UserDetail> {
   return { ...summary!, preferences, push_devices: tokens.length };
 }
 
-export interface UpdateInput {
-  role?: Role;
-  email?: string;
-  password?: string;
-  emailVerified?: boolean;
-}
+export const UpdateInput = z.object({
+  username: z.string().min(1).max(64),
+  role: User.RoleSchema.optional(),
+  email: User.Email.optional(),
+  password: User.Password.optional(),
+  emailVerified: z.boolean().optional(),
+});
 
 /**
  * Changes a user's role, email, password or verification. A role change
  * applies to the user's live sessions at once; a new password revokes them.
  * Throws admin.last_admin (conflict) when the tenant would lose its last admin.
  */
-export async function updateUser(username: string, input: UpdateInput): Promise<User.Info> {
+export const updateUser = fn(UpdateInput, async ({ username, ...input }): Promise<User.Info> => {
   assertRole("admin");
   if (Object.values(input).every((value) => value === undefined)) {
     throw invalid("request.invalid", "Nothing to update: give role, email, password or email_verified");
@@ -139,7 +155,7 @@ export async function updateUser(username: string, input: UpdateInput): Promise<
   const updated = await User.get(user.userId);
   if (!updated) throw notFound("user", username);
   return User.serialize(updated);
-}
+});
 
 /**
  * Deletes a user with its sessions, preferences, MFA, push tokens and
@@ -166,15 +182,31 @@ export async function deleteUser(username: string): Promise<void> {
  * Tenants the caller administers: every tenant for the platform superadmin,
  * the caller's own for a tenant admin.
  */
-export async function listTenants(input: { limit?: number; cursor?: string | null }): Promise<{ tenants: Tenant.Info[]; cursor: string | null }> {
+export const listTenants = fn(Page, async (input): Promise<{ tenants: Tenant.Info[]; cursor: string | null }> => {
   assertRole("admin");
   const actor = useUser();
-  if (!actor.superadmin) return { tenants: [await Tenant.get(actor.tenantId)], cursor: null };
+  if (!actor.superadmin) {
+    Cursor.assertNone(input.cursor);
+    return { tenants: [await Tenant.get(actor.tenantId)], cursor: null };
+  }
   const page = await Tenant.listAll(input);
   return { tenants: page.items, cursor: page.cursor };
-}
+});
 
-export type AuditFilter = Omit<Audit.ListFilter, "tenantId"> & { tenantId?: string; username?: string };
+const Timestamp = z.iso.datetime({ offset: true });
+
+/** What an admin may filter the audit trail by; dates are ISO timestamps, inclusive. */
+export const AuditFilter = Page.extend({
+  tenantId: TenantId.optional(),
+  userId: z.string().min(1).max(64).optional(),
+  username: z.string().min(1).max(64).optional(),
+  action: z.string().min(1).max(200).optional(),
+  resourceType: z.string().min(1).max(64).optional(),
+  severity: z.enum(["info", "warning", "critical"]).optional(),
+  startDate: Timestamp.optional(),
+  endDate: Timestamp.optional(),
+});
+export type AuditFilter = z.output<typeof AuditFilter>;
 
 /** Resolves the tenant and a username filter (to that tenant's user id; unknown names match nothing). */
 async function auditScope(filter: AuditFilter): Promise<Audit.ListFilter | undefined> {
@@ -186,18 +218,21 @@ async function auditScope(filter: AuditFilter): Promise<Audit.ListFilter | undef
   return { ...rest, tenantId, userId: user.userId };
 }
 
-/** Audit entries of the caller's tenant (superadmin: of `tenantId`), newest first. */
-export async function auditLogs(filter: AuditFilter) {
+/**
+ * Audit entries of the caller's tenant (superadmin: of `tenantId`), newest first.
+ * @throws request.invalid, request.invalid_cursor, tenant.not_found
+ */
+export const auditLogs = fn(AuditFilter, async (filter) => {
   assertRole("admin");
   const scoped = await auditScope(filter);
   return scoped ? Audit.list(scoped) : { entries: [], cursor: null };
-}
+});
 
-/** Every matching entry (up to 10 000) for export; the export itself is audited. */
-export async function auditExport(filter: Omit<AuditFilter, "cursor" | "limit">) {
+/** Every matching entry (up to 10 000) for export; the export itself is audited. @throws request.invalid, tenant.not_found */
+export const auditExport = fn(AuditFilter.omit({ cursor: true, limit: true }), async (filter) => {
   assertRole("admin");
   const scoped = await auditScope(filter);
   const entries = scoped ? await Audit.exportAll(scoped) : [];
   await Audit.record({ action: "audit.export", result: "success", details: { entries: entries.length } });
   return entries;
-}
+});

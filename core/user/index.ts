@@ -9,8 +9,10 @@ export * as User from "./index";
 import { Entity, Service, type EntityItem } from "electrodb";
 import { z } from "zod";
 import { ROLES, type Role } from "../actor";
+import { Cursor } from "../cursor";
 import { entityConfig } from "../db";
 import { conflict, invalid, isConditionalFailure } from "../error";
+import { fn, parse } from "../fn";
 import { createId } from "../id";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hashPassword } from "../auth/password";
 import { ResetTokenEntity, VerificationEntity } from "../auth/records";
@@ -198,17 +200,6 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw invalid("request.invalid", issue?.message ?? "Invalid input", {
-      issues: result.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
-    });
-  }
-  return result.data;
-}
-
 export const CreateInput = z.object({
   username: Username,
   email: Email,
@@ -225,12 +216,12 @@ export type CreateInput = z.input<typeof CreateInput>;
 /**
  * Creates a user (and its tenant when no tenantId is given) atomically.
  * No actor check: callers (signup, admin, seeding) authorize first.
- * Throws auth.username_taken / auth.email_taken (invalid) when claimed.
+ * Throws request.invalid (details.issues) for input CreateInput refuses, and
+ * auth.username_taken / auth.email_taken (invalid) when claimed.
  *
  * @example await User.create({ username: "ada", email: "ada@example.com", password: "…", role: "admin" })
  */
-export async function create(raw: CreateInput): Promise<Item> {
-  const input = parse(CreateInput, raw);
+export const create = fn(CreateInput, async (input): Promise<Item> => {
   const usernameKey = input.username.toLowerCase();
   const emailKey = normalizeEmail(input.email);
   await assertAvailable(usernameKey, emailKey);
@@ -270,7 +261,7 @@ export async function create(raw: CreateInput): Promise<Item> {
   const created = await UserEntity.get({ userId }).go({ consistent: true });
   if (!created.data) throw conflict("user.create_conflict", "The user could not be created, try again");
   return created.data;
-}
+});
 
 const usernameTaken = () => invalid("auth.username_taken", "Username is already taken");
 const emailTaken = () => invalid("auth.email_taken", "An account with this email already exists");
@@ -312,14 +303,12 @@ export async function listByTenant(
   tenantId: string,
   options: { limit?: number; cursor?: string | null } = {},
 ): Promise<{ items: Item[]; cursor: string | null }> {
-  const result = await UserEntity.query
-    .byTenant({ tenantId })
-    .go({ limit: options.limit ?? 100, cursor: options.cursor ?? null });
+  const result = await Cursor.page(UserEntity.query.byTenant({ tenantId }), { limit: options.limit ?? 100, cursor: options.cursor });
   return { items: result.data, cursor: result.cursor };
 }
 
 export async function listAll(options: { limit?: number; cursor?: string | null } = {}): Promise<{ items: Item[]; cursor: string | null }> {
-  const result = await UserEntity.query.all({}).go({ limit: options.limit ?? 100, cursor: options.cursor ?? null });
+  const result = await Cursor.page(UserEntity.query.all({}), { limit: options.limit ?? 100, cursor: options.cursor });
   return { items: result.data, cursor: result.cursor };
 }
 

@@ -6,6 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
 import type { MiddlewareHandler } from "hono";
 import { Audit } from "../../core/audit";
+import { Cursor } from "../../core/cursor";
 import { unauthorized } from "../../core/error";
 import { Admin } from "../../core/user/admin";
 import { ErrorSchemaDoc, createApp, type Env } from "./common";
@@ -71,7 +72,6 @@ function ok<T extends z.ZodType>(schema: T, description = "OK") {
 const errors = { 400: ErrorSchemaDoc, 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 404: ErrorSchemaDoc };
 const authed = { security: [{ bearer: [] }] };
 const Limit = z.coerce.number().int().min(1).max(1000).optional();
-const Cursor = z.string().min(1).max(2048).optional();
 
 // ---------------------------------------------------------------------------
 // Users
@@ -83,7 +83,7 @@ app.openapi(
     tags: ["Admin"],
     summary: "Users with role, verification, MFA and subscription tier",
     ...authed,
-    request: { query: z.object({ tenant_id: TenantId, limit: Limit, cursor: Cursor }) },
+    request: { query: z.object({ tenant_id: TenantId, limit: Limit, cursor: Cursor.Param.optional() }) },
     responses: { 200: ok(z.object({ users: z.array(UserSummary), next_cursor: z.string().nullable() })), ...errors },
   }),
   async (c) => {
@@ -158,7 +158,8 @@ app.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const user = await Admin.updateUser(c.req.valid("param").username, {
+    const user = await Admin.updateUser({
+      username: c.req.valid("param").username,
       role: body.role,
       email: body.email,
       password: body.password,
@@ -191,7 +192,7 @@ app.openapi(
     tags: ["Admin"],
     summary: "Tenants: all of them for the platform superadmin, the caller's own for a tenant admin",
     ...authed,
-    request: { query: z.object({ limit: Limit, cursor: Cursor }) },
+    request: { query: z.object({ limit: Limit, cursor: Cursor.Param.optional() }) },
     responses: {
       200: ok(
         z.object({
@@ -252,7 +253,7 @@ app.openapi(
     tags: ["Audit"],
     summary: "Audit entries of the tenant, newest first",
     ...authed,
-    request: { query: AuditFilter.extend({ limit: Limit, cursor: Cursor }) },
+    request: { query: AuditFilter.extend({ limit: Limit, cursor: Cursor.Param.optional() }) },
     responses: {
       200: ok(z.object({ logs: z.array(AuditEntry), count: z.number().int(), next_cursor: z.string().nullable() })),
       ...errors,
