@@ -59,13 +59,21 @@ export async function receive(raw: string, signature: string | undefined): Promi
 }
 
 async function verify(raw: string, signature: string | undefined): Promise<Stripe.Event> {
-  const secret = await webhookSecret();
+  // Checked before the secret is read: a missing or malformed signature is bad input (400) even where billing is not configured (503).
   if (!signature) throw invalid("billing.invalid_signature", "Missing Stripe-Signature header");
+  if (!isSignatureHeader(signature)) throw invalid("billing.invalid_signature", "Malformed Stripe-Signature header");
+  const secret = await webhookSecret();
   try {
     return Stripe.webhooks.constructEvent(raw, signature, secret);
   } catch (error) {
     throw new DomainError("invalid", "billing.invalid_signature", "Stripe signature verification failed", undefined, { cause: error });
   }
+}
+
+/** Stripe's `t=<unix time>,v1=<hex>[,v0=<hex>…]`, in any order. */
+function isSignatureHeader(header: string): boolean {
+  const parts = header.split(",");
+  return parts.some((part) => /^t=\d+$/.test(part)) && parts.some((part) => /^v1=[0-9a-f]+$/.test(part)) && parts.every((part) => /^(t=\d+|v\d+=[0-9a-f]+)$/.test(part));
 }
 
 /** Records the event; false when it was already fully processed. */

@@ -1,19 +1,23 @@
 /**
  * What every HTTP endpoint group shares: the app factory with request ids,
- * structured request logs, body limits, the actor (from the bearer token) and
- * the one mapping from domain errors to `{ error, code, details }` responses.
+ * structured request logs, path checks, body limits, the actor (from the
+ * bearer token), 404/405 for unknown routes and the one mapping from domain
+ * errors to `{ error, code, details }` responses.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
+import { METHOD_NAME_ALL } from "hono/router";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ZodError } from "zod";
 import { withActor, type Actor } from "../../core/actor";
 import { Audit } from "../../core/audit";
 import { Auth } from "../../core/auth";
 import { DomainError, type ErrorKind } from "../../core/error";
+import { issuesOf } from "../../core/fn";
 import { logger } from "../../core/logger";
 
 export const API_BASE = "/api/v1";
@@ -49,6 +53,11 @@ export function handleError(error: Error, c: Context): Response {
     const message = error.message || (status === 413 ? "Request body too large" : "Bad request");
     return c.json(errorBody(message, code), status);
   }
+  if (error instanceof ZodError) {
+    // A safety net: core validates through fn(), so reaching here means a function that skips it.
+    logger.warn("validation error outside fn()", { path: c.req.path, requestId: c.get("requestId"), issues: error.issues.length });
+    return c.json(errorBody("Request validation failed", "request.invalid", { issues: issuesOf(error) }), 400);
+  }
   logger.error("unhandled error", { error, path: c.req.path, requestId: c.get("requestId") });
   return c.json(errorBody("Internal server error", "internal"), 500);
 }
@@ -65,13 +74,10 @@ function headersFor(error: DomainError): Record<string, string> {
 /** Zod failures from route validators become one 400 shape. */
 function validationHook(result: { success: boolean; error?: unknown; target?: string }) {
   if (result.success) return;
-  const issues = (result.error as { issues?: { path: PropertyKey[]; message: string; code?: string }[] }).issues ?? [];
+  const error = result.error as { issues?: { path: PropertyKey[]; message: string }[] };
   throw new DomainError("invalid", "request.invalid", "Request validation failed", {
     target: result.target,
-    issues: issues.map((issue) => ({
-      path: issue.path.map(String).join("."),
-      message: issue.message,
-    })),
+    issues: issuesOf({ issues: error.issues ?? [] }),
   });
 }
 
@@ -116,6 +122,22 @@ const requestLog: MiddlewareHandler<Env> = async (c, next) => {
   });
 };
 
+/**
+ * Refuses a path whose percent-encoding does not decode (`%ff`, a lone `%`,
+ * a cut-off UTF-8 sequence) before auth, audit or a route reads it.
+ */
+const pathCheck: MiddlewareHandler<Env> = async (c, next) => {
+  const raw = new URL(c.req.url).pathname;
+  if (raw.includes("%")) {
+    try {
+      decodeURIComponent(raw);
+    } catch {
+      throw new DomainError("invalid", "request.invalid_path", "The path is not valid percent-encoded UTF-8");
+    }
+  }
+  await next();
+};
+
 const MUTATING_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /**
@@ -135,6 +157,13 @@ export const auditMiddleware: MiddlewareHandler<Env> = async (c, next) => {
   );
 };
 
+const ROUTE_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+
+/** The methods with a route (not only middleware) on `path`: what a 405 lists in Allow. */
+function allowedMethods(app: Hono<Env, any, any>, path: string): string[] {
+  return ROUTE_METHODS.filter((method) => app.router.match(method, path)[0].some(([[, route]]) => route.method !== METHOD_NAME_ALL));
+}
+
 export interface AppOptions {
   /** Mount under /api/v1 (default) or at the root (health, jwks). */
   basePath?: string;
@@ -149,17 +178,27 @@ export function createApp(options: AppOptions = {}) {
   const app = new OpenAPIHono<Env>({ defaultHook: validationHook }).basePath(options.basePath ?? API_BASE);
   app.use("*", requestId({ headerName: "X-Request-Id" }));
   app.use("*", requestLog);
+  app.use("*", pathCheck);
   app.use("*", auditMiddleware);
   app.use(
     "*",
     bodyLimit({
       maxSize: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
-      onError: (c) => c.json(errorBody("Request body too large", "request.too_large", { max_bytes: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT }), 413),
+      onError: (c) => {
+        // The rest of the body is never read, so the connection cannot carry another request.
+        c.header("Connection", "close");
+        return c.json(errorBody("Request body too large", "request.too_large", { max_bytes: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT }), 413);
+      },
     }),
   );
   app.use("*", options.schemes ? actorMiddlewareFor(options.schemes) : actorMiddleware);
   app.onError(handleError);
-  app.notFound((c) => c.json(errorBody("Route not found", "route.not_found", { method: c.req.method, path: c.req.path }), 404));
+  app.notFound((c) => {
+    const allowed = allowedMethods(app, c.req.path);
+    if (allowed.length === 0) return c.json(errorBody("Route not found", "route.not_found", { method: c.req.method, path: c.req.path }), 404);
+    c.header("Allow", allowed.join(", "));
+    return c.json(errorBody(`${c.req.method} is not allowed here`, "route.method_not_allowed", { method: c.req.method, path: c.req.path, allowed }), 405);
+  });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   return app;
 }
