@@ -1,12 +1,12 @@
 /**
- * `npm run bench [-- ingest ml realtime compile]`: every benchmark, each
+ * `npm run bench [-- ingest ml realtime compile load memory]`: every benchmark, each
  * printing its figures next to the alternatives measured in the same run.
  */
 // Figures only: keep the local runtime's request logs and the SDK's Node-version notice out of them.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 process.env.FLINT_LOG_LEVEL ??= "ERROR";
 
-const all = ["ingest", "ml", "realtime", "compile", "load"] as const;
+const all = ["ingest", "ml", "realtime", "compile", "load", "memory"] as const;
 type Bench = (typeof all)[number];
 
 const requested = process.argv.slice(2).filter((arg): arg is Bench => (all as readonly string[]).includes(arg));
@@ -24,6 +24,7 @@ const runners: Record<Bench, () => Promise<unknown>> = {
     const { benchLoad, printLoad } = await import("./load");
     printLoad(await benchLoad());
   },
+  memory: async () => (await import("./memory")).benchMemory(),
 };
 
 for (const name of selected) {
