@@ -8,7 +8,7 @@ import { Auth } from "../../core/auth";
 import { DatasetEntity } from "../../core/dataset";
 import { createId } from "../../core/id";
 import { Synthetic } from "../../core/synthetic";
-import { uploadMultipart } from "../datasets/helpers";
+import { uploadMultipart, waitForIngest } from "../datasets/helpers";
 import { registerTarget, SimulatedDevice, storeModel, tinyModel, waitForStatus } from "../deployments/helpers";
 import { createUser, type TestUser } from "../support/users";
 import { call, isFinal, startRun, validatedDataset, waitForRun } from "../training/helpers";
@@ -96,6 +96,26 @@ describe("plan limits under concurrency", () => {
 
     expect(bad.status).toBe(400);
     expect(good.status).toBe(201);
+  });
+
+  it("gives an expired presigned upload's slot to a new dataset, and fails its file if it arrives over the limit", async () => {
+    const user = await createUser();
+    await givenLimits(user, { max_datasets: 1 });
+    const bytes = new TextEncoder().encode(csv(1));
+    const expired = await call(user, "POST", "/datasets/uploads", { name: "never sent", equipment_type: "air_handler", file_size_bytes: bytes.byteLength });
+    // The upload URL's 15 minutes are over.
+    await DatasetEntity.patch({ tenantId: user.tenantId, datasetId: expired.body.dataset_id })
+      .set({ uploadExpiresAt: new Date(Date.now() - 60_000).toISOString() })
+      .go();
+
+    const fresh = await presigned(user, 2);
+    const late = await fetch(expired.body.upload_url, { method: "PUT", body: bytes });
+    const failed = await waitForIngest(user, expired.body.dataset_id);
+
+    expect(fresh.status).toBe(201);
+    expect(late.status).toBe(200);
+    expect(failed).toMatchObject({ status: "failed", failure: { code: "plan.dataset_limit_reached" } });
+    expect((await presigned(user, 3)).status).toBe(403);
   });
 
   it("counts the datasets of a tenant that predates its counter when concurrent uploads create it", async () => {
