@@ -53,12 +53,14 @@ interface Parameter {
 interface Operation {
   method: string;
   path: string;
+  /** Needs a credential (declares `security`). */
+  secured: boolean;
   parameters: Parameter[];
   body?: { mediaTypes: string[]; schema?: JsonSchema };
 }
 
 interface Document {
-  paths: Record<string, Record<string, { parameters?: Parameter[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>>;
+  paths: Record<string, Record<string, { parameters?: Parameter[]; security?: unknown[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> } }>>;
   components?: { schemas?: Record<string, JsonSchema> };
 }
 
@@ -77,6 +79,7 @@ const operations: Operation[] = Object.entries(document.paths).flatMap(([path, m
     return {
       method: method.toUpperCase(),
       path,
+      secured: (operation.security?.length ?? 0) > 0,
       parameters: operation.parameters ?? [],
       body: content ? { mediaTypes, schema: resolve(content["application/json"]?.schema ?? content[mediaTypes[0]!]?.schema) } : undefined,
     };
@@ -203,8 +206,32 @@ function badBodies(operation: Operation, seed: number): BodyCase[] {
     const length = pick(fc.integer({ min: resolve(property)!.maxLength! + 1, max: 200_000 }), 7);
     cases.push(asJson(`a ${length}-character ${name}`, { ...skeleton, [name]: pick(fc.string({ unit: "grapheme", minLength: 1, maxLength: 8 }), 8).repeat(length).slice(0, length) }));
   }
+  cases.push(...edgeStrings(operation, skeleton, seed).map(([name, value]) => asJson(`${name} ${JSON.stringify(value)}`, { ...skeleton, [name]: value })));
   cases.push({ label: "a body over the size limit", contentType: "application/json", body: JSON.stringify({ ...skeleton, padding: "p".repeat(1_100_000) }) });
   return cases;
+}
+
+/**
+ * Where a body can pass the route's schema, the strings it lets through that
+ * core may not (a username of two letters, one with a space): the route is
+ * not the only judge, and what core refuses must still be a 400. Only on
+ * signed-in operations (the public ones spend per-IP rate limits that other
+ * tests rely on, and signup sends mail) and not where a valid body asks Stripe,
+ * which this runtime does not have (503 billing.not_configured by design).
+ */
+const EDGE_STRINGS = ["ab", "a b!", "..", " padded ", "\u202eevil", "名前", "a\u0000b", "-", "x".repeat(33)];
+const ASKS_STRIPE = new Set(["/api/v1/billing/checkout", "/api/v1/billing/portal"]);
+
+function edgeStrings(operation: Operation, skeleton: Record<string, unknown>, seed: number): [string, string][] {
+  if (!operation.secured || ASKS_STRIPE.has(operation.path)) return [];
+  const schema = operation.body!.schema!;
+  const free = Object.entries(schema.properties ?? {})
+    .map(([name, property]) => [name, resolve(property)] as const)
+    .filter(([name, property]) => property?.type === "string" && !property.format && !property.pattern && !property.enum && name in skeleton);
+  return free.flatMap(([name, property], index) => {
+    const fits = EDGE_STRINGS.filter((value) => value.length >= (property!.minLength ?? 0) && value.length <= (property!.maxLength ?? Infinity));
+    return fits.length > 0 ? [[name, fc.sample(fc.constantFrom(...fits), { seed: seed + index, numRuns: 1 })[0]!] as [string, string]] : [];
+  });
 }
 
 /** Cursors that no list ever handed out: random text, base64 of JSON of the wrong shape, keys of another partition. */
