@@ -11,7 +11,7 @@
  * exist, so nothing counted changes while it is missing and the count is
  * exact; the create is conditional, so concurrent first writes agree.
  */
-import { Entity, type EntityItem } from "electrodb";
+import { Entity, Service, type EntityItem } from "electrodb";
 import { entityConfig } from "../db";
 import { isConditionalFailure } from "../error";
 
@@ -77,4 +77,34 @@ export async function initCounter(tenantId: string, kind: CountedKind, count: ()
   } catch (error) {
     if (!isConditionalFailure(error)) throw error;
   }
+}
+
+const CounterService = new Service({ usage: UsageCounterEntity });
+/** The counter entity as a Service's `transaction.write` callback receives it. */
+export type CounterInTransaction = Parameters<Parameters<typeof CounterService.transaction.write>[0]>[0]["usage"];
+
+/** The transaction item that takes one unit: `+1` if the counter exists and is below `max`. */
+export function takeOne(usage: CounterInTransaction, tenantId: string, kind: CountedKind, max: number) {
+  return usage
+    .update({ tenantId, kind })
+    .add({ used: 1 })
+    .where((a, op) => `${op.exists(a.used)} AND ${op.lt(a.used, max)}`)
+    .commit();
+}
+
+/** The transaction item that gives one unit back: `-1` if the counter exists. */
+export function giveOne(usage: CounterInTransaction, tenantId: string, kind: CountedKind) {
+  return usage
+    .update({ tenantId, kind })
+    .add({ used: -1 })
+    .where((a, op) => op.exists(a.used))
+    .commit();
+}
+
+/** The transaction item that only requires the counter to exist (a change that takes or gives nothing). */
+export function counterExists(usage: CounterInTransaction, tenantId: string, kind: CountedKind) {
+  return usage
+    .check({ tenantId, kind })
+    .where((a, op) => op.exists(a.used))
+    .commit();
 }

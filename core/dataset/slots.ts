@@ -43,11 +43,7 @@ export async function createWithSlot(item: NewDataset, marker?: PendingMarker): 
     Billing.takeUnit(tenantId, "datasets", () => countHeld(tenantId), async (max) => {
       const result = (await DatasetService.transaction
         .write(({ dataset, pending, usage }) => [
-          usage
-            .update({ tenantId, kind: "datasets" })
-            .add({ used: 1 })
-            .where((a, op) => `${op.exists(a.used)} AND ${op.lt(a.used, max)}`)
-            .commit(),
+          Billing.takeOne(usage, tenantId, "datasets", max),
           dataset.create(item).commit(),
           ...(marker ? [pending.create(marker).commit()] : []),
         ])
@@ -87,11 +83,7 @@ export async function releaseExpiredUploads(tenantId: string, now = new Date()):
             .set({ slotReleased: true })
             .where((a, op) => `${op.eq(a.status, "pending_upload")} AND ${op.lt(a.uploadExpiresAt, expiredBefore)} AND ${op.notExists(a.slotReleased)}`)
             .commit(),
-          usage
-            .update({ tenantId, kind: "datasets" })
-            .add({ used: -1 })
-            .where((a, op) => op.exists(a.used))
-            .commit(),
+          Billing.giveOne(usage, tenantId, "datasets"),
         ])
         .go()) as Billing.TransactionResult;
       const refused = Billing.refusedItem(result);
@@ -114,11 +106,7 @@ export async function retakeSlot(tenantId: string, datasetId: string): Promise<b
   return Billing.takeUnit(tenantId, "datasets", () => countHeld(tenantId), async (max) => {
     const result = (await DatasetService.transaction
       .write(({ dataset, usage }) => [
-        usage
-          .update({ tenantId, kind: "datasets" })
-          .add({ used: 1 })
-          .where((a, op) => `${op.exists(a.used)} AND ${op.lt(a.used, max)}`)
-          .commit(),
+        Billing.takeOne(usage, tenantId, "datasets", max),
         dataset
           .patch({ tenantId, datasetId })
           .remove(["slotReleased"])
@@ -154,11 +142,7 @@ export async function failWithSlot(
           .remove(change.remove as never[])
           .where((a, op) => `${op.eq(a.leaseId, leaseId)} AND ${op.notExists(a.slotReleased)} AND ${op.ne(a.status, "failed")}`)
           .commit(),
-        usage
-          .update({ tenantId, kind: "datasets" })
-          .add({ used: -1 })
-          .where((a, op) => op.exists(a.used))
-          .commit(),
+        Billing.giveOne(usage, tenantId, "datasets"),
       ])
       .go()) as Billing.TransactionResult;
     const refused = Billing.refusedItem(result);
@@ -195,13 +179,7 @@ export async function deleteWithSlot(
           )
           .commit(),
         ...(holds
-          ? [
-              usage
-                .update({ tenantId, kind: "datasets" })
-                .add({ used: -1 })
-                .where((a, op) => op.exists(a.used))
-                .commit(),
-            ]
+          ? [Billing.giveOne(usage, tenantId, "datasets")]
           : []),
       ])
       .go()) as Billing.TransactionResult;

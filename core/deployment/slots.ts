@@ -72,16 +72,7 @@ export async function createWithSlot(item: Parameters<typeof DeploymentEntity.cr
     const live = await liveOn(tenantId, targetId);
     const result = (await DeploymentService.transaction
       .write(({ deployment, target, usage }) => [
-        live > 0
-          ? usage
-              .check({ tenantId, kind: "deployments" })
-              .where((a, op) => op.exists(a.used))
-              .commit()
-          : usage
-              .update({ tenantId, kind: "deployments" })
-              .add({ used: 1 })
-              .where((a, op) => `${op.exists(a.used)} AND ${op.lt(a.used, max)}`)
-              .commit(),
+        live > 0 ? Billing.counterExists(usage, tenantId, "deployments") : Billing.takeOne(usage, tenantId, "deployments", max),
         target
           .update({ tenantId, targetId })
           .add({ live: 1 })
@@ -136,16 +127,7 @@ export async function failWithSlot(
                 .commit(),
             ]
           : []),
-        live === 1
-          ? usage
-              .update({ tenantId, kind: "deployments" })
-              .add({ used: -1 })
-              .where((a, op) => op.exists(a.used))
-              .commit()
-          : usage
-              .check({ tenantId, kind: "deployments" })
-              .where((a, op) => op.exists(a.used))
-              .commit(),
+        live === 1 ? Billing.giveOne(usage, tenantId, "deployments") : Billing.counterExists(usage, tenantId, "deployments"),
       ])
       .go()) as Billing.TransactionResult;
     const refused = Billing.refusedItem(result);

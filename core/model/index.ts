@@ -157,11 +157,7 @@ export async function remove(modelId: string): Promise<void> {
           .delete({ tenantId, modelId })
           .where((a, op) => op.exists(a.modelId))
           .commit(),
-        usage
-          .update({ tenantId, kind: "models" })
-          .add({ used: -1 })
-          .where((a, op) => op.exists(a.used))
-          .commit(),
+        Billing.giveOne(usage, tenantId, "models"),
       ])
       .go();
     const refused = Billing.refusedItem(result);

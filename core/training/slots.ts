@@ -64,11 +64,7 @@ export async function createRun(run: NewRun): Promise<TrainingRunItem> {
     const running = { ...run, status: "running" as const, slotHeld: true, startedAt: now };
     const started = (await TrainingService.transaction
       .write(({ slot, run: runs, usage }) => [
-        usage
-          .update({ tenantId, kind: "models" })
-          .add({ used: 1 })
-          .where((a, op) => `${op.exists(a.used)} AND ${op.lt(a.used, maxModels)}`)
-          .commit(),
+        Billing.takeOne(usage, tenantId, "models", maxModels),
         slot
           .update({ scope: tenantScope(tenantId) })
           .add({ active: 1 })
@@ -91,11 +87,7 @@ export async function createRun(run: NewRun): Promise<TrainingRunItem> {
     const queued = { ...run, status: "queued" as const, slotHeld: false, queuedAt: new Date(queuedAt).toISOString() };
     const result = (await TrainingService.transaction
       .write(({ run: runs, queue, usage }) => [
-        usage
-          .update({ tenantId, kind: "models" })
-          .add({ used: 1 })
-          .where((a, op) => `${op.exists(a.used)} AND ${op.lt(a.used, maxModels)}`)
-          .commit(),
+        Billing.takeOne(usage, tenantId, "models", maxModels),
         runs.create(queued).commit(),
         queue.create({ tenantId, runId: run.runId, queuedAt }).commit(),
       ])
@@ -157,13 +149,7 @@ export async function finish(
           .where((a, op) => op.gt(a.active, 0))
           .commit(),
         ...(releasesModel
-          ? [
-              usage
-                .update({ tenantId, kind: "models" })
-                .add({ used: -1 })
-                .where((a, op) => op.exists(a.used))
-                .commit(),
-            ]
+          ? [Billing.giveOne(usage, tenantId, "models")]
           : []),
       ])
       .go()) as Billing.TransactionResult;
@@ -192,11 +178,7 @@ export async function finishQueued(
           .set(definedOnly({ ...changes, completedAt: new Date().toISOString() }))
           .where((a, op) => op.eq(a.status, "queued"))
           .commit(),
-        usage
-          .update({ tenantId, kind: "models" })
-          .add({ used: -1 })
-          .where((a, op) => op.exists(a.used))
-          .commit(),
+        Billing.giveOne(usage, tenantId, "models"),
         ...(entry ? [queue.delete({ runId, queuedAt: entry.queuedAt }).commit()] : []),
       ])
       .go()) as Billing.TransactionResult;
