@@ -36,6 +36,21 @@ export async function openNumericChunks(tenantId: string, datasetId: string): Pr
     throw conflict("dataset.not_ready", `Dataset is ${item.status === "failed" ? "failed" : "not ready yet"} (status: ${item.status})`, { status: item.status });
   }
   const columns = profile.columns.filter((name) => profile.column_kinds[name] === "numeric");
+  // In a pass over chunks in order, fetch the next one while this one is decoded and used.
+  let ahead: { index: number; bytes: Promise<Uint8Array> } | undefined;
+  let last = -1;
+  const fetchChunk = (index: number) => {
+    const bytes = ahead?.index === index ? ahead.bytes : getObjectBytes(chunkKey(prefix, index));
+    const inOrder = index === last + 1;
+    last = index;
+    ahead = undefined;
+    if (inOrder && index + 1 < chunkCount) {
+      const next = getObjectBytes(chunkKey(prefix, index + 1));
+      next.catch(() => undefined); // a failed read-ahead surfaces when (if) that chunk is read
+      ahead = { index: index + 1, bytes: next };
+    }
+    return bytes;
+  };
   return {
     columns,
     labelColumn: profile.label_column ?? undefined,
@@ -44,7 +59,7 @@ export async function openNumericChunks(tenantId: string, datasetId: string): Pr
     chunkCount,
     samplingIntervalSeconds: profile.sampling_interval_seconds ?? undefined,
     read: async (index) => {
-      const chunk = decodeChunk(await getObjectBytes(chunkKey(prefix, index)));
+      const chunk = decodeChunk(await fetchChunk(index));
       const numeric: Record<string, Float32Array> = {};
       for (const column of chunk.columns) if (column.kind === "numeric") numeric[column.name] = column.values;
       return numeric;
