@@ -21,6 +21,7 @@ import { z } from "zod";
 import { assertRole, useActor, useTenant } from "../actor";
 import { Config } from "../config";
 import { limitReached, notFound } from "../error";
+import { fn } from "../fn";
 import { createId, createSecret } from "../id";
 import { logger } from "../logger";
 import { enqueue } from "../queue";
@@ -136,9 +137,8 @@ export function serializeDelivery(item: DeliveryItem): DeliveryInfo {
  * secret; it is never shown again.
  * @throws request.invalid (bad URL or events), plan.webhook_limit_reached, auth.forbidden (admins only)
  */
-export async function create(input: CreateInput): Promise<Info & { secret: string }> {
+export const create = fn(CreateInput, async (parsed): Promise<Info & { secret: string }> => {
   assertRole("admin");
-  const parsed = CreateInput.parse(input);
   const tenantId = useTenant();
   const existing = await WebhookEntity.query.byTenant({ tenantId }).go({ pages: "all", attributes: ["webhookId"] });
   if (existing.data.length >= MAX_WEBHOOKS_PER_TENANT) {
@@ -159,7 +159,7 @@ export async function create(input: CreateInput): Promise<Info & { secret: strin
     createdBy: actor.type === "user" ? actor.userId : undefined,
   }).go();
   return { ...serialize(created.data as WebhookItem), secret };
-}
+});
 
 export async function list(): Promise<Info[]> {
   const result = await WebhookEntity.query.byTenant({ tenantId: useTenant() }).go({ pages: "all" });
