@@ -21,27 +21,28 @@ import { Cursor } from "../cursor";
 import { Billing } from "../billing";
 import { MAX_DIRECT_UPLOAD_BYTES } from "../billing/plans";
 import { DomainError, conflict, invalid, isConditionalFailure, notFound } from "../error";
-import { createId, createSecret } from "../id";
+import { createId } from "../id";
 import { logger } from "../logger";
-import { enqueue } from "../queue";
 import { Realtime } from "../realtime";
-import { deleteObject, deletePrefix, getObjectStream, headObject, presignPut, putObject } from "../storage";
-import { CsvAnalyzer, DatasetFileError, type Profile } from "./analyze";
+import { deleteObject, deletePrefix, presignPut, putObject } from "../storage";
+import type { Profile } from "./analyze";
 import { DatasetEntity, EQUIPMENT_TYPES, PendingUploadEntity, STATUSES, type DatasetItem } from "./entity";
 import { features, recommend as scoreArchitectures, type Recommendation } from "./recommend";
 import type { Table } from "./columnar";
-import { cellValue, chunkKey, evict, loadRows, loadTable, sortOrder, type Cell } from "./table";
-import { countHeld, createWithSlot, deleteWithSlot, failWithSlot, retakeSlot } from "./slots";
+import { cellValue, evict, loadRows, loadTable, sortOrder, type Cell } from "./table";
+import { chunksOf, newLeaseId, runIngest } from "./ingest";
+import { countHeld, createWithSlot, deleteWithSlot } from "./slots";
+import { datasetPrefix, forgetPendingUpload, itemOf, sourceKeyOf } from "./store";
 import { issuesOf } from "./validate";
 
 export { EQUIPMENT_TYPES, STATUSES, DatasetEntity, type DatasetItem } from "./entity";
 export { DatasetFileError, type Profile, type ColumnStats } from "./analyze";
 export type { Recommendation } from "./recommend";
+export { ingest, readyEvent, failedEvent, type IngestResult } from "./ingest";
+export { sourceKeyOf, parseSourceKey } from "./store";
 
 /** How long a presigned upload URL stays valid. */
 export const UPLOAD_URL_TTL_SECONDS = 15 * 60;
-/** An ingest attempt owns a dataset this long (the ingest Lambda's timeout). */
-const LEASE_SECONDS = 15 * 60;
 /** The direct upload ingests inside its HTTP request, which never lasts this long. */
 const DIRECT_LEASE_SECONDS = 90;
 export const MAX_PREVIEW_PAGE_SIZE = 1000;
@@ -188,33 +189,12 @@ function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
   });
 }
 
-/** uploads/<tenant>/<dataset>/source.csv: the tenant and dataset are recoverable from the key. */
-export function sourceKeyOf(tenantId: string, datasetId: string): string {
-  return `uploads/${tenantId}/${datasetId}/source.csv`;
-}
-
-/** Reads tenant and dataset ids back from an upload key; undefined for foreign keys. */
-export function parseSourceKey(key: string): { tenantId: string; datasetId: string } | undefined {
-  const match = /^uploads\/([^/]+)\/(ds_[a-z0-9]+)\/source\.csv$/.exec(key);
-  return match ? { tenantId: match[1]!, datasetId: match[2]! } : undefined;
-}
-
-function datasetPrefix(tenantId: string, datasetId: string): string {
-  return `tenants/${tenantId}/datasets/${datasetId}/`;
-}
-
 function creatorName(): string {
   const actor = useActor();
   return actor.type === "user" ? actor.username : "system";
 }
 
 // ---------------------------------------------------------------- reads
-
-async function itemOf(tenantId: string, datasetId: string): Promise<DatasetItem | undefined> {
-  if (!/^ds_[a-z0-9]+$/.test(datasetId)) return undefined;
-  const result = await DatasetEntity.get({ tenantId, datasetId }).go({ consistent: true });
-  return result.data ?? undefined;
-}
 
 async function requireItem(datasetId: string): Promise<DatasetItem> {
   const item = await itemOf(useTenant(), datasetId);
@@ -346,7 +326,7 @@ export async function upload(input: z.input<typeof Metadata> & { file: Uint8Arra
   const tenantId = useTenant();
   const datasetId = createId("ds");
   const sourceKey = sourceKeyOf(tenantId, datasetId);
-  const leaseId = createSecret(9).replace(/[^a-zA-Z0-9]/g, "x");
+  const leaseId = newLeaseId();
   await createWithSlot({
     ...newItem(tenantId, datasetId, data),
     uploadMethod: "multipart",
@@ -361,7 +341,7 @@ export async function upload(input: z.input<typeof Metadata> & { file: Uint8Arra
     await deleteWithSlot(tenantId, datasetId);
     await deleteObject(sourceKey).catch(() => undefined);
   };
-  let outcome: RunOutcome;
+  let outcome: Awaited<ReturnType<typeof runIngest>>;
   try {
     // Stored first: should this request die mid-ingest, the object's S3 event
     // lets the ingest job take over once the short lease lapses.
@@ -376,200 +356,6 @@ export async function upload(input: z.input<typeof Metadata> & { file: Uint8Arra
     throw invalid(outcome.error.code, outcome.error.message, outcome.error.details);
   }
   return get(datasetId);
-}
-
-function* chunksOf(bytes: Uint8Array, size = 256 * 1024): Generator<Buffer> {
-  for (let at = 0; at < bytes.byteLength; at += size) {
-    yield Buffer.from(bytes.buffer, bytes.byteOffset + at, Math.min(size, bytes.byteLength - at));
-  }
-}
-
-// ---------------------------------------------------------------- ingest
-
-/** What an ingest call did: `deferred` means another attempt holds the dataset and a re-check is queued. */
-export type IngestResult = "ingested" | "failed" | "ignored" | "deferred";
-
-/**
- * Ingests an uploaded file (the ingest job calls this for S3 events and direct
- * messages). Idempotent: only a `pending_upload`/`processing` dataset whose
- * lease is free is taken; a dataset that is ready, failed, locked or gone is
- * ignored, and an orphaned upload is removed.
- * @param input.key the object key from an S3 event, if any (must be the dataset's source key)
- * @param input.finalAttempt an unexpected error marks the dataset failed instead of retrying
- * When another attempt holds the lease, a re-check is queued for when the
- * lease lapses (so a crashed attempt is taken over) and `deferred` is returned.
- * @throws unexpected errors when a retry may help (the lease is released first)
- */
-export async function ingest(input: { tenantId: string; datasetId: string; key?: string; finalAttempt?: boolean }): Promise<IngestResult> {
-  const { tenantId, datasetId } = input;
-  const item = await itemOf(tenantId, datasetId);
-  if (!item) {
-    if (input.key && parseSourceKey(input.key)) {
-      // Nobody will ever read it: the dataset was deleted or never existed.
-      await deleteObject(input.key).catch(() => undefined);
-    }
-    return "ignored";
-  }
-  if (input.key && input.key !== item.sourceKey) return "ignored";
-  if (item.status !== "pending_upload" && item.status !== "processing") return "ignored";
-
-  const head = await headObject(item.sourceKey);
-  if (!head) {
-    // A direct message for a presigned upload that has not arrived yet: its S3 event will come.
-    if (item.status === "pending_upload") return "ignored";
-  }
-  if (item.slotReleased && head) {
-    // The file arrived after its upload's slot was given back: it needs one again.
-    try {
-      await retakeSlot(tenantId, datasetId);
-    } catch (error) {
-      if (!(error instanceof DomainError && error.kind === "forbidden")) throw error;
-      await failReleased(tenantId, datasetId, error);
-      return "failed";
-    }
-  }
-  const leaseId = createSecret(9).replace(/[^a-zA-Z0-9]/g, "x");
-  const now = Date.now();
-  try {
-    await DatasetEntity.patch({ tenantId, datasetId })
-      .set({ status: "processing", leaseId, leaseUntil: now + LEASE_SECONDS * 1000 })
-      .remove(["expires_at"])
-      .where(
-        (attr, op) =>
-          `(${op.eq(attr.status, "pending_upload")} OR ${op.eq(attr.status, "processing")}) AND (${op.notExists(attr.leaseUntil)} OR ${op.lt(attr.leaseUntil, now)})`,
-      )
-      .go();
-  } catch (error) {
-    if (!isConditionalFailure(error)) throw error;
-    const current = await itemOf(tenantId, datasetId);
-    if (!current || (current.status !== "pending_upload" && current.status !== "processing")) return "ignored";
-    const waitSeconds = Math.ceil(((current.leaseUntil ?? now) - now) / 1000) + 1;
-    await enqueue("ingest", { dataset_id: datasetId, tenant_id: tenantId }, { delaySeconds: Math.min(900, Math.max(1, waitSeconds)) });
-    return "deferred";
-  }
-  // An attempt that died earlier may have left chunks behind: no columnar data is valid before ready.
-  await deletePrefix(`${datasetPrefix(tenantId, datasetId)}columnar/`);
-  if (item.status === "pending_upload") await forgetPendingUpload(item);
-  if (!head) {
-    await markFailed(tenantId, datasetId, leaseId, new DatasetFileError("dataset.upload_missing", "The uploaded file was not found"));
-    return "failed";
-  }
-  try {
-    await Billing.assertDatasetSize(head.size);
-  } catch (error) {
-    if (!(error instanceof DomainError)) throw error;
-    await markFailed(tenantId, datasetId, leaseId, new DatasetFileError(error.code, error.message, error.details as Record<string, unknown>));
-    return "failed";
-  }
-  try {
-    const outcome = await runIngest(tenantId, datasetId, leaseId, await getObjectStream(item.sourceKey));
-    return outcome.status;
-  } catch (error) {
-    if (input.finalAttempt) {
-      logger.error("ingest failed on its last attempt", { tenantId, datasetId, error: error as Error });
-      await markFailed(tenantId, datasetId, leaseId, new DatasetFileError("dataset.ingest_error", "The file could not be processed; please upload it again"));
-      return "failed";
-    }
-    await releaseLease(tenantId, datasetId, leaseId);
-    throw error;
-  }
-}
-
-type RunOutcome = { status: "ingested" } | { status: "ignored" } | { status: "failed"; error: DatasetFileError };
-
-/**
- * Streams the source through the analyzer, writes the columnar chunks under a
- * prefix owned by this attempt, then flips the dataset to ready only if the
- * attempt still holds the lease. On any failure the attempt's chunks are
- * removed, so a failed dataset never holds partial columnar data.
- */
-async function runIngest(tenantId: string, datasetId: string, leaseId: string, source: AsyncIterable<unknown>): Promise<RunOutcome> {
-  const prefix = `${datasetPrefix(tenantId, datasetId)}columnar/${leaseId}/`;
-  // Chunk uploads overlap with parsing, at most two in flight (memory stays bounded).
-  const uploads: Promise<void>[] = [];
-  let storedBytes = 0;
-  const analyzer = new CsvAnalyzer({
-    columnar: true,
-    onChunk: async (index, bytes) => {
-      storedBytes += bytes.length;
-      const upload = putObject(chunkKey(prefix, index), bytes, "application/zstd");
-      upload.catch(() => undefined);
-      uploads.push(upload);
-      if (uploads.length >= 2) await uploads.shift();
-    },
-  });
-  let profile: Profile;
-  try {
-    for await (const chunk of source) await analyzer.push(chunk as Uint8Array);
-    profile = await analyzer.finish();
-    await Promise.all(uploads);
-  } catch (error) {
-    await Promise.allSettled(uploads);
-    await deletePrefix(prefix).catch(() => undefined);
-    if (!(error instanceof DatasetFileError)) throw error;
-    await markFailed(tenantId, datasetId, leaseId, error);
-    return { status: "failed", error };
-  }
-  try {
-    await DatasetEntity.patch({ tenantId, datasetId })
-      .set({ status: "ready", profile, columnarPrefix: prefix, chunkCount: profile.chunk_count, columnarBytes: storedBytes })
-      .remove(["leaseId", "leaseUntil", "failureCode", "failureReason"])
-      .where((attr, op) => `${op.eq(attr.leaseId, leaseId)} AND ${op.eq(attr.status, "processing")}`)
-      .go();
-  } catch (error) {
-    await deletePrefix(prefix).catch(() => undefined);
-    if (isConditionalFailure(error)) return { status: "ignored" };
-    throw error;
-  }
-  await Realtime.publish(tenantId, [`dataset:${datasetId}`], readyEvent(datasetId, profile));
-  return { status: "ingested" };
-}
-
-async function markFailed(tenantId: string, datasetId: string, leaseId: string, error: DatasetFileError): Promise<void> {
-  const failed = await failWithSlot(
-    tenantId,
-    datasetId,
-    {
-      set: { failureCode: error.code, failureReason: error.message },
-      remove: ["leaseId", "leaseUntil", "profile", "columnarPrefix", "chunkCount", "columnarBytes"],
-    },
-    leaseId,
-  );
-  if (!failed) return;
-  await Realtime.publish(tenantId, [`dataset:${datasetId}`], failedEvent(datasetId, { code: error.code, reason: error.message }));
-}
-
-/** A late file for an upload whose slot went back, refused for the plan's limit: the dataset fails (it holds no slot). */
-async function failReleased(tenantId: string, datasetId: string, error: DomainError): Promise<void> {
-  try {
-    await DatasetEntity.patch({ tenantId, datasetId })
-      .set({ status: "failed", failureCode: error.code, failureReason: error.message })
-      .where((attr, op) => `${op.eq(attr.status, "pending_upload")} AND ${op.exists(attr.slotReleased)}`)
-      .go();
-  } catch (failure) {
-    if (isConditionalFailure(failure)) return;
-    throw failure;
-  }
-  await forgetPendingUpload(await itemOf(tenantId, datasetId) ?? { tenantId, datasetId });
-  await Realtime.publish(tenantId, [`dataset:${datasetId}`], failedEvent(datasetId, { code: error.code, reason: error.message }));
-}
-
-/** The `dataset.ready` event (on `dataset:<id>`), published when ingest finishes and replayed in its snapshot. */
-export function readyEvent(datasetId: string, profile: { row_count: number | null; columns: string[] }): Realtime.RealtimeEvent {
-  return { type: "dataset.ready", dataset_id: datasetId, row_count: profile.row_count, columns: profile.columns };
-}
-
-/** The `dataset.failed` event, published when ingest rejects the file and replayed in its snapshot. */
-export function failedEvent(datasetId: string, failure: { code: string; reason: string }): Realtime.RealtimeEvent {
-  return { type: "dataset.failed", dataset_id: datasetId, code: failure.code, reason: failure.reason };
-}
-
-async function releaseLease(tenantId: string, datasetId: string, leaseId: string): Promise<void> {
-  await DatasetEntity.patch({ tenantId, datasetId })
-    .remove(["leaseId", "leaseUntil"])
-    .where((attr, op) => op.eq(attr.leaseId, leaseId))
-    .go()
-    .catch(() => undefined);
 }
 
 // ---------------------------------------------------------------- delete
@@ -593,11 +379,6 @@ export async function remove(datasetId: string): Promise<void> {
   for (const result of results) {
     if (result.status === "rejected") logger.warn("dataset objects not removed", { datasetId, error: result.reason as Error });
   }
-}
-
-async function forgetPendingUpload(item: Pick<DatasetItem, "tenantId" | "datasetId" | "uploadExpiresAt">): Promise<void> {
-  if (!item.uploadExpiresAt) return;
-  await PendingUploadEntity.delete({ uploadExpiresAt: item.uploadExpiresAt, tenantId: item.tenantId, datasetId: item.datasetId }).go();
 }
 
 /**
