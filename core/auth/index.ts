@@ -23,7 +23,7 @@ import { Tenant } from "../tenant";
 import { User } from "../user";
 import { signingKey } from "./keys";
 import * as Mfa from "./mfa";
-import { verifyPassword } from "./password";
+import { MAX_PASSWORD_LENGTH, verifyPassword } from "./password";
 import { consume } from "./ratelimit";
 import {
   EMAIL_CODE_MAX_ATTEMPTS,
@@ -118,9 +118,28 @@ export async function seedAdmin(input: { username: string; email: string; passwo
 }
 
 // ---------------------------------------------------------------------------
-// Signup and email verification
+// Inputs: what the routes document and check, with the limits core holds
+
+/** The 6-digit codes of email verification and TOTP. */
+export const Code = z.string().regex(/^\d{6}$/, "code must be 6 digits");
+/**
+ * A username as typed to log in. Only looked up, never checked against
+ * User.Username: a name that cannot exist is a wrong login (401), not bad input.
+ */
+export const LoginUsername = z.string().min(1).max(64);
+/** A password given to prove who one is (login, password change); a new password is User.Password. */
+export const PresentedPassword = z.string().min(1).max(MAX_PASSWORD_LENGTH);
+/** An opaque token handed out earlier: a refresh token, an MFA challenge, a reset token. */
+export const PresentedToken = z.string().min(1).max(200);
 
 export const SignupInput = z.object({ username: User.Username, email: User.Email, password: User.Password });
+export const LoginInput = z.object({ username: LoginUsername, password: PresentedPassword });
+export const EmailInput = z.object({ email: User.Email });
+export const VerifyEmailInput = z.object({ email: User.Email, code: Code });
+export const CodeInput = z.object({ code: Code });
+
+// ---------------------------------------------------------------------------
+// Signup and email verification
 
 /**
  * Creates an unverified user as admin of a new personal tenant on the Free

@@ -36,14 +36,13 @@ async function manageable(username: string): Promise<User.Item> {
   return user;
 }
 
-export interface UserSummary extends User.Info {
-  subscription_tier: string;
-}
+/** A user as an admin sees it in lists: with its tenant's subscription tier. */
+export const UserSummary = User.Info.extend({ subscription_tier: z.string() });
+export type UserSummary = z.infer<typeof UserSummary>;
 
-export interface UserDetail extends UserSummary {
-  preferences: User.PreferencesInfo;
-  push_devices: number;
-}
+/** One user as an admin sees it: with preferences and the number of push devices. */
+export const UserDetail = UserSummary.extend({ preferences: User.PreferencesInfo, push_devices: z.number().int() });
+export type UserDetail = z.infer<typeof UserDetail>;
 
 async function withTiers(users: User.Item[]): Promise<UserSummary[]> {
   const tenants = [...new Set(users.map((user) => user.tenantId))];
@@ -51,9 +50,14 @@ async function withTiers(users: User.Item[]): Promise<UserSummary[]> {
   return users.map((user) => ({ ...User.serialize(user), subscription_tier: tiers.get(user.tenantId) ?? "free" }));
 }
 
-const TenantId = z.string().min(1).max(64);
+/** The tenant a superadmin names to act on. */
+export const TenantId = z.string().min(1).max(64);
+/** A username that names a user to manage (looked up; an unknown one is user.not_found). */
+export const UsernameRef = z.string().min(1).max(64);
+/** Most entries an admin list answers at once. */
+export const MAX_PAGE_LIMIT = 1000;
 const Page = z.object({
-  limit: z.number().int().min(1).max(1000).optional(),
+  limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).optional(),
   cursor: Cursor.Param.nullish(),
 });
 
@@ -112,7 +116,7 @@ export async function getUser(username: string): Promise<UserDetail> {
 }
 
 export const UpdateInput = z.object({
-  username: z.string().min(1).max(64),
+  username: UsernameRef,
   role: User.RoleSchema.optional(),
   email: User.Email.optional(),
   password: User.Password.optional(),
@@ -193,9 +197,24 @@ export const listTenants = fn(Page, async (input): Promise<{ tenants: Tenant.Inf
   return { tenants: page.items, cursor: page.cursor };
 });
 
-const Timestamp = z.iso.datetime({ offset: true });
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
-/** What an admin may filter the audit trail by; dates are ISO timestamps, inclusive. */
+/** An audit filter bound: an ISO 8601 date (the whole day, UTC) or date-time. */
+export const AuditDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/, "use an ISO 8601 date or date-time")
+  .refine((value) => !Number.isNaN(Date.parse(value)), "not a valid date");
+
+/**
+ * The instant a bound stands for: a date-only start is the day's first
+ * millisecond, a date-only end its last (UTC), so both bounds include their day.
+ */
+export function auditBound(value: string, side: "start" | "end"): string {
+  if (!DATE_ONLY.test(value)) return new Date(value).toISOString();
+  return new Date(`${value}${side === "start" ? "T00:00:00.000Z" : "T23:59:59.999Z"}`).toISOString();
+}
+
+/** What an admin may filter the audit trail by; both dates are inclusive. */
 export const AuditFilter = Page.extend({
   tenantId: TenantId.optional(),
   userId: z.string().min(1).max(64).optional(),
@@ -203,14 +222,19 @@ export const AuditFilter = Page.extend({
   action: z.string().min(1).max(200).optional(),
   resourceType: z.string().min(1).max(64).optional(),
   severity: z.enum(["info", "warning", "critical"]).optional(),
-  startDate: Timestamp.optional(),
-  endDate: Timestamp.optional(),
+  startDate: AuditDate.optional(),
+  endDate: AuditDate.optional(),
 });
 export type AuditFilter = z.output<typeof AuditFilter>;
 
-/** Resolves the tenant and a username filter (to that tenant's user id; unknown names match nothing). */
+/** Resolves the tenant, the date bounds and a username filter (to that tenant's user id; unknown names match nothing). */
 async function auditScope(filter: AuditFilter): Promise<Audit.ListFilter | undefined> {
-  const { username, ...rest } = filter;
+  const { username, startDate, endDate, ...bounded } = filter;
+  const rest = {
+    ...bounded,
+    startDate: startDate === undefined ? undefined : auditBound(startDate, "start"),
+    endDate: endDate === undefined ? undefined : auditBound(endDate, "end"),
+  };
   const tenantId = await scope(filter.tenantId, { platform: true });
   if (username === undefined) return { ...rest, tenantId };
   const user = await User.inTenant(tenantId, username);

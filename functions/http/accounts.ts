@@ -3,48 +3,32 @@
  * reset and change, MFA enrolment, profile, preferences and push tokens.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { handle } from "hono/aws-lambda";
 import { Auth } from "../../core/auth";
-import { unauthorized } from "../../core/error";
+import { Tenant } from "../../core/tenant";
 import { User } from "../../core/user";
-import { ErrorSchemaDoc, clientIp, createApp, type Env } from "./common";
+import { clientIp, createApp, type Env } from "./common";
+import { bearer, body, errors, json, requireUser } from "./route";
 
 export const app = createApp();
 
-/** Signed-in routes answer 401 before their input is even looked at. */
-const requireUser: MiddlewareHandler<Env> = async (c, next) => {
-  if (c.get("actor").type !== "user") throw unauthorized();
-  await next();
-};
 for (const path of ["/auth/logout", "/auth/session", "/auth/me", "/auth/change-password", "/mfa/*", "/profile", "/profile/*", "/push/*"]) {
   app.use(path, requireUser);
 }
 
 // ---------------------------------------------------------------------------
-// Schemas
+// Schemas: core's, named for the document
 
 const Message = z.object({ message: z.string() }).openapi("Message");
-const Username = z.string().min(1).max(64).openapi({ example: "ada" });
-const Email = z.string().trim().min(3).max(254).email().openapi({ example: "ada@example.com" });
-const Password = z.string().min(1).max(128);
-const NewPassword = z.string().min(8, "password must be at least 8 characters").max(128);
-const Code = z.string().regex(/^\d{6}$/, "code must be 6 digits").openapi({ example: "482917" });
+const Username = User.Username.openapi({ example: "ada" });
+// The pipe documents its input side only: the format is core's refinement.
+const Email = User.Email.openapi({ format: "email", example: "ada@example.com" });
+const LoginUsername = Auth.LoginUsername.openapi({ example: "ada" });
+const Code = Auth.Code.openapi({ example: "482917" });
 
-const UserSummary = z.object({ id: z.string(), username: z.string(), email: z.string(), role: z.enum(["admin", "operator", "viewer"]) });
-const UserInfo = z
-  .object({
-    id: z.string(),
-    username: z.string(),
-    email: z.string(),
-    role: z.enum(["admin", "operator", "viewer"]),
-    tenant_id: z.string(),
-    email_verified: z.boolean(),
-    mfa_enabled: z.boolean(),
-    superadmin: z.boolean(),
-    created_at: z.string(),
-  })
-  .openapi("User");
+const UserSummary = User.Info.pick({ id: true, username: true, email: true, role: true });
+const UserInfo = User.Info.openapi("User");
 const Tokens = z.object({
   token: z.string().openapi({ description: "Bearer access token (ES256 JWT, 15 minutes)" }),
   refresh_token: z.string().openapi({ description: "Opaque, single-use: POST /auth/refresh returns a new one" }),
@@ -61,40 +45,9 @@ const LoginResponse = z
     mfa_token: z.string().optional().openapi({ description: "When mfa_required: send it with a TOTP code to POST /auth/mfa/validate" }),
   })
   .openapi("LoginResponse");
-const Preferences = z
-  .object({
-    theme: z.string(),
-    notifications_enabled: z.boolean(),
-    email_notifications: z.boolean(),
-    training_auto_stop: z.boolean(),
-    default_architecture: z.string(),
-    timezone: z.string(),
-    updated_at: z.string().nullable(),
-  })
-  .openapi("Preferences");
-const PreferencesInput = z
-  .object({
-    theme: z.string().max(40),
-    notifications_enabled: z.boolean(),
-    email_notifications: z.boolean(),
-    training_auto_stop: z.boolean(),
-    default_architecture: z.string().max(50),
-    timezone: z.string().max(64),
-  })
-  .partial()
-  .strict()
-  .openapi("PreferencesInput");
+const Preferences = User.PreferencesInfo.openapi("Preferences");
 
-function json<T extends z.ZodType>(schema: T) {
-  return { required: true, content: { "application/json": { schema } } };
-}
-
-function ok<T extends z.ZodType>(schema: T, description = "OK") {
-  return { description, content: { "application/json": { schema } } };
-}
-
-const errors = { 400: ErrorSchemaDoc, 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 429: ErrorSchemaDoc };
-const authed = { security: [{ bearer: [] }] };
+const standardErrors = errors(400, 401, 403, 429);
 
 function summary(user: User.Item) {
   return { id: user.userId, username: user.username, email: user.email, role: user.role };
@@ -118,8 +71,8 @@ app.openapi(
     path: "/auth/signup",
     tags: ["Auth"],
     summary: "Create an account (and its personal tenant); emails a 6-digit code",
-    request: { body: json(z.object({ username: Username, email: Email, password: NewPassword })) },
-    responses: { 201: ok(z.object({ message: z.string(), user_id: z.string() }), "Created"), ...errors },
+    request: { body: body(Auth.SignupInput.extend({ username: Username, email: Email })) },
+    responses: { 201: json(z.object({ message: z.string(), user_id: z.string() }), "Created"), ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "signup", 30);
@@ -134,8 +87,8 @@ app.openapi(
     path: "/auth/verify-email",
     tags: ["Auth"],
     summary: "Verify the email address with the emailed code (15 minutes, 5 attempts)",
-    request: { body: json(z.object({ email: Email, code: Code })) },
-    responses: { 200: ok(Message), ...errors },
+    request: { body: body(Auth.VerifyEmailInput.extend({ email: Email, code: Code })) },
+    responses: { 200: json(Message), ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "verify-email", 30);
@@ -150,8 +103,8 @@ app.openapi(
     path: "/auth/resend-verification",
     tags: ["Auth"],
     summary: "Send a new verification code (same answer whether or not the account exists)",
-    request: { body: json(z.object({ email: Email })) },
-    responses: { 200: ok(Message), ...errors },
+    request: { body: body(Auth.EmailInput.extend({ email: Email })) },
+    responses: { 200: json(Message), ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "resend-verification", 20);
@@ -170,8 +123,8 @@ app.openapi(
     tags: ["Auth"],
     summary: "Log in with username and password",
     description: `At most ${LOGIN_LIMIT_PER_MINUTE} attempts per minute per IP. With MFA on, answers mfa_required and an MFA challenge token for POST /auth/mfa/validate.`,
-    request: { body: json(z.object({ username: Username, password: Password })) },
-    responses: { 200: ok(LoginResponse), ...errors },
+    request: { body: body(Auth.LoginInput.extend({ username: LoginUsername })) },
+    responses: { 200: json(LoginResponse), ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "login", LOGIN_LIMIT_PER_MINUTE);
@@ -211,15 +164,15 @@ app.openapi(
     tags: ["Auth"],
     summary: "Finish an MFA login with the challenge token and a TOTP code",
     request: {
-      body: json(
+      body: body(
         z.object({
-          mfa_token: z.string().min(1).max(200).openapi({ description: "mfa_token (or token) from the login answer" }),
+          mfa_token: Auth.PresentedToken.openapi({ description: "mfa_token (or token) from the login answer" }),
           code: Code,
-          username: Username.optional(),
+          username: LoginUsername.optional(),
         }),
       ),
     },
-    responses: { 200: ok(Tokens.extend({ message: z.string() })), ...errors },
+    responses: { 200: json(Tokens.extend({ message: z.string() })), ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "mfa-validate", 30);
@@ -238,8 +191,8 @@ app.openapi(
     path: "/auth/refresh",
     tags: ["Auth"],
     summary: "Trade a refresh token for new tokens (rotation; reusing an old one revokes the session)",
-    request: { body: json(z.object({ refresh_token: z.string().min(1).max(200) })) },
-    responses: { 200: ok(Tokens), ...errors },
+    request: { body: body(z.object({ refresh_token: Auth.PresentedToken })) },
+    responses: { 200: json(Tokens), ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "refresh", 60);
@@ -253,8 +206,8 @@ app.openapi(
     path: "/auth/logout",
     tags: ["Auth"],
     summary: "End the current session",
-    ...authed,
-    responses: { 200: ok(Message), ...errors },
+    security: bearer,
+    responses: { 200: json(Message), ...standardErrors },
   }),
   async (c) => {
     await Auth.logout();
@@ -268,9 +221,9 @@ app.openapi(
     path: "/auth/session",
     tags: ["Auth"],
     summary: "Validate the current session",
-    ...authed,
+    security: bearer,
     responses: {
-      200: ok(
+      200: json(
         z.object({
           valid: z.literal(true),
           user: z.object({ id: z.string(), username: z.string(), role: z.enum(["admin", "operator", "viewer"]) }),
@@ -278,7 +231,7 @@ app.openapi(
           session: z.object({ id: z.string(), created_at: z.string().nullable(), expires_at: z.string() }),
         }),
       ),
-      ...errors,
+      ...standardErrors,
     },
   }),
   async (c) => c.json(await Auth.currentSession(), 200),
@@ -290,8 +243,8 @@ app.openapi(
     path: "/auth/me",
     tags: ["Auth"],
     summary: "The current user",
-    ...authed,
-    responses: { 200: ok(UserInfo), ...errors },
+    security: bearer,
+    responses: { 200: json(UserInfo), ...standardErrors },
   }),
   async (c) => c.json(User.serialize(await Auth.me()), 200),
 );
@@ -305,8 +258,8 @@ app.openapi(
     path: "/auth/forgot-password",
     tags: ["Auth"],
     summary: "Email a password reset link (same answer whether or not the account exists)",
-    request: { body: json(z.object({ email: Email })) },
-    responses: { 200: ok(Message), ...errors },
+    request: { body: body(Auth.EmailInput.extend({ email: Email })) },
+    responses: { 200: json(Message), ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "forgot-password", 20);
@@ -321,8 +274,8 @@ app.openapi(
     path: "/auth/reset-password",
     tags: ["Auth"],
     summary: "Set a new password with a reset token (single use, 30 minutes); revokes all sessions",
-    request: { body: json(z.object({ token: z.string().min(1).max(200), new_password: NewPassword })) },
-    responses: { 200: ok(Message), ...errors },
+    request: { body: body(z.object({ token: Auth.PresentedToken, new_password: User.Password })) },
+    responses: { 200: json(Message), ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "reset-password", 30);
@@ -339,9 +292,9 @@ for (const method of ["put", "post"] as const) {
       path: "/auth/change-password",
       tags: ["Auth"],
       summary: "Change the password; other sessions are revoked",
-      ...authed,
-      request: { body: json(z.object({ current_password: Password, new_password: NewPassword })) },
-      responses: { 200: ok(Message), ...errors },
+      security: bearer,
+      request: { body: body(z.object({ current_password: Auth.PresentedPassword, new_password: User.Password })) },
+      responses: { 200: json(Message), ...standardErrors },
     }),
     async (c) => {
       const { current_password, new_password } = c.req.valid("json");
@@ -360,11 +313,10 @@ app.openapi(
     path: "/mfa/setup",
     tags: ["MFA"],
     summary: "Start TOTP enrolment: secret, otpauth URI and QR code",
-    ...authed,
+    security: bearer,
     responses: {
-      200: ok(z.object({ secret: z.string(), provisioning_uri: z.string(), qr_code: z.string() })),
-      409: ErrorSchemaDoc,
-      ...errors,
+      200: json(z.object({ secret: z.string(), provisioning_uri: z.string(), qr_code: z.string() })),
+      ...errors(400, 401, 403, 409, 429),
     },
   }),
   async (c) => c.json(await Auth.setupMfa(), 200),
@@ -376,9 +328,9 @@ app.openapi(
     path: "/mfa/verify",
     tags: ["MFA"],
     summary: "Confirm enrolment with a current code; MFA is on from now",
-    ...authed,
-    request: { body: json(z.object({ code: Code })) },
-    responses: { 200: ok(Message), 409: ErrorSchemaDoc, ...errors },
+    security: bearer,
+    request: { body: body(Auth.CodeInput.extend({ code: Code })) },
+    responses: { 200: json(Message), ...errors(400, 401, 403, 409, 429) },
   }),
   async (c) => {
     await Auth.verifyMfa(c.req.valid("json"));
@@ -392,9 +344,9 @@ app.openapi(
     path: "/mfa/disable",
     tags: ["MFA"],
     summary: "Turn MFA off (needs a current code)",
-    ...authed,
-    request: { body: json(z.object({ code: Code })) },
-    responses: { 200: ok(Message), ...errors },
+    security: bearer,
+    request: { body: body(Auth.CodeInput.extend({ code: Code })) },
+    responses: { 200: json(Message), ...standardErrors },
   }),
   async (c) => {
     await Auth.disableMfa(c.req.valid("json"));
@@ -411,15 +363,15 @@ app.openapi(
     path: "/profile",
     tags: ["Profile"],
     summary: "The current user with tenant and preferences",
-    ...authed,
+    security: bearer,
     responses: {
-      200: ok(
+      200: json(
         UserInfo.extend({
-          tenant: z.object({ id: z.string(), name: z.string(), created_at: z.string() }),
+          tenant: Tenant.Info,
           preferences: Preferences,
         }),
       ),
-      ...errors,
+      ...standardErrors,
     },
   }),
   async (c) => {
@@ -434,8 +386,8 @@ app.openapi(
     path: "/profile/preferences",
     tags: ["Profile"],
     summary: "Notification settings, theme and defaults",
-    ...authed,
-    responses: { 200: ok(Preferences), ...errors },
+    security: bearer,
+    responses: { 200: json(Preferences), ...standardErrors },
   }),
   async (c) => c.json(await Auth.preferences(), 200),
 );
@@ -446,9 +398,9 @@ app.openapi(
     path: "/profile/preferences",
     tags: ["Profile"],
     summary: "Update some or all preferences",
-    ...authed,
-    request: { body: json(PreferencesInput) },
-    responses: { 200: ok(Preferences), ...errors },
+    security: bearer,
+    request: { body: body(User.PreferencesInput.openapi("PreferencesInput")) },
+    responses: { 200: json(Preferences), ...standardErrors },
   }),
   async (c) => c.json(await Auth.updatePreferences(c.req.valid("json")), 200),
 );
@@ -459,17 +411,11 @@ app.openapi(
     path: "/push/register",
     tags: ["Profile"],
     summary: "Register a push token for this device",
-    ...authed,
+    security: bearer,
     request: {
-      body: json(
-        z.object({
-          token: z.string().min(1).max(255).openapi({ example: "ExponentPushToken[xxxxxxxx]" }),
-          platform: z.enum(["ios", "android", "web"]),
-          device_name: z.string().max(100).optional(),
-        }),
-      ),
+      body: body(User.PushInput.extend({ token: User.PushInput.shape.token.openapi({ example: "ExponentPushToken[xxxxxxxx]" }) })),
     },
-    responses: { 200: ok(Message), ...errors },
+    responses: { 200: json(Message), ...standardErrors },
   }),
   async (c) => {
     await Auth.registerPushToken(c.req.valid("json"));

@@ -4,74 +4,34 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
-import type { MiddlewareHandler } from "hono";
 import { Audit } from "../../core/audit";
-import { Cursor } from "../../core/cursor";
-import { unauthorized } from "../../core/error";
+import { Tenant } from "../../core/tenant";
+import { User } from "../../core/user";
 import { Admin } from "../../core/user/admin";
-import { ErrorSchemaDoc, createApp, type Env } from "./common";
+import { createApp } from "./common";
+import { bearer, body, errors, json, pageQuery, requireUser } from "./route";
 
 export const app = createApp();
 
-/** Every route here is for signed-in admins: anonymous calls answer 401 before input validation. */
-const requireUser: MiddlewareHandler<Env> = async (c, next) => {
-  if (c.get("actor").type !== "user") throw unauthorized();
-  await next();
-};
+// Every route here is for signed-in admins: anonymous calls answer 401 before input validation.
 app.use("/admin/*", requireUser);
 app.use("/audit/*", requireUser);
 
-const Role = z.enum(["admin", "operator", "viewer"]);
-const TenantId = z.string().min(1).max(64).optional().openapi({ description: "Superadmin only: act on this tenant" });
+const TenantId = Admin.TenantId.optional().openapi({ description: "Superadmin only: act on this tenant" });
+// The pipe documents its input side only: the format is core's refinement.
+const Email = User.Email.openapi({ format: "email" });
 const UsernameParam = z.object({
-  username: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: "username", in: "path" }, example: "ada" }),
+  username: Admin.UsernameRef.openapi({ param: { name: "username", in: "path" }, example: "ada" }),
 });
 
-const UserSummary = z
-  .object({
-    id: z.string(),
-    username: z.string(),
-    email: z.string(),
-    role: Role,
-    tenant_id: z.string(),
-    email_verified: z.boolean(),
-    mfa_enabled: z.boolean(),
-    superadmin: z.boolean(),
-    created_at: z.string(),
-    subscription_tier: z.string(),
-  })
-  .openapi("AdminUser");
-const UserDetail = UserSummary.extend({
-  preferences: z.object({
-    theme: z.string(),
-    notifications_enabled: z.boolean(),
-    email_notifications: z.boolean(),
-    training_auto_stop: z.boolean(),
-    default_architecture: z.string(),
-    timezone: z.string(),
-    updated_at: z.string().nullable(),
-  }),
-  push_devices: z.number().int(),
-}).openapi("AdminUserDetail");
-const UserInfo = UserSummary.omit({ subscription_tier: true });
+const UserSummary = Admin.UserSummary.openapi("AdminUser");
+const UserDetail = Admin.UserDetail.openapi("AdminUserDetail");
+const UserInfo = User.Info.openapi("User");
 
 const AuditEntry = z.object(Audit.Entry.shape).openapi("AuditEntry");
 
-function json<T extends z.ZodType>(schema: T) {
-  return { required: true, content: { "application/json": { schema } } };
-}
-
-function ok<T extends z.ZodType>(schema: T, description = "OK") {
-  return { description, content: { "application/json": { schema } } };
-}
-
-const errors = { 400: ErrorSchemaDoc, 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 404: ErrorSchemaDoc };
-const authed = { security: [{ bearer: [] }] };
-const Limit = z.coerce.number().int().min(1).max(1000).optional();
+const standardErrors = errors(400, 401, 403, 404);
+const Page = pageQuery(Admin.MAX_PAGE_LIMIT);
 
 // ---------------------------------------------------------------------------
 // Users
@@ -82,9 +42,9 @@ app.openapi(
     path: "/admin/users",
     tags: ["Admin"],
     summary: "Users with role, verification, MFA and subscription tier",
-    ...authed,
-    request: { query: z.object({ tenant_id: TenantId, limit: Limit, cursor: Cursor.Param.optional() }) },
-    responses: { 200: ok(z.object({ users: z.array(UserSummary), next_cursor: z.string().nullable() })), ...errors },
+    security: bearer,
+    request: { query: z.object({ tenant_id: TenantId, ...Page.shape }) },
+    responses: { 200: json(z.object({ users: z.array(UserSummary), next_cursor: z.string().nullable() })), ...standardErrors },
   }),
   async (c) => {
     const query = c.req.valid("query");
@@ -99,19 +59,9 @@ app.openapi(
     path: "/admin/users",
     tags: ["Admin"],
     summary: "Create a verified user in the tenant",
-    ...authed,
-    request: {
-      body: json(
-        z.object({
-          username: z.string().min(1).max(64),
-          email: z.string().trim().max(254).email(),
-          password: z.string().min(8, "password must be at least 8 characters").max(128),
-          role: Role.default("operator"),
-          tenant_id: TenantId,
-        }),
-      ),
-    },
-    responses: { 201: ok(UserInfo, "Created"), ...errors },
+    security: bearer,
+    request: { body: body(Admin.CreateInput.omit({ tenantId: true }).extend({ email: Email, tenant_id: TenantId })) },
+    responses: { 201: json(UserInfo, "Created"), ...standardErrors },
   }),
   async (c) => {
     const { tenant_id, ...input } = c.req.valid("json");
@@ -125,9 +75,9 @@ app.openapi(
     path: "/admin/users/{username}",
     tags: ["Admin"],
     summary: "A user with MFA status, preferences and subscription tier",
-    ...authed,
+    security: bearer,
     request: { params: UsernameParam },
-    responses: { 200: ok(UserDetail), ...errors },
+    responses: { 200: json(UserDetail), ...standardErrors },
   }),
   async (c) => c.json(await Admin.getUser(c.req.valid("param").username), 200),
 );
@@ -139,31 +89,21 @@ app.openapi(
     tags: ["Admin"],
     summary: "Change a user's role, email, password or verification",
     description: "A role change applies to the user's sessions at once; a new password signs the user out everywhere.",
-    ...authed,
+    security: bearer,
     request: {
       params: UsernameParam,
-      body: json(
-        z
-          .object({
-            role: Role,
-            email: z.string().trim().max(254).email(),
-            password: z.string().min(8, "password must be at least 8 characters").max(128),
-            email_verified: z.boolean(),
-          })
-          .partial()
-          .strict(),
-      ),
+      body: body(z.object({ role: User.RoleSchema, email: Email, password: User.Password, email_verified: z.boolean() }).partial().strict()),
     },
-    responses: { 200: ok(UserInfo), 409: ErrorSchemaDoc, ...errors },
+    responses: { 200: json(UserInfo), ...errors(400, 401, 403, 404, 409) },
   }),
   async (c) => {
-    const body = c.req.valid("json");
+    const changes = c.req.valid("json");
     const user = await Admin.updateUser({
       username: c.req.valid("param").username,
-      role: body.role,
-      email: body.email,
-      password: body.password,
-      emailVerified: body.email_verified,
+      role: changes.role,
+      email: changes.email,
+      password: changes.password,
+      emailVerified: changes.email_verified,
     });
     return c.json(user, 200);
   },
@@ -175,9 +115,9 @@ app.openapi(
     path: "/admin/users/{username}",
     tags: ["Admin"],
     summary: "Delete a user and everything attached (sessions, MFA, preferences, push tokens, codes)",
-    ...authed,
+    security: bearer,
     request: { params: UsernameParam },
-    responses: { 204: { description: "Deleted" }, 409: ErrorSchemaDoc, ...errors },
+    responses: { 204: { description: "Deleted" }, ...errors(400, 401, 403, 404, 409) },
   }),
   async (c) => {
     await Admin.deleteUser(c.req.valid("param").username);
@@ -191,16 +131,16 @@ app.openapi(
     path: "/admin/tenants",
     tags: ["Admin"],
     summary: "Tenants: all of them for the platform superadmin, the caller's own for a tenant admin",
-    ...authed,
-    request: { query: z.object({ limit: Limit, cursor: Cursor.Param.optional() }) },
+    security: bearer,
+    request: { query: Page },
     responses: {
-      200: ok(
+      200: json(
         z.object({
-          tenants: z.array(z.object({ id: z.string(), name: z.string(), created_at: z.string() })),
+          tenants: z.array(Tenant.Info),
           next_cursor: z.string().nullable(),
         }),
       ),
-      ...errors,
+      ...standardErrors,
     },
   }),
   async (c) => {
@@ -212,37 +152,27 @@ app.openapi(
 // ---------------------------------------------------------------------------
 // Audit trail
 
-const DateParam = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/, "use an ISO 8601 date or date-time")
-  .refine((value) => !Number.isNaN(Date.parse(value)), "not a valid date")
-  .optional();
-
 const AuditFilter = z.object({
-  user_id: z.string().min(1).max(64).optional(),
-  username: z.string().min(1).max(64).optional(),
-  severity: z.enum(["info", "warning", "critical"]).optional(),
-  action: z.string().min(1).max(200).optional(),
-  resource_type: z.string().min(1).max(64).optional(),
-  start_date: DateParam,
-  end_date: DateParam,
+  user_id: Admin.AuditFilter.shape.userId,
+  username: Admin.AuditFilter.shape.username,
+  severity: Admin.AuditFilter.shape.severity,
+  action: Admin.AuditFilter.shape.action,
+  resource_type: Admin.AuditFilter.shape.resourceType,
+  start_date: Admin.AuditFilter.shape.startDate,
+  end_date: Admin.AuditFilter.shape.endDate,
   tenant_id: TenantId,
 });
 
-/** A date-only bound covers its whole day (UTC). */
-function bounds(filter: z.infer<typeof AuditFilter>) {
-  const dateOnly = (value: string) => /^\d{4}-\d{2}-\d{2}$/.test(value);
-  const start = filter.start_date && new Date(dateOnly(filter.start_date) ? `${filter.start_date}T00:00:00.000Z` : filter.start_date).toISOString();
-  const end = filter.end_date && new Date(dateOnly(filter.end_date) ? `${filter.end_date}T23:59:59.999Z` : filter.end_date).toISOString();
+function filterOf(query: z.infer<typeof AuditFilter>) {
   return {
-    tenantId: filter.tenant_id,
-    userId: filter.user_id,
-    username: filter.username,
-    severity: filter.severity,
-    action: filter.action,
-    resourceType: filter.resource_type,
-    startDate: start,
-    endDate: end,
+    tenantId: query.tenant_id,
+    userId: query.user_id,
+    username: query.username,
+    severity: query.severity,
+    action: query.action,
+    resourceType: query.resource_type,
+    startDate: query.start_date,
+    endDate: query.end_date,
   };
 }
 
@@ -252,16 +182,16 @@ app.openapi(
     path: "/audit/logs",
     tags: ["Audit"],
     summary: "Audit entries of the tenant, newest first",
-    ...authed,
-    request: { query: AuditFilter.extend({ limit: Limit, cursor: Cursor.Param.optional() }) },
+    security: bearer,
+    request: { query: AuditFilter.extend(Page.shape) },
     responses: {
-      200: ok(z.object({ logs: z.array(AuditEntry), count: z.number().int(), next_cursor: z.string().nullable() })),
-      ...errors,
+      200: json(z.object({ logs: z.array(AuditEntry), count: z.number().int(), next_cursor: z.string().nullable() })),
+      ...standardErrors,
     },
   }),
   async (c) => {
     const query = c.req.valid("query");
-    const page = await Admin.auditLogs({ ...bounds(query), limit: query.limit ?? 100, cursor: query.cursor });
+    const page = await Admin.auditLogs({ ...filterOf(query), limit: query.limit, cursor: query.cursor });
     return c.json({ logs: page.entries, count: page.entries.length, next_cursor: page.cursor }, 200);
   },
 );
@@ -272,19 +202,19 @@ app.openapi(
     path: "/audit/export",
     tags: ["Audit"],
     summary: "Export audit entries as CSV or JSON",
-    ...authed,
+    security: bearer,
     request: { query: AuditFilter.extend({ format: z.enum(["csv", "json"]).default("json") }) },
     responses: {
       200: {
         description: "The entries",
         content: { "application/json": { schema: z.array(AuditEntry) }, "text/csv": { schema: z.string() } },
       },
-      ...errors,
+      ...standardErrors,
     },
   }),
   async (c) => {
     const query = c.req.valid("query");
-    const entries = await Admin.auditExport(bounds(query));
+    const entries = await Admin.auditExport(filterOf(query));
     const stamp = new Date().toISOString().slice(0, 10);
     if (query.format === "csv") {
       c.header("Content-Disposition", `attachment; filename="audit-${stamp}.csv"`);

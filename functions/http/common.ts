@@ -211,16 +211,3 @@ export function clientIp(c: Context): string {
   const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
   return incoming?.socket?.remoteAddress ?? "unknown";
 }
-
-export const ErrorSchemaDoc = {
-  description: "Error",
-  content: {
-    "application/json": {
-      schema: {
-        type: "object" as const,
-        properties: { error: { type: "string" as const }, code: { type: "string" as const }, details: {} },
-        required: ["error", "code"],
-      },
-    },
-  },
-};

@@ -18,38 +18,26 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
-import { Cursor } from "../../core/cursor";
 import { Dataset } from "../../core/dataset";
 import { MAX_DIRECT_UPLOAD_BYTES } from "../../core/billing/plans";
 import { DomainError } from "../../core/error";
-import { createApp, ErrorSchemaDoc } from "./common";
+import { createApp } from "./common";
+import { bearer, body, errors, idParam, json, pageQuery } from "./route";
 
 /** The multipart envelope around the file is small; the file itself is checked in core. */
 export const app = createApp({ maxBodyBytes: MAX_DIRECT_UPLOAD_BYTES + 1024 * 1024 });
 
-const security = [{ bearer: [] }];
 const tags = ["Datasets"];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 const Summary = Dataset.Summary.openapi("DatasetSummary");
 const Info = Dataset.Info.openapi("Dataset");
-const IdParam = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "ds_01jd3x5k2m8n9p0q1r2s3t4u5v" }),
-});
+const IdParam = idParam("ds_01jd3x5k2m8n9p0q1r2s3t4u5v");
 
-const UploadForm = z
-  .object({
-    // Checked in the handler, so a missing file gets its own clear code.
-    file: z.any().optional().openapi({ type: "string", format: "binary", description: "CSV file (max 100 MB)" }),
-    name: z.string().openapi({ description: "Dataset display name" }),
-    equipment_type: Dataset.EquipmentType,
-    location: z.string().optional(),
-    unit: z.string().optional(),
-  })
-  .openapi("DatasetUploadForm");
+const UploadForm = Dataset.Metadata.extend({
+  // Checked in the handler, so a missing file gets its own clear code.
+  file: z.any().optional().openapi({ type: "string", format: "binary", description: "CSV file (max 100 MB)" }),
+  name: Dataset.Metadata.shape.name.openapi({ description: "Dataset display name" }),
+}).openapi("DatasetUploadForm");
 
 app.openapi(
   createRoute({
@@ -58,20 +46,16 @@ app.openapi(
     tags,
     summary: "The tenant's datasets, newest first",
     description: "Paginated: pass `limit` (1-100, default 50) and the `X-Next-Cursor` header of the previous page as `cursor`.",
-    security,
+    security: bearer,
     request: {
-      query: z.object({
-        limit: z.coerce.number().int().min(1).max(100).optional(),
-        cursor: Cursor.Param.optional(),
-      }),
+      query: pageQuery(),
     },
     responses: {
       200: {
         ...json(z.array(Summary), "Datasets"),
         headers: { "X-Next-Cursor": { schema: { type: "string" }, description: "Cursor of the next page, absent on the last page" } },
       },
-      400: ErrorSchemaDoc,
-      401: ErrorSchemaDoc,
+      ...errors(400, 401),
     },
   }),
   async (c) => {
@@ -88,14 +72,11 @@ app.openapi(
     path: "/datasets",
     tags,
     summary: "Upload a CSV dataset (multipart/form-data, max 100 MB); answers the ingested dataset",
-    security,
+    security: bearer,
     request: { body: { required: true, content: { "multipart/form-data": { schema: UploadForm } } } },
     responses: {
       201: json(Info, "The ingested dataset"),
-      400: ErrorSchemaDoc,
-      401: ErrorSchemaDoc,
-      403: ErrorSchemaDoc,
-      413: ErrorSchemaDoc,
+      ...errors(400, 401, 403, 413),
     },
   }),
   async (c) => {
@@ -124,25 +105,8 @@ app.openapi(
     path: "/datasets/uploads",
     tags,
     summary: "Start a large upload: a presigned S3 PUT URL for the file; its arrival starts the ingest",
-    security,
-    request: {
-      body: {
-        required: true,
-        content: {
-          "application/json": {
-            schema: z
-              .object({
-                name: z.string(),
-                equipment_type: Dataset.EquipmentType,
-                location: z.string().optional(),
-                unit: z.string().optional(),
-                file_size_bytes: z.number().int().positive(),
-              })
-              .openapi("DatasetUploadRequest"),
-          },
-        },
-      },
-    },
+    security: bearer,
+    request: { body: body(Dataset.CreateUploadInput.openapi("DatasetUploadRequest")) },
     responses: {
       201: json(
         z
@@ -156,9 +120,7 @@ app.openapi(
           .openapi("DatasetUpload"),
         "Where to PUT the file (exactly file_size_bytes bytes, before expires_at)",
       ),
-      400: ErrorSchemaDoc,
-      401: ErrorSchemaDoc,
-      403: ErrorSchemaDoc,
+      ...errors(400, 401, 403),
     },
   }),
   async (c) => c.json(await Dataset.createUpload(c.req.valid("json")), 201),
@@ -170,9 +132,9 @@ app.openapi(
     path: "/datasets/{id}",
     tags,
     summary: "Dataset detail with status, column statistics, time range and sampling interval",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 200: json(Info, "Dataset"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 200: json(Info, "Dataset"), ...errors(401, 404) },
   }),
   async (c) => c.json(await Dataset.get(c.req.valid("param").id), 200),
 );
@@ -183,7 +145,7 @@ app.openapi(
     path: "/datasets/{id}/preview",
     tags,
     summary: "A page of rows, optionally sorted by a column",
-    security,
+    security: bearer,
     request: {
       params: IdParam,
       query: z.object({
@@ -216,10 +178,7 @@ app.openapi(
           .openapi("DatasetPreview"),
         "Rows of the page",
       ),
-      400: ErrorSchemaDoc,
-      401: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
-      409: ErrorSchemaDoc,
+      ...errors(400, 401, 404, 409),
     },
   }),
   async (c) => c.json(await Dataset.preview(c.req.valid("param").id, c.req.valid("query")), 200),
@@ -231,9 +190,9 @@ app.openapi(
     path: "/datasets/{id}",
     tags,
     summary: "Delete a dataset and its stored data (models trained on it keep working)",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 204: { description: "Deleted" }, 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 204: { description: "Deleted" }, ...errors(401, 403, 404) },
   }),
   async (c) => {
     await Dataset.remove(c.req.valid("param").id);
@@ -258,14 +217,11 @@ app.openapi(
     path: "/datasets/{id}/validate",
     tags,
     summary: "Validate for training readiness; a valid dataset is locked",
-    security,
+    security: bearer,
     request: { params: IdParam },
     responses: {
       200: json(Validation, "Validation result"),
-      401: ErrorSchemaDoc,
-      403: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
-      409: ErrorSchemaDoc,
+      ...errors(401, 403, 404, 409),
     },
   }),
   async (c) => c.json(await Dataset.validate(c.req.valid("param").id), 200),
@@ -277,16 +233,14 @@ app.openapi(
     path: "/datasets/{id}/unlock",
     tags,
     summary: "Unlock a validated dataset; training needs a new validation",
-    security,
+    security: bearer,
     request: { params: IdParam },
     responses: {
       200: json(
         z.object({ message: z.string(), is_validated: z.literal(false), locked: z.literal(false) }).openapi("DatasetUnlocked"),
         "Unlocked",
       ),
-      401: ErrorSchemaDoc,
-      403: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
+      ...errors(401, 403, 404),
     },
   }),
   async (c) => c.json(await Dataset.unlock(c.req.valid("param").id), 200),
@@ -298,7 +252,7 @@ app.openapi(
     path: "/datasets/{id}/recommend",
     tags,
     summary: "Model architecture recommendations computed from the data",
-    security,
+    security: bearer,
     request: { params: IdParam },
     responses: {
       200: json(
@@ -323,9 +277,7 @@ app.openapi(
           .openapi("DatasetRecommendations"),
         "Recommendations, best first",
       ),
-      401: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
-      409: ErrorSchemaDoc,
+      ...errors(401, 404, 409),
     },
   }),
   async (c) => c.json(await Dataset.recommendations(c.req.valid("param").id), 200),

@@ -6,7 +6,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
 import { Deployment } from "../../core/deployment";
-import { createApp, ErrorSchemaDoc } from "./common";
+import { createApp } from "./common";
+import { bearer, body, errors, ErrorSchemaDoc, idParam, json } from "./route";
 
 const { Target } = Deployment;
 
@@ -19,17 +20,12 @@ app.openAPIRegistry.registerComponent("securitySchemes", "device", {
   description: "`Device <credential>`, the credential issued when the target was registered",
 });
 
-const security = [{ bearer: [] }];
 const deviceSecurity = [{ device: [] }];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
 const TargetInfo = Target.Info.openapi("EdgeTarget");
 const DeploymentInfo = Deployment.Info.openapi("Deployment");
-const DeploymentId = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" }, example: "dep_01j..." }) });
+const DeploymentId = idParam("dep_01jd3x5k2m8n9p0q1r2s3t4u5v");
+const TargetId = idParam("tgt_01jd3x5k2m8n9p0q1r2s3t4u5v");
 
 // ------------------------------------------------------------------ targets
 
@@ -39,8 +35,8 @@ app.openapi(
     path: "/deployments/targets",
     tags: ["Deployments"],
     summary: "List registered edge controllers (online when a heartbeat came in the last 2 minutes)",
-    security,
-    responses: { 200: json(z.array(TargetInfo), "Targets"), 401: ErrorSchemaDoc },
+    security: bearer,
+    responses: { 200: json(z.array(TargetInfo), "Targets"), ...errors(401) },
   }),
   async (c) => c.json((await Target.list()).map((target) => Target.serialize(target)), 200),
 );
@@ -51,13 +47,11 @@ app.openapi(
     path: "/deployments/targets",
     tags: ["Deployments"],
     summary: "Register an edge controller; its device credential is shown only in this response (operator)",
-    security,
+    security: bearer,
     request: { body: body(Target.RegisterInput.openapi("RegisterTarget")) },
     responses: {
       201: json(TargetInfo.extend({ credential: z.string() }).openapi("RegisteredTarget"), "Registered, with its device credential"),
-      400: ErrorSchemaDoc,
-      401: ErrorSchemaDoc,
-      403: ErrorSchemaDoc,
+      ...errors(400, 401, 403),
     },
   }),
   async (c) => {
@@ -72,13 +66,11 @@ app.openapi(
     path: "/deployments/targets/{id}/credential",
     tags: ["Deployments"],
     summary: "Replace a target's device credential; the old one stops working (operator)",
-    security,
-    request: { params: z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }) }) },
+    security: bearer,
+    request: { params: TargetId },
     responses: {
       200: json(z.object({ id: z.string(), credential: z.string() }).openapi("TargetCredential"), "The new credential, shown once"),
-      401: ErrorSchemaDoc,
-      403: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
+      ...errors(401, 403, 404),
     },
   }),
   async (c) => {
@@ -95,8 +87,8 @@ app.openapi(
     path: "/deployments",
     tags: ["Deployments"],
     summary: "List deployments, newest first",
-    security,
-    responses: { 200: json(z.array(DeploymentInfo), "Deployments"), 401: ErrorSchemaDoc },
+    security: bearer,
+    responses: { 200: json(z.array(DeploymentInfo), "Deployments"), ...errors(401) },
   }),
   async (c) => c.json(await Deployment.list(), 200),
 );
@@ -107,14 +99,11 @@ app.openapi(
     path: "/deployments",
     tags: ["Deployments"],
     summary: "Deploy a model to an edge target: compiles, verifies and packages a native binary (operator)",
-    security,
+    security: bearer,
     request: { body: body(Deployment.CreateInput.openapi("CreateDeployment")) },
     responses: {
       201: json(DeploymentInfo, "Deployment created, status compiling"),
-      400: ErrorSchemaDoc,
-      401: ErrorSchemaDoc,
-      403: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
+      ...errors(400, 401, 403, 404),
     },
   }),
   async (c) => c.json(await Deployment.create(c.req.valid("json")), 201),
@@ -126,9 +115,9 @@ app.openapi(
     path: "/deployments/{id}",
     tags: ["Deployments"],
     summary: "Deployment status, binary size, checksums and verification against ONNX Runtime",
-    security,
+    security: bearer,
     request: { params: DeploymentId },
-    responses: { 200: json(DeploymentInfo, "Deployment"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 200: json(DeploymentInfo, "Deployment"), ...errors(401, 404) },
   }),
   async (c) => c.json(await Deployment.detail(c.req.valid("param").id), 200),
 );
@@ -139,13 +128,11 @@ app.openapi(
     path: "/deployments/{id}/binary",
     tags: ["Deployments"],
     summary: "Download the package (tar.gz: static binary + manifest.json)",
-    security,
+    security: bearer,
     request: { params: DeploymentId },
     responses: {
       200: { description: "The package", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
-      401: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
-      409: ErrorSchemaDoc,
+      ...errors(401, 404, 409),
     },
   }),
   async (c) => {
@@ -176,7 +163,7 @@ app.openapi(
     responses: {
       200: json(TargetInfo, "The target as the platform sees it"),
       400: { ...ErrorSchemaDoc, description: "Not a model (or version) installed on this target, or a malformed body" },
-      401: ErrorSchemaDoc,
+      ...errors(401),
     },
   }),
   async (c) => c.json(await Target.heartbeat(c.req.valid("json")), 200),
@@ -192,7 +179,7 @@ app.openapi(
     responses: {
       200: json(Deployment.Assignment.openapi("Assignment"), "A package to install"),
       204: { description: "Nothing to install" },
-      401: ErrorSchemaDoc,
+      ...errors(401),
     },
   }),
   async (c) => {
@@ -213,10 +200,7 @@ app.openapi(
     request: { params: DeploymentId, body: body(Deployment.ConfirmInput.openapi("ConfirmInstall")) },
     responses: {
       200: json(z.object({ deployment: DeploymentInfo, target: TargetInfo }).openapi("Confirmation"), "Recorded"),
-      400: ErrorSchemaDoc,
-      401: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
-      409: ErrorSchemaDoc,
+      ...errors(400, 401, 404, 409),
     },
   }),
   async (c) => c.json(await Deployment.confirm(c.req.valid("param").id, c.req.valid("json")), 200),

@@ -11,6 +11,7 @@ import { Config } from "../../core/config";
 import { Health } from "../../core/health";
 import { endpointGroups } from "./apps";
 import { createApp } from "./common";
+import { bearer, json } from "./route";
 
 const startedAt = Date.now();
 
@@ -32,8 +33,8 @@ app.openapi(
     tags: ["System"],
     summary: "Readiness: 200 only when the platform is usable",
     responses: {
-      200: { description: "Ready", content: { "application/json": { schema: HealthReport } } },
-      503: { description: "Starting, or the database is unreachable", content: { "application/json": { schema: HealthReport } } },
+      200: json(HealthReport, "Ready"),
+      503: json(HealthReport, "Starting, or the database is unreachable"),
     },
   }),
   async (c) => {
@@ -93,8 +94,8 @@ app.openapi(
     path: "/api/v1/system/metrics",
     tags: ["System"],
     summary: "Resource metrics of the serving process",
-    security: [{ bearer: [] }],
-    responses: { 200: { description: "Metrics", content: { "application/json": { schema: Metrics } } } },
+    security: bearer,
+    responses: { 200: json(Metrics, "Metrics") },
   }),
   async (c) => {
     useUser();

@@ -14,28 +14,17 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
-import { Cursor } from "../../core/cursor";
 import { Evaluation } from "../../core/evaluation";
 import { invalid } from "../../core/error";
 import { Model } from "../../core/model";
-import { createApp, ErrorSchemaDoc } from "./common";
+import { createApp } from "./common";
+import { bearer, body, errors, idParam, json, nextCursorHeader, pageQuery } from "./route";
 
 /** Scoring requests carry up to 100,000 rows. */
 export const app = createApp({ maxBodyBytes: 16 * 1024 * 1024 });
 
-const security = [{ bearer: [] }];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const nextCursor = { "X-Next-Cursor": { schema: { type: "string" as const }, description: "Cursor of the next page, absent on the last page" } };
-const Page = z.object({
-  limit: z.coerce.number().int().min(1).max(100).optional(),
-  cursor: Cursor.Param.optional(),
-});
-const IdParam = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "mdl_01jd3x5k2m8n9p0q1r2s3t4u5v" }),
-});
+const Page = pageQuery();
+const IdParam = idParam("mdl_01jd3x5k2m8n9p0q1r2s3t4u5v");
 
 const ModelInfo = Model.Info.openapi("Model");
 
@@ -45,9 +34,9 @@ app.openapi(
     path: "/models",
     tags: ["Models"],
     summary: "List models, newest first",
-    security,
+    security: bearer,
     request: { query: Page },
-    responses: { 200: { ...json(z.array(ModelInfo), "Models"), headers: nextCursor }, 401: ErrorSchemaDoc },
+    responses: { 200: { ...json(z.array(ModelInfo), "Models"), headers: nextCursorHeader }, ...errors(401) },
   }),
   async (c) => {
     const page = await Model.list(c.req.valid("query"));
@@ -62,9 +51,9 @@ app.openapi(
     path: "/models/{id}",
     tags: ["Models"],
     summary: "Model detail: architecture, hyperparameters and metrics",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 200: json(ModelInfo, "The model"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 200: json(ModelInfo, "The model"), ...errors(401, 404) },
   }),
   async (c) => c.json(await Model.detail(c.req.valid("param").id), 200),
 );
@@ -75,12 +64,11 @@ app.openapi(
     path: "/models/{id}/download",
     tags: ["Models"],
     summary: "Download the ONNX model (float32, or int8 with ?quantized=true)",
-    security,
+    security: bearer,
     request: { params: IdParam, query: z.object({ quantized: z.enum(["true", "false", "1", "0"]).optional() }) },
     responses: {
       200: { description: "ONNX bytes", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
-      401: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
+      ...errors(401, 404),
     },
   }),
   async (c) => {
@@ -100,9 +88,9 @@ app.openapi(
     path: "/models/{id}",
     tags: ["Models"],
     summary: "Delete a model, its files and its evaluation",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 204: { description: "Deleted" }, 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 204: { description: "Deleted" }, ...errors(401, 403, 404) },
   }),
   async (c) => {
     await Model.remove(c.req.valid("param").id);
@@ -116,9 +104,9 @@ app.openapi(
     path: "/models/{id}/compare",
     tags: ["Models"],
     summary: "Compare this model with another",
-    security,
-    request: { params: IdParam, body: { required: true, content: { "application/json": { schema: Model.CompareInput.openapi("CompareModels") } } } },
-    responses: { 200: json(Model.Comparison.openapi("ModelComparison"), "Both models, the winner and its advantage per metric"), 400: ErrorSchemaDoc, 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    security: bearer,
+    request: { params: IdParam, body: body(Model.CompareInput.openapi("CompareModels")) },
+    responses: { 200: json(Model.Comparison.openapi("ModelComparison"), "Both models, the winner and its advantage per metric"), ...errors(400, 401, 404) },
   }),
   async (c) => c.json(await Model.compare(c.req.valid("param").id, c.req.valid("json")), 200),
 );
@@ -131,7 +119,7 @@ app.openapi(
     path: "/models/{id}/score",
     tags: ["Models"],
     summary: "Score sensor rows: one anomaly score per window",
-    security,
+    security: bearer,
     request: {
       params: IdParam,
       // Not `required`: the JSON validator would otherwise reject CSV bodies; the handler checks the shape.
@@ -142,7 +130,7 @@ app.openapi(
         },
       },
     },
-    responses: { 200: json(Model.ScoreResult.openapi("ScoreResult"), "Scores and flags per window"), 400: ErrorSchemaDoc, 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 200: json(Model.ScoreResult.openapi("ScoreResult"), "Scores and flags per window"), ...errors(400, 401, 404) },
   }),
   async (c) => {
     const id = c.req.valid("param").id;
@@ -166,9 +154,9 @@ app.openapi(
     path: "/evaluations",
     tags: ["Evaluations"],
     summary: "List evaluations, newest first (optionally of one model)",
-    security,
+    security: bearer,
     request: { query: Page.extend({ model_id: z.string().min(1).max(64).optional() }) },
-    responses: { 200: { ...json(z.array(EvaluationInfo), "Evaluations"), headers: nextCursor }, 401: ErrorSchemaDoc },
+    responses: { 200: { ...json(z.array(EvaluationInfo), "Evaluations"), headers: nextCursorHeader }, ...errors(401) },
   }),
   async (c) => {
     const query = c.req.valid("query");
@@ -184,9 +172,9 @@ app.openapi(
     path: "/evaluations/{id}",
     tags: ["Evaluations"],
     summary: "Evaluation detail: metrics, confusion matrix, training curves, gradient evaluation",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 200: json(EvaluationInfo, "The evaluation"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 200: json(EvaluationInfo, "The evaluation"), ...errors(401, 404) },
   }),
   async (c) => c.json(await Evaluation.detail(c.req.valid("param").id), 200),
 );
@@ -197,14 +185,11 @@ app.openapi(
     path: "/evaluations/{id}/gradient",
     tags: ["Evaluations"],
     summary: "Run the gradient evaluation (asynchronous)",
-    security,
+    security: bearer,
     request: { params: IdParam },
     responses: {
       202: json(z.object({ status: z.literal("running"), message: z.string() }), "Started; poll GET /evaluations/:id"),
-      401: ErrorSchemaDoc,
-      403: ErrorSchemaDoc,
-      404: ErrorSchemaDoc,
-      409: ErrorSchemaDoc,
+      ...errors(401, 403, 404, 409),
     },
   }),
   async (c) => c.json(await Evaluation.startGradient(c.req.valid("param").id), 202),

@@ -6,7 +6,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
 import { Billing } from "../../core/billing";
-import { createApp, ErrorSchemaDoc } from "./common";
+import { createApp } from "./common";
+import { errors, json } from "./route";
 
 export const app = createApp();
 
@@ -28,9 +29,8 @@ app.openapi(
     description: `Handled events: ${Billing.HANDLED_EVENTS.join(", ")}. Others are acknowledged and ignored.`,
     request: { headers: z.object({ "stripe-signature": z.string().optional() }) },
     responses: {
-      200: { description: "Event received", content: { "application/json": { schema: Received } } },
-      400: ErrorSchemaDoc,
-      503: ErrorSchemaDoc,
+      200: json(Received, "Event received"),
+      ...errors(400, 503),
     },
   }),
   async (c) => {

@@ -25,29 +25,17 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
-import { Cursor } from "../../core/cursor";
 import { TrainingRun } from "../../core/training";
 import { Webhook } from "../../core/webhook";
-import { createApp, ErrorSchemaDoc } from "./common";
+import { createApp } from "./common";
+import { bearer, body, errors, idParam, json, nextCursorHeader, pageQuery } from "./route";
 
 export const app = createApp();
 
-const security = [{ bearer: [] }];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
-const errors = { 400: ErrorSchemaDoc, 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 404: ErrorSchemaDoc };
 
 const Run = TrainingRun.Info.openapi("TrainingRun");
-const IdParam = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "tr_01jd3x5k2m8n9p0q1r2s3t4u5v" }),
-});
-const Page = z.object({
-  limit: z.coerce.number().int().min(1).max(100).optional(),
-  cursor: Cursor.Param.optional(),
-});
-const nextCursor = { "X-Next-Cursor": { schema: { type: "string" as const }, description: "Cursor of the next page, absent on the last page" } };
+const IdParam = idParam("tr_01jd3x5k2m8n9p0q1r2s3t4u5v");
+const Page = pageQuery();
 
 app.openapi(
   createRoute({
@@ -55,9 +43,9 @@ app.openapi(
     path: "/training",
     tags: ["Training"],
     summary: "List training runs, newest first",
-    security,
+    security: bearer,
     request: { query: Page },
-    responses: { 200: { ...json(z.array(Run), "Runs"), headers: nextCursor }, 401: ErrorSchemaDoc },
+    responses: { 200: { ...json(z.array(Run), "Runs"), headers: nextCursorHeader }, ...errors(401) },
   }),
   async (c) => {
     const page = await TrainingRun.list(c.req.valid("query"));
@@ -72,9 +60,9 @@ app.openapi(
     path: "/training/start",
     tags: ["Training"],
     summary: "Start a training run (or queue it when no slot is free)",
-    security,
-    request: { body: { required: true, content: { "application/json": { schema: TrainingRun.StartInput.openapi("StartTraining") } } } },
-    responses: { 201: json(Run, "The run, running or queued"), ...errors },
+    security: bearer,
+    request: { body: body(TrainingRun.StartInput.openapi("StartTraining")) },
+    responses: { 201: json(Run, "The run, running or queued"), ...errors(400, 401, 403, 404) },
   }),
   async (c) => c.json(await TrainingRun.start(c.req.valid("json")), 201),
 );
@@ -85,8 +73,8 @@ app.openapi(
     path: "/training/queue",
     tags: ["Training"],
     summary: "The tenant's running and queued runs and free capacity",
-    security,
-    responses: { 200: json(TrainingRun.QueueInfo.openapi("TrainingQueue"), "Queue status"), 401: ErrorSchemaDoc },
+    security: bearer,
+    responses: { 200: json(TrainingRun.QueueInfo.openapi("TrainingQueue"), "Queue status"), ...errors(401) },
   }),
   async (c) => c.json(await TrainingRun.queue(), 200),
 );
@@ -97,9 +85,9 @@ app.openapi(
     path: "/training/{id}",
     tags: ["Training"],
     summary: "A training run with its current metrics",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 200: json(Run, "The run"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 200: json(Run, "The run"), ...errors(401, 404) },
   }),
   async (c) => c.json(await TrainingRun.detail(c.req.valid("param").id), 200),
 );
@@ -121,9 +109,9 @@ app.openapi(
     path: "/training/{id}/epochs",
     tags: ["Training"],
     summary: "Every finished epoch of a run, in order",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 200: json(z.array(Epoch), "Epochs"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 200: json(z.array(Epoch), "Epochs"), ...errors(401, 404) },
   }),
   async (c) => {
     const run = await TrainingRun.get(c.req.valid("param").id);
@@ -148,9 +136,9 @@ app.openapi(
     path: "/training/{id}/stop",
     tags: ["Training"],
     summary: "Stop a queued or running run (within one epoch)",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 200: json(Run, "The run, stopped (or still stopping)"), 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 404: ErrorSchemaDoc, 409: ErrorSchemaDoc },
+    responses: { 200: json(Run, "The run, stopped (or still stopping)"), ...errors(401, 403, 404, 409) },
   }),
   async (c) => c.json(await TrainingRun.stop(c.req.valid("param").id), 200),
 );
@@ -166,9 +154,9 @@ app.openapi(
     path: "/webhooks",
     tags: ["Webhooks"],
     summary: "Register a webhook for training.completed / training.failed",
-    security,
-    request: { body: { required: true, content: { "application/json": { schema: Webhook.CreateInput.openapi("CreateWebhook") } } } },
-    responses: { 201: json(CreatedWebhook, "The webhook and its signing secret"), ...errors },
+    security: bearer,
+    request: { body: body(Webhook.CreateInput.openapi("CreateWebhook")) },
+    responses: { 201: json(CreatedWebhook, "The webhook and its signing secret"), ...errors(400, 401, 403, 404) },
   }),
   async (c) => c.json(await Webhook.create(c.req.valid("json")), 201),
 );
@@ -179,8 +167,8 @@ app.openapi(
     path: "/webhooks",
     tags: ["Webhooks"],
     summary: "The tenant's webhooks",
-    security,
-    responses: { 200: json(z.array(WebhookInfo), "Webhooks"), 401: ErrorSchemaDoc },
+    security: bearer,
+    responses: { 200: json(z.array(WebhookInfo), "Webhooks"), ...errors(401) },
   }),
   async (c) => c.json(await Webhook.list(), 200),
 );
@@ -191,9 +179,9 @@ app.openapi(
     path: "/webhooks/{id}",
     tags: ["Webhooks"],
     summary: "A webhook",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 200: json(WebhookInfo, "The webhook"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 200: json(WebhookInfo, "The webhook"), ...errors(401, 404) },
   }),
   async (c) => c.json(await Webhook.get(c.req.valid("param").id), 200),
 );
@@ -204,9 +192,9 @@ app.openapi(
     path: "/webhooks/{id}",
     tags: ["Webhooks"],
     summary: "Delete a webhook",
-    security,
+    security: bearer,
     request: { params: IdParam },
-    responses: { 204: { description: "Deleted" }, 401: ErrorSchemaDoc, 403: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 204: { description: "Deleted" }, ...errors(401, 403, 404) },
   }),
   async (c) => {
     await Webhook.remove(c.req.valid("param").id);
@@ -220,9 +208,9 @@ app.openapi(
     path: "/webhooks/{id}/deliveries",
     tags: ["Webhooks"],
     summary: "Recent deliveries of a webhook with their status",
-    security,
+    security: bearer,
     request: { params: IdParam, query: z.object({ limit: z.coerce.number().int().min(1).max(100).optional() }) },
-    responses: { 200: json(z.array(Webhook.DeliveryInfo.openapi("WebhookDelivery")), "Deliveries, newest first"), 401: ErrorSchemaDoc, 404: ErrorSchemaDoc },
+    responses: { 200: json(z.array(Webhook.DeliveryInfo.openapi("WebhookDelivery")), "Deliveries, newest first"), ...errors(401, 404) },
   }),
   async (c) => c.json(await Webhook.deliveries(c.req.valid("param").id, c.req.valid("query")), 200),
 );
