@@ -16,11 +16,12 @@ import { createId } from "../id";
 import { logger } from "../logger";
 import { Model } from "../model";
 import { enqueue } from "../queue";
-import { Realtime } from "../realtime";
+import { Realtime, Topic } from "../realtime";
+import { DeploymentStatus } from "../realtime/events";
 import { getObjectBytes, presignGet } from "../storage";
 import { DeploymentEntity, PRECISIONS, STATUSES, TargetEntity, type DeploymentItem, type Status } from "./entities";
 import * as Target from "./target";
-import { statusEvent } from "./topics";
+import { statusPayload } from "./topics";
 import { parseInput } from "./target";
 import { createWithSlot, failWithSlot } from "./slots";
 
@@ -197,7 +198,7 @@ export async function binary(deploymentId: string): Promise<{ bytes: Uint8Array;
 // ------------------------------------------------------------ state machine
 
 export async function publish(item: DeploymentItem): Promise<void> {
-  await Realtime.publish(item.tenantId, [`deployment:${item.deploymentId}`], statusEvent(item));
+  await Realtime.publish(DeploymentStatus, Topic.deployment(item.tenantId, item.deploymentId), statusPayload(item));
 }
 
 type Patch = Partial<Omit<DeploymentItem, "tenantId" | "deploymentId" | "modelId" | "targetId" | "targetArch" | "precision" | "deployedBy" | "createdAt" | "updatedAt">>;

@@ -6,14 +6,13 @@
  */
 import { useTenant } from "../actor";
 import { notFound } from "../error";
-import type { RealtimeEvent } from "../realtime";
+import { DeploymentStatus, message, type PayloadOf } from "../realtime/events";
 import { registerTopic } from "../realtime/topics";
 import { DeploymentEntity, type DeploymentItem } from "./entities";
 
-/** The `deployment_status` event of a deployment as it is now (published on each transition). */
-export function statusEvent(item: DeploymentItem): RealtimeEvent {
+/** The `deployment_status` event's payload for a deployment as it is now (published on each transition). */
+export function statusPayload(item: DeploymentItem): PayloadOf<typeof DeploymentStatus> {
   return {
-    type: "deployment_status",
     deployment_id: item.deploymentId,
     status: item.status,
     reason: item.reason ?? null,
@@ -44,6 +43,6 @@ registerTopic("deployment", {
       sha256: item.packageSha256 ?? null,
       updated_at: item.updatedAt,
     };
-    return { state, events: [statusEvent(item)] };
+    return { state, events: [message(DeploymentStatus, statusPayload(item))] };
   },
 });

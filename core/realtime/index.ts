@@ -15,6 +15,10 @@ import { z } from "zod";
 import { websocketManagement } from "../aws";
 import { entityConfig, expiresIn } from "../db";
 import { logger } from "../logger";
+import { message, type PayloadOf, type RealtimeEventDefinition, type Topic } from "./events";
+
+export { Topic, EventPayloadError } from "./events";
+export * as Events from "./events";
 
 /** Connections older than this are dropped even if $disconnect never came (API Gateway caps them at 2 h). */
 const CONNECTION_TTL_SECONDS = 3 * 60 * 60;
@@ -66,10 +70,11 @@ export const SubscriptionEntity = new Entity(
 export type Connection = EntityItem<typeof ConnectionEntity>;
 
 /**
- * A topic names what a client listens to: `tenant` (everything of its
- * tenant), or `run:<id>`, `dataset:<id>`, `deployment:<id>`.
+ * A topic name a client subscribes to: `tenant` (everything of its tenant),
+ * or `run:<id>`, `dataset:<id>`, `deployment:<id>` (publishers build theirs
+ * with `Topic.run(tenantId, id)` etc.).
  */
-export const Topic = z
+export const TopicName = z
   .string()
   .max(100)
   .regex(/^(tenant|(run|dataset|deployment):[a-z0-9_]+)$/, "topic must be 'tenant' or '<run|dataset|deployment>:<id>'");
@@ -107,17 +112,44 @@ export async function disconnect(connectionId: string): Promise<void> {
   await ConnectionEntity.delete({ connectionId }).go();
 }
 
+/** A message as it goes out on a socket: a registry event (`Events.message`) or a snapshot header. */
 export interface RealtimeEvent {
   type: string;
   [field: string]: unknown;
 }
 
 /**
- * Sends `event` to every connection of `tenantId` subscribed to one of
- * `topics` or to the whole tenant. Connections that are gone (410) are removed.
- * Never throws: a push is best effort and must not fail the job that sends it.
+ * Sends a registry event to every connection of the topic's tenant subscribed
+ * to `topic` or to the whole tenant. Connections that are gone (410) are
+ * removed. A push is best effort and must not fail the job that sends it, so
+ * delivery failures are logged, not thrown.
+ *
+ * @throws EventPayloadError on the local runtime when `payload` breaks the event's schema (a publisher bug)
+ * @example await Realtime.publish(Events.DatasetReady, Topic.dataset(tenantId, id), { dataset_id: id, row_count, columns })
  */
-export async function publish(tenantId: string, topics: string[], event: RealtimeEvent): Promise<number> {
+export async function publish<D extends RealtimeEventDefinition>(
+  definition: D,
+  topic: Topic<D["topic"]>,
+  payload: PayloadOf<D>,
+): Promise<number>;
+/** @deprecated The transport without the registry, kept for the channel's own tests: use `broadcast`, or publish a registry event. */
+export async function publish(tenantId: string, topics: string[], event: RealtimeEvent): Promise<number>;
+export async function publish(
+  first: RealtimeEventDefinition | string,
+  second: Topic | string[],
+  payload: RealtimeEvent | PayloadOf<RealtimeEventDefinition>,
+): Promise<number> {
+  if (typeof first === "string") return broadcast(first, second as string[], payload as RealtimeEvent);
+  const topic = second as Topic;
+  return broadcast(topic.tenantId, [topic.name], message(first, payload) as RealtimeEvent);
+}
+
+/**
+ * The transport under `publish`: sends `event` as it is to every connection
+ * of `tenantId` subscribed to one of `topics` or to the whole tenant, and
+ * removes connections that are gone (410). Never throws.
+ */
+export async function broadcast(tenantId: string, topics: string[], event: RealtimeEvent): Promise<number> {
   try {
     const all = [...new Set(["tenant", ...topics])];
     // Strongly consistent: a subscriber that read its snapshot before this event's write must be found here.

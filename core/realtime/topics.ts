@@ -15,14 +15,16 @@ import { withActor } from "../actor";
 import { DomainError, notFound } from "../error";
 import { logger } from "../logger";
 import { enqueue } from "../queue";
+import type { TopicKind as AnyTopicKind } from "./events";
 import { getConnection, post, send, disconnect, type RealtimeEvent } from "./index";
 
-type TopicKind = "run" | "dataset" | "deployment";
+/** The topics that name one resource and have a snapshot. */
+type TopicKind = Exclude<AnyTopicKind, "tenant">;
 
 /** Where a resource stands: a few fields of its GET representation, and the events that bring a client up to date. */
 export interface Snapshot {
   state: Record<string, unknown>;
-  /** Events of the same shape (`type` and fields) the live channel publishes for this resource, oldest first. */
+  /** The resource's registry events (built with `Events.message`) as the live channel publishes them, oldest first. */
   events: RealtimeEvent[];
 }
 

@@ -20,7 +20,8 @@ import { createId } from "../id";
 import { logger } from "../logger";
 import { Architecture, Hyperparameters } from "../ml";
 import { enqueue } from "../queue";
-import { Realtime } from "../realtime";
+import { Realtime, Topic } from "../realtime";
+import { TrainingComplete, TrainingFailed, TrainingQueued, TrainingStarted, type PayloadOf, type RealtimeEventDefinition } from "../realtime/events";
 import { EpochEntity, type EpochItem } from "./entities/epoch";
 import { TrainingRunEntity, type RunStatus, type TrainingRunItem } from "./entities/run";
 import { createRun, finish, finishQueued, getRun, promoteQueued, queuePosition, usage } from "./slots";
@@ -98,11 +99,18 @@ export function serialize(run: TrainingRunItem): Info {
   };
 }
 
-export const topic = (runId: string) => `run:${runId}`;
-
-/** Sends a run event to the run's subscribers (and the tenant channel). Never throws. */
-export function publish(run: Pick<TrainingRunItem, "tenantId" | "runId">, event: Realtime.RealtimeEvent): Promise<number> {
-  return Realtime.publish(run.tenantId, [topic(run.runId)], { ...event, run_id: run.runId });
+/**
+ * Sends a run event (`Events.TrainingStarted`, ...) to the run's subscribers
+ * and the tenant channel, with the run's `run_id`. Delivery failures are logged, not thrown.
+ *
+ * @throws EventPayloadError on the local runtime when the payload breaks the event's schema
+ */
+export function publish<D extends RealtimeEventDefinition<string, "run">>(
+  run: Pick<TrainingRunItem, "tenantId" | "runId">,
+  definition: D,
+  payload: Omit<PayloadOf<D>, "run_id">,
+): Promise<number> {
+  return Realtime.publish(definition, Topic.run(run.tenantId, run.runId), { ...payload, run_id: run.runId } as PayloadOf<D>);
 }
 
 /**
@@ -140,7 +148,7 @@ export async function start(input: StartInput): Promise<Info> {
   if (run.status === "running") {
     await dispatch(run);
   } else {
-    await publish(run, { type: "training_queued", status: "queued", queue_position: (await queuePosition(tenantId, run.runId)) ?? null });
+    await publish(run, TrainingQueued, { status: "queued", queue_position: (await queuePosition(tenantId, run.runId)) ?? null });
     // A slot may have freed between our failed take and the queue entry becoming visible.
     await startQueued();
   }
@@ -159,11 +167,11 @@ export async function dispatch(run: TrainingRunItem): Promise<void> {
     logger.error("could not queue a started run; failing it", { runId: run.runId, error: error as Error });
     const reason = "The run could not be handed to a training worker; start it again";
     if (await finish(run, { status: "failed", error: reason })) {
-      await publish(run, { type: "training_failed", status: "failed", error: reason, current_epoch: 0, total_epochs: run.totalEpochs });
+      await publish(run, TrainingFailed, { status: "failed", error: reason, current_epoch: 0, total_epochs: run.totalEpochs });
     }
     throw new DomainError("unavailable", "training.dispatch_failed", reason, { id: run.runId }, { cause: error });
   }
-  await publish(run, { type: "training_started", status: "running", total_epochs: run.totalEpochs, started_at: run.startedAt ?? null });
+  await publish(run, TrainingStarted, { status: "running", total_epochs: run.totalEpochs, started_at: run.startedAt ?? null });
 }
 
 /** Starts whatever queued runs now fit, oldest first (called whenever a slot frees). */
@@ -322,7 +330,7 @@ export async function stop(runId: string, options: { waitMs?: number } = {}): Pr
   if (run.status === "queued") {
     const done = await finishQueued(run, { status: "stopped", stopRequested: true });
     if (done) {
-      await publish(run, { type: "training_complete", status: "stopped", current_epoch: 0, total_epochs: run.totalEpochs, best_val_loss: null, final_metrics: [], model_id: null });
+      await publish(run, TrainingComplete, { status: "stopped", current_epoch: 0, total_epochs: run.totalEpochs, best_val_loss: null, final_metrics: [], model_id: null });
       return serialize((await getRun(run.tenantId, runId))!);
     }
     return stop(runId, options);

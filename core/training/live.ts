@@ -10,7 +10,8 @@
  * that epoch's record was written, and would otherwise never see that epoch.
  */
 import { logger } from "../logger";
-import { Realtime } from "../realtime";
+import { Realtime, Topic } from "../realtime";
+import { message, type PayloadOf, type RealtimeEventDefinition } from "../realtime/events";
 
 export class LiveChannel {
   private known: string[] | undefined;
@@ -22,7 +23,7 @@ export class LiveChannel {
   ) {}
 
   private async lookup(): Promise<string[]> {
-    const topics = ["tenant", `run:${this.runId}`];
+    const topics = [Topic.tenant(this.tenantId).name, Topic.run(this.tenantId, this.runId).name];
     const pages = await Promise.all(
       // Strongly consistent, like Realtime.publish: a subscription stored just before must be found.
       topics.map((topic) => Realtime.SubscriptionEntity.query.byTopic({ tenantId: this.tenantId, topic }).go({ pages: "all", consistent: true })),
@@ -34,10 +35,15 @@ export class LiveChannel {
     await Promise.all(connectionIds.map((id) => Realtime.send(id, data).catch(() => false)));
   }
 
-  /** Sends `event` to every subscriber of the run (and of its tenant). Never throws. */
-  async publish(event: Realtime.RealtimeEvent): Promise<void> {
+  /**
+   * Sends a run event, with the run's `run_id`, to every subscriber of the run
+   * (and of its tenant). Delivery failures are logged, not thrown.
+   *
+   * @throws EventPayloadError on the local runtime when the payload breaks the event's schema
+   */
+  async publish<D extends RealtimeEventDefinition<string, "run">>(definition: D, payload: Omit<PayloadOf<D>, "run_id">): Promise<void> {
+    const data = new TextEncoder().encode(JSON.stringify(message(definition, { ...payload, run_id: this.runId } as PayloadOf<D>)));
     try {
-      const data = new TextEncoder().encode(JSON.stringify({ ...event, run_id: this.runId }));
       const sent = new Set(this.known ?? []);
       if (this.known) await this.sendAll(this.known, data);
       this.known = await this.lookup();

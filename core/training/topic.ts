@@ -8,6 +8,7 @@
 import { useTenant } from "../actor";
 import { notFound } from "../error";
 import type { RealtimeEvent } from "../realtime";
+import { EpochUpdate, message, TrainingComplete, TrainingFailed } from "../realtime/events";
 import { registerTopic, type Snapshot } from "../realtime/topics";
 import { EpochEntity, type EpochItem } from "./entities/epoch";
 import { TrainingRunEntity, type TrainingRunItem } from "./entities/run";
@@ -36,8 +37,7 @@ async function epochsOf(run: TrainingRunItem): Promise<EpochItem[]> {
 
 function epochUpdate(run: TrainingRunItem, epoch: EpochItem, previous: EpochItem | undefined): RealtimeEvent {
   const perEpoch = epoch.elapsedSeconds / epoch.epoch;
-  return {
-    type: "epoch_update",
+  return message(EpochUpdate, {
     current_epoch: epoch.epoch,
     total_epochs: run.totalEpochs,
     train_loss: loss(epoch.trainLoss),
@@ -51,23 +51,22 @@ function epochUpdate(run: TrainingRunItem, epoch: EpochItem, previous: EpochItem
     ...(epoch.setupSeconds === undefined ? {} : { setup_seconds: Math.round(epoch.setupSeconds * 10) / 10 }),
     ended_at: epoch.recordedAt ?? null,
     run_id: run.runId,
-  };
+  });
 }
 
 /** The event that ended the run, as the worker published it (`final_metrics` from the epoch records). */
 function finalEvent(run: TrainingRunItem, epochs: EpochItem[]): RealtimeEvent {
   const base = { current_epoch: run.currentEpoch ?? 0, total_epochs: run.totalEpochs, run_id: run.runId };
-  if (run.status === "failed") return { type: "training_failed", status: "failed", error: run.error ?? null, ...base };
-  return {
-    type: "training_complete",
-    status: run.status,
+  if (run.status === "failed") return message(TrainingFailed, { status: "failed", error: run.error ?? null, ...base });
+  return message(TrainingComplete, {
+    status: run.status === "completed" ? "completed" : "stopped",
     ...base,
     best_val_loss: run.bestValLoss ?? null,
     final_metrics: epochs.map((epoch) => ({ train_loss: loss(epoch.trainLoss), val_loss: loss(epoch.valLoss) })),
     model_id: run.modelId ?? null,
     ...(run.status === "completed" ? { evaluation_id: run.evaluationId ?? null } : {}),
     training_time_seconds: Math.round((run.trainingTimeSeconds ?? 0) * 10) / 10,
-  };
+  });
 }
 
 /** The fields of GET /training/:id that change while a run progresses. */

@@ -28,6 +28,7 @@ import type { ChunkedData } from "../ml/stream";
 import { Model } from "../model";
 import { extendVisibility } from "../queue";
 import { getObjectBytes, putObject } from "../storage";
+import { EpochUpdate, TrainingComplete, TrainingCompletedWebhook, TrainingFailed, TrainingFailedWebhook, type PayloadOf, type WebhookEvent } from "../realtime/events";
 import { Webhook } from "../webhook";
 import { openTrainingData } from "./data-source";
 import { EpochEntity } from "./entities/epoch";
@@ -232,8 +233,7 @@ class Session {
     });
     for (const key of Object.keys(update) as (keyof typeof update)[]) if (update[key] === undefined || update[key] === null) delete update[key];
     // The live event goes out first, alone, so the records do not compete with it for DynamoDB.
-    await this.live.publish({
-      type: "epoch_update",
+    await this.live.publish(EpochUpdate, {
       current_epoch: event.epoch,
       total_epochs: event.total_epochs,
       train_loss: event.train_loss,
@@ -414,9 +414,9 @@ function windowsOf(run: TrainingRunItem, data: ChunkedData): number {
   return Math.max(0, Math.floor((rows - hp.sequence_length) / effectiveStride(hp)) + 1);
 }
 
-async function afterFinish(run: TrainingRunItem, event: "training.completed" | "training.failed", data: Record<string, unknown>): Promise<void> {
+async function afterFinish(run: TrainingRunItem, event: WebhookEvent, data: PayloadOf<WebhookEvent>): Promise<void> {
   await TrainingRun.startQueued().catch((error: unknown) => logger.error("starting queued runs failed", { error: error as Error }));
-  await Webhook.emit(run.tenantId, event, data, run.runId.replace(/^tr_/, "") + (event === "training.failed" ? "f" : "c"));
+  await Webhook.emit(event, run.tenantId, data, run.runId.replace(/^tr_/, "") + (event === TrainingFailedWebhook ? "f" : "c"));
 }
 
 /** What a finished attempt spent on the run, over all its attempts (see EpochEvent.elapsed_seconds). */
@@ -441,8 +441,7 @@ async function completeRun(run: TrainingRunItem, owner: string, result: TrainRes
   );
   if (!changed) return;
   const final = (await getRun(run.tenantId, run.runId))!;
-  await TrainingRun.publish(run, {
-    type: "training_complete",
+  await TrainingRun.publish(run, TrainingComplete, {
     status: "completed",
     current_epoch: result.epochsRun,
     total_epochs: run.totalEpochs,
@@ -452,7 +451,7 @@ async function completeRun(run: TrainingRunItem, owner: string, result: TrainRes
     evaluation_id: evaluationId,
     training_time_seconds: TrainingRun.serialize(final).training_time_seconds,
   });
-  await afterFinish(run, "training.completed", TrainingRun.serialize(final));
+  await afterFinish(run, TrainingCompletedWebhook, TrainingRun.serialize(final));
   const data = await openTrainingData(run.tenantId, run.datasetId).catch(() => undefined);
   const windows = data ? windowsOf(run, data) : 0;
   await Billing.consumeTokens(run.tenantId, Billing.trainingTokens({ windows, epochs: result.epochsRun }), {
@@ -481,8 +480,7 @@ async function finishStopped(
     { expectOwner: owner },
   );
   if (!changed) return;
-  await TrainingRun.publish(run, {
-    type: "training_complete",
+  await TrainingRun.publish(run, TrainingComplete, {
     status: "stopped",
     current_epoch: stored?.result.epochsRun ?? run.currentEpoch ?? 0,
     total_epochs: run.totalEpochs,
@@ -502,15 +500,14 @@ async function finishStopped(
 export async function failRun(run: TrainingRunItem, reason: string, options: { expectOwner?: string } = {}): Promise<boolean> {
   const changed = await finish(run, { status: "failed", error: reason, estimatedRemainingSeconds: 0 }, options);
   if (!changed) return false;
-  await TrainingRun.publish(run, {
-    type: "training_failed",
+  await TrainingRun.publish(run, TrainingFailed, {
     status: "failed",
     error: reason,
     current_epoch: run.currentEpoch ?? 0,
     total_epochs: run.totalEpochs,
   });
   const final = await getRun(run.tenantId, run.runId);
-  await afterFinish(run, "training.failed", final ? TrainingRun.serialize(final) : { id: run.runId, status: "failed", error: reason });
+  await afterFinish(run, TrainingFailedWebhook, final ? TrainingRun.serialize(final) : { id: run.runId, status: "failed", error: reason });
   return true;
 }
 
@@ -531,7 +528,7 @@ export async function deadLetter(message: TrainMessage, receiveCount: number): P
   if (run.stopRequested) {
     const changed = await finish(run, { status: "stopped", estimatedRemainingSeconds: 0 });
     if (changed) {
-      await TrainingRun.publish(run, { type: "training_complete", status: "stopped", current_epoch: run.currentEpoch ?? 0, total_epochs: run.totalEpochs, best_val_loss: run.bestValLoss ?? null, final_metrics: [], model_id: null });
+      await TrainingRun.publish(run, TrainingComplete, { status: "stopped", current_epoch: run.currentEpoch ?? 0, total_epochs: run.totalEpochs, best_val_loss: run.bestValLoss ?? null, final_metrics: [], model_id: null });
       await TrainingRun.startQueued().catch(() => undefined);
     }
     return changed ? "stopped" : "ignored";

@@ -1,6 +1,6 @@
 import { Entity, type EntityItem } from "electrodb";
 import { entityConfig, expiresIn } from "../db";
-import { WEBHOOK_EVENTS } from "./entity";
+import { WEBHOOK_EVENTS } from "../realtime/events";
 
 /** Deliveries are kept for 30 days. */
 export const DELIVERY_TTL_SECONDS = 30 * 24 * 3600;

@@ -1,8 +1,6 @@
 import { Entity, type EntityItem } from "electrodb";
 import { entityConfig } from "../db";
-
-export const WEBHOOK_EVENTS = ["training.completed", "training.failed"] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+import { WEBHOOK_EVENTS } from "../realtime/events";
 
 /**
  * A tenant's webhook endpoint. The signing secret is stored because every

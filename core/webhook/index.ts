@@ -26,9 +26,11 @@ import { createId, createSecret } from "../id";
 import { logger } from "../logger";
 import { enqueue } from "../queue";
 import { DeliveryEntity, type DeliveryItem } from "./delivery-entity";
-import { WEBHOOK_EVENTS, WebhookEntity, type WebhookEvent, type WebhookItem } from "./entity";
+import { check, WEBHOOK_EVENTS, type PayloadOf, type WebhookEvent, type WebhookEventType } from "../realtime/events";
+import { WebhookEntity, type WebhookItem } from "./entity";
 
-export { WEBHOOK_EVENTS, type WebhookEvent } from "./entity";
+/** The webhook events are registry events (core/realtime/events.ts): `TrainingCompletedWebhook`, `TrainingFailedWebhook`. */
+export { WEBHOOK_EVENTS, type WebhookEvent, type WebhookEventType } from "../realtime/events";
 
 export const MAX_WEBHOOKS_PER_TENANT = 10;
 export const MAX_ATTEMPTS = 6;
@@ -110,7 +112,7 @@ export function serialize(item: WebhookItem): Info {
   return {
     id: item.webhookId,
     url: item.url,
-    events: [...(item.events ?? [])].sort() as WebhookEvent[],
+    events: [...(item.events ?? [])].sort() as WebhookEventType[],
     description: item.description ?? null,
     created_at: item.createdAt,
   };
@@ -211,12 +213,18 @@ export function verify(secret: string, body: string, header: string, toleranceSe
 }
 
 /**
- * Queues `event` for every webhook of the tenant subscribed to it. Jobs call
- * it with the tenant explicitly. Never throws: a webhook must not fail the
- * training job that triggers it. `key` makes the delivery id deterministic so
- * a retried job does not notify twice.
+ * Queues a registry webhook event for every webhook of the tenant subscribed
+ * to it; `data` is the delivery's `data`. Jobs call it with the tenant
+ * explicitly. Delivery failures are logged, not thrown: a webhook must not
+ * fail the training job that triggers it. `key` makes the delivery id
+ * deterministic so a retried job does not notify twice.
+ *
+ * @throws EventPayloadError on the local runtime when `data` breaks the event's schema (a publisher bug)
+ * @example await Webhook.emit(TrainingCompletedWebhook, run.tenantId, TrainingRun.serialize(run), key)
  */
-export async function emit(tenantId: string, event: WebhookEvent, data: Record<string, unknown>, key: string): Promise<number> {
+export async function emit<D extends WebhookEvent>(definition: D, tenantId: string, data: PayloadOf<D>, key: string): Promise<number> {
+  check(definition, data);
+  const event = definition.type;
   try {
     const hooks = await WebhookEntity.query.byTenant({ tenantId }).go({ pages: "all" });
     let queued = 0;

@@ -25,7 +25,7 @@ export async function handler(event: WebSocketEvent): Promise<APIGatewayProxyRes
     return await withActor(actor, async () => {
       const topic = query.topic ?? (query.run ? `run:${query.run}` : undefined);
       if (topic) {
-        const parsed = Realtime.Topic.safeParse(topic);
+        const parsed = Realtime.TopicName.safeParse(topic);
         if (!parsed.success) return { statusCode: 400, body: "Invalid topic" };
         await assertTopicVisible(parsed.data);
       }

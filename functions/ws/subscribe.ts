@@ -14,7 +14,7 @@ import { assertTopicVisible, sendSnapshot } from "../../core/realtime/topics";
 import "./topics";
 import type { WebSocketEvent } from "./event";
 
-const Message = z.object({ action: z.enum(["subscribe", "unsubscribe"]), topic: Realtime.Topic });
+const Message = z.object({ action: z.enum(["subscribe", "unsubscribe"]), topic: Realtime.TopicName });
 
 export async function handler(event: WebSocketEvent): Promise<APIGatewayProxyResultV2> {
   const connectionId = event.requestContext.connectionId;
