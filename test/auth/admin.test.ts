@@ -2,7 +2,8 @@ import { describe, expect, inject, it } from "vitest";
 import { Auth } from "../../core/auth";
 import { User } from "../../core/user";
 import { createUser } from "../support/users";
-import { call, uniqueLoopback, uniqueName } from "./http";
+import { call, uniqueLoopback } from "../support/http";
+import { uniqueName } from "./helpers";
 
 async function superadminToken(): Promise<string> {
   const { username, password } = inject("admin");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Audit } from "../../core/audit";
 import { createUser } from "../support/users";
-import { baseUrl, call, uniqueLoopback } from "./http";
+import { call, uniqueLoopback } from "../support/http";
 
 describe("audit trail", () => {
   it("records every mutating request with who, where, what and the outcome", async () => {
@@ -67,10 +67,10 @@ describe("audit trail", () => {
     const admin = await createUser();
     await call("PUT", "/profile/preferences", { token: admin.token, body: { theme: "dark" } });
 
-    const csv = await fetch(`${baseUrl}/api/v1/audit/export?format=csv`, { headers: { authorization: `Bearer ${admin.token}` } });
+    const csv = await call("GET", "/audit/export?format=csv", { token: admin.token });
     expect(csv.status).toBe(200);
     expect(csv.headers.get("content-type")).toContain("text/csv");
-    const lines = (await csv.text()).trim().split("\r\n");
+    const lines = (csv.body as string).trim().split("\r\n");
     expect(lines[0]).toBe("id,timestamp,tenant_id,user_id,username,action,resource_type,resource_id,result,status_code,severity,ip_address,user_agent,request_id,method,path");
     expect(lines.some((line) => line.includes("PUT /api/v1/profile/preferences"))).toBe(true);
 

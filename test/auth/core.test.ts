@@ -1,10 +1,9 @@
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Auth } from "../../core/auth";
 import { Config } from "../../core/config";
-import { revokeSession } from "../../core/auth/session";
-import { authHeader, createUser } from "../support/users";
-
-const baseUrl = inject("baseUrl");
+import { revokeSession } from "../../core/credentials/session";
+import { call } from "../support/http";
+import { createUser } from "../support/users";
 
 describe("Auth.authenticate", () => {
   it("resolves a fresh login token to the user actor", async () => {
@@ -38,7 +37,7 @@ describe("Auth.authenticate", () => {
 
   it("stops accepting a token within the session cache window after another process revokes its session", async () => {
     const user = await createUser();
-    const me = () => fetch(`${baseUrl}/api/v1/auth/me`, { headers: authHeader(user) }).then((response) => response.status);
+    const me = () => call("GET", "/auth/me", { token: user.token }).then((reply) => reply.status);
     expect(await me()).toBe(200);
     const actor = await Auth.authenticate(user.token);
     // Revoked here, in the test process: the platform's process only learns it from the table.

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { SubscriptionEntity } from "../../core/billing/entities";
 import { User } from "../../core/user";
-import { call, nextTotp, uniqueName, verificationCode } from "./http";
+import { call } from "../support/http";
+import { nextTotp, uniqueName, verificationCode } from "./helpers";
 
 describe("account lifecycle over HTTP", () => {
   it("signs up, verifies by emailed code, enables MFA, and then requires MFA at login", async () => {

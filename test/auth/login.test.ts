@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createUser } from "../support/users";
-import { call, signupVerified, uniqueLoopback, uniqueName } from "./http";
+import { call, uniqueLoopback } from "../support/http";
+import { signupVerified, uniqueName } from "./helpers";
 
 describe("POST /auth/login", () => {
   it("answers wrong passwords and unknown usernames identically with 401", async () => {

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { decryptSecret, encryptSecret, matchStep } from "../../core/auth/mfa";
 import { User } from "../../core/user";
 import { createUser } from "../support/users";
-import { call, currentTotp, nextTotp, uniqueLoopback } from "./http";
+import { call, uniqueLoopback } from "../support/http";
+import { currentTotp, nextTotp } from "./helpers";
 
 async function enableMfa(token: string): Promise<string> {
   const setup = await call("POST", "/mfa/setup", { token });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ResetTokenEntity, VerificationEntity } from "../../core/auth/records";
+import { ResetTokenEntity, VerificationEntity } from "../../core/credentials/records";
 import { hashSecret } from "../../core/auth/token";
 import { User } from "../../core/user";
 import { createUser } from "../support/users";
-import { call, resetToken, uniqueLoopback, uniqueName, verificationCode } from "./http";
+import { call, uniqueLoopback } from "../support/http";
+import { resetToken, uniqueName, verificationCode } from "./helpers";
 
 async function timed<T>(run: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { User } from "../../core/user";
 import { createUser } from "../support/users";
-import { call } from "./http";
+import { call } from "../support/http";
 
 describe("profile", () => {
   it("answers the profile with tenant and default preferences", async () => {

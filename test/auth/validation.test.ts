@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createUser, type TestUser } from "../support/users";
-import { call, uniqueLoopback } from "./http";
+import { call, uniqueLoopback } from "../support/http";
 
 const long = (n: number) => "x".repeat(n);
 
