@@ -292,6 +292,33 @@ export async function epochs(tenantId: string, runId: string): Promise<EpochItem
   return result.data.sort((a, b) => a.epoch - b.epoch);
 }
 
+/** The public shape of one finished epoch. */
+export const EpochInfo = z.object({
+  epoch: z.number(),
+  train_loss: z.number(),
+  val_loss: z.number(),
+  best_val_loss: z.number(),
+  learning_rate: z.number(),
+  elapsed_seconds: z.number(),
+});
+export type EpochInfo = z.infer<typeof EpochInfo>;
+
+/**
+ * Every finished epoch of one of the calling tenant's runs, in order.
+ * @throws training_run.not_found (404), also for another tenant's run
+ */
+export async function epochHistory(runId: string): Promise<EpochInfo[]> {
+  const run = await get(runId);
+  return (await epochs(run.tenantId, run.runId)).map((epoch) => ({
+    epoch: epoch.epoch,
+    train_loss: epoch.trainLoss,
+    val_loss: epoch.valLoss,
+    best_val_loss: epoch.bestValLoss,
+    learning_rate: epoch.learningRate,
+    elapsed_seconds: epoch.elapsedSeconds,
+  }));
+}
+
 export const QueueInfo = z.object({
   active_trainings: z.number(),
   max_concurrent: z.number(),

@@ -92,16 +92,7 @@ app.openapi(
   async (c) => c.json(await TrainingRun.detail(c.req.valid("param").id), 200),
 );
 
-const Epoch = z
-  .object({
-    epoch: z.number(),
-    train_loss: z.number(),
-    val_loss: z.number(),
-    best_val_loss: z.number(),
-    learning_rate: z.number(),
-    elapsed_seconds: z.number(),
-  })
-  .openapi("TrainingEpoch");
+const Epoch = TrainingRun.EpochInfo.openapi("TrainingEpoch");
 
 app.openapi(
   createRoute({
@@ -113,21 +104,7 @@ app.openapi(
     request: { params: IdParam },
     responses: { 200: json(z.array(Epoch), "Epochs"), ...errors(401, 404) },
   }),
-  async (c) => {
-    const run = await TrainingRun.get(c.req.valid("param").id);
-    const epochs = await TrainingRun.epochs(run.tenantId, run.runId);
-    return c.json(
-      epochs.map((e) => ({
-        epoch: e.epoch,
-        train_loss: e.trainLoss,
-        val_loss: e.valLoss,
-        best_val_loss: e.bestValLoss,
-        learning_rate: e.learningRate,
-        elapsed_seconds: e.elapsedSeconds,
-      })),
-      200,
-    );
-  },
+  async (c) => c.json(await TrainingRun.epochHistory(c.req.valid("param").id), 200),
 );
 
 app.openapi(
@@ -209,7 +186,7 @@ app.openapi(
     tags: ["Webhooks"],
     summary: "Recent deliveries of a webhook with their status",
     security: bearer,
-    request: { params: IdParam, query: z.object({ limit: z.coerce.number().int().min(1).max(100).optional() }) },
+    request: { params: IdParam, query: Page.pick({ limit: true }) },
     responses: { 200: json(z.array(Webhook.DeliveryInfo.openapi("WebhookDelivery")), "Deliveries, newest first"), ...errors(401, 404) },
   }),
   async (c) => c.json(await Webhook.deliveries(c.req.valid("param").id, c.req.valid("query")), 200),
