@@ -23,7 +23,8 @@ import { MAX_DIRECT_UPLOAD_BYTES } from "../billing/plans";
 import { DomainError, conflict, invalid, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
-import { Realtime } from "../realtime";
+import { Realtime, Topic } from "../realtime";
+import { DatasetValidated } from "../realtime/events";
 import { deleteObject, deletePrefix, presignPut, putObject } from "../storage";
 import type { Profile } from "./analyze";
 import { DatasetEntity, EQUIPMENT_TYPES, PendingUploadEntity, STATUSES, type DatasetItem } from "./entity";
@@ -38,7 +39,7 @@ import { issuesOf } from "./validate";
 export { EQUIPMENT_TYPES, STATUSES, DatasetEntity, type DatasetItem } from "./entity";
 export { DatasetFileError, type Profile, type ColumnStats } from "./analyze";
 export type { Recommendation } from "./recommend";
-export { ingest, readyEvent, failedEvent, type IngestResult } from "./ingest";
+export { ingest, readyPayload, failedPayload, type IngestResult } from "./ingest";
 export { sourceKeyOf, parseSourceKey } from "./store";
 
 /** How long a presigned upload URL stays valid. */
@@ -540,7 +541,7 @@ export async function validate(datasetId: string): Promise<ValidationResult> {
     throw error;
   }
   if (valid) {
-    await Realtime.publish(item.tenantId, [`dataset:${datasetId}`], { type: "dataset.validated", dataset_id: datasetId });
+    await Realtime.publish(DatasetValidated, Topic.dataset(item.tenantId, datasetId), { dataset_id: datasetId });
   }
   return result;
 }

@@ -10,7 +10,8 @@ import { DomainError, isConditionalFailure } from "../error";
 import { createSecret } from "../id";
 import { logger } from "../logger";
 import { enqueue } from "../queue";
-import { Realtime } from "../realtime";
+import { Realtime, Topic } from "../realtime";
+import { DatasetFailed, DatasetReady, type PayloadOf } from "../realtime/events";
 import { deleteObject, deletePrefix, getObjectStream, headObject, putObject } from "../storage";
 import { CsvAnalyzer, DatasetFileError, type Profile } from "./analyze";
 import { DatasetEntity } from "./entity";
@@ -161,7 +162,7 @@ export async function runIngest(tenantId: string, datasetId: string, leaseId: st
     if (isConditionalFailure(error)) return { status: "ignored" };
     throw error;
   }
-  await Realtime.publish(tenantId, [`dataset:${datasetId}`], readyEvent(datasetId, profile));
+  await Realtime.publish(DatasetReady, Topic.dataset(tenantId, datasetId), readyPayload(datasetId, profile));
   return { status: "ingested" };
 }
 
@@ -176,7 +177,7 @@ async function markFailed(tenantId: string, datasetId: string, leaseId: string, 
     leaseId,
   );
   if (!failed) return;
-  await Realtime.publish(tenantId, [`dataset:${datasetId}`], failedEvent(datasetId, { code: error.code, reason: error.message }));
+  await Realtime.publish(DatasetFailed, Topic.dataset(tenantId, datasetId), failedPayload(datasetId, { code: error.code, reason: error.message }));
 }
 
 /** A late file for an upload whose slot went back, refused for the plan's limit: the dataset fails (it holds no slot). */
@@ -191,17 +192,17 @@ async function failReleased(tenantId: string, datasetId: string, error: DomainEr
     throw failure;
   }
   await forgetPendingUpload(await itemOf(tenantId, datasetId) ?? { tenantId, datasetId });
-  await Realtime.publish(tenantId, [`dataset:${datasetId}`], failedEvent(datasetId, { code: error.code, reason: error.message }));
+  await Realtime.publish(DatasetFailed, Topic.dataset(tenantId, datasetId), failedPayload(datasetId, { code: error.code, reason: error.message }));
 }
 
-/** The `dataset.ready` event (on `dataset:<id>`), published when ingest finishes and replayed in its snapshot. */
-export function readyEvent(datasetId: string, profile: { row_count: number | null; columns: string[] }): Realtime.RealtimeEvent {
-  return { type: "dataset.ready", dataset_id: datasetId, row_count: profile.row_count, columns: profile.columns };
+/** The `dataset.ready` event's payload (on `dataset:<id>`), published when ingest finishes and replayed in its snapshot. */
+export function readyPayload(datasetId: string, profile: { row_count: number | null; columns: string[] }): PayloadOf<typeof DatasetReady> {
+  return { dataset_id: datasetId, row_count: profile.row_count, columns: profile.columns };
 }
 
-/** The `dataset.failed` event, published when ingest rejects the file and replayed in its snapshot. */
-export function failedEvent(datasetId: string, failure: { code: string; reason: string }): Realtime.RealtimeEvent {
-  return { type: "dataset.failed", dataset_id: datasetId, code: failure.code, reason: failure.reason };
+/** The `dataset.failed` event's payload, published when ingest rejects the file and replayed in its snapshot. */
+export function failedPayload(datasetId: string, failure: { code: string; reason: string }): PayloadOf<typeof DatasetFailed> {
+  return { dataset_id: datasetId, code: failure.code, reason: failure.reason };
 }
 
 async function releaseLease(tenantId: string, datasetId: string, leaseId: string): Promise<void> {

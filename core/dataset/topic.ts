@@ -3,8 +3,9 @@
  * new subscriber a snapshot of the dataset's status with `dataset.ready` or
  * `dataset.failed` once ingest is over.
  */
+import { DatasetFailed, DatasetReady, message } from "../realtime/events";
 import { registerTopic } from "../realtime/topics";
-import { failedEvent, get, readyEvent } from "./index";
+import { failedPayload, get, readyPayload } from "./index";
 
 registerTopic("dataset", {
   find: get,
@@ -20,7 +21,11 @@ registerTopic("dataset", {
       updated_at: dataset.updated_at,
     };
     const events =
-      dataset.status === "ready" ? [readyEvent(dataset.id, dataset)] : dataset.status === "failed" && dataset.failure ? [failedEvent(dataset.id, dataset.failure)] : [];
+      dataset.status === "ready"
+        ? [message(DatasetReady, readyPayload(dataset.id, dataset))]
+        : dataset.status === "failed" && dataset.failure
+          ? [message(DatasetFailed, failedPayload(dataset.id, dataset.failure))]
+          : [];
     return { state, events };
   },
 });
