@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { authHeader, createUser, type TestUser } from "../support/users";
-import { api, getDataset, uploadMultipart, json } from "./helpers";
+import { call } from "../support/http";
+import { createUser, type TestUser } from "../support/users";
+import { getDataset, uploadMultipart } from "./helpers";
 
 const CSV = "timestamp,flow,pressure\n" +
   Array.from({ length: 40 }, (_, i) => `${new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()},${10 + (i % 5)},${2 + (i % 3)}`).join("\n") +
@@ -25,20 +26,20 @@ describe("tenancy and roles", () => {
     owner = await createUser();
     [stranger, viewer] = await Promise.all([createUser(), createUser({ tenantId: owner.tenantId, role: "viewer" })]);
     const response = await uploadMultipart(owner, CSV);
-    datasetId = (await json(response)).id;
+    datasetId = response.body.id;
   });
 
   it.each(ROUTES)("answers 404 to another tenant on %s %s", async (method, path) => {
-    const response = await fetch(api(path.replace(":id", datasetId)), { method, headers: authHeader(stranger) });
+    const response = await call(method, path.replace(":id", datasetId), { token: stranger.token });
     expect(response.status).toBe(404);
-    const body = await json(response);
+    const body = response.body;
     expect(body.code).toBe("dataset.not_found");
     expect(JSON.stringify(body)).not.toContain("flow");
   });
 
   it("keeps another tenant's datasets out of the list", async () => {
-    const response = await fetch(api("/datasets"), { headers: authHeader(stranger) });
-    expect(await json(response)).toEqual([]);
+    const response = await call("GET", "/datasets", { token: stranger.token });
+    expect(response.body).toEqual([]);
   });
 
   it("still has the dataset after the stranger's attempts", async () => {
@@ -46,33 +47,29 @@ describe("tenancy and roles", () => {
   });
 
   it.each(ROUTES.filter(([method]) => method !== "GET"))("answers 403 to a viewer on %s %s", async (method, path) => {
-    const response = await fetch(api(path.replace(":id", datasetId)), { method, headers: authHeader(viewer) });
+    const response = await call(method, path.replace(":id", datasetId), { token: viewer.token });
     expect(response.status).toBe(403);
-    expect((await json(response)).code).toBe("auth.forbidden");
+    expect(response.body.code).toBe("auth.forbidden");
   });
 
   it("answers 403 to a viewer uploading either way", async () => {
     expect((await uploadMultipart(viewer, CSV)).status).toBe(403);
-    const presigned = await fetch(api("/datasets/uploads"), {
-      method: "POST",
-      headers: { ...authHeader(viewer), "content-type": "application/json" },
-      body: JSON.stringify({ name: "x", equipment_type: "chiller", file_size_bytes: 100 }),
-    });
+    const presigned = await call("POST", "/datasets/uploads", { token: viewer.token, body: { name: "x", equipment_type: "chiller", file_size_bytes: 100 } });
     expect(presigned.status).toBe(403);
   });
 
   it.each(ROUTES.filter(([method]) => method === "GET"))("lets a viewer read %s %s", async (method, path) => {
-    const response = await fetch(api(path.replace(":id", datasetId)), { method, headers: authHeader(viewer) });
+    const response = await call(method, path.replace(":id", datasetId), { token: viewer.token });
     expect(response.status).toBe(200);
   });
 
   it("answers 401 without a token", async () => {
-    expect((await fetch(api("/datasets"))).status).toBe(401);
-    expect((await fetch(api(`/datasets/${datasetId}`))).status).toBe(401);
+    expect((await call("GET", "/datasets")).status).toBe(401);
+    expect((await call("GET", `/datasets/${datasetId}`)).status).toBe(401);
   });
 
   it("answers 404 for an id that is not a dataset id", async () => {
-    const response = await fetch(api("/datasets/not-an-id"), { headers: authHeader(owner) });
+    const response = await call("GET", "/datasets/not-an-id", { token: owner.token });
     expect(response.status).toBe(404);
   });
 });

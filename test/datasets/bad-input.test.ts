@@ -7,8 +7,9 @@ import { Billing } from "../../core/billing";
 import { MAX_DIRECT_UPLOAD_BYTES, PLANS } from "../../core/billing/plans";
 import { Config } from "../../core/config";
 import { Dataset } from "../../core/dataset";
+import { baseUrl, call } from "../support/http";
 import { authHeader, createUser, type TestUser } from "../support/users";
-import { api, getDataset, uploadMultipart, uploadPresigned, waitForIngest, json } from "./helpers";
+import { getDataset, uploadMultipart, uploadPresigned, waitForIngest } from "./helpers";
 
 async function keysUnder(prefix: string): Promise<string[]> {
   const page = await s3().send(new ListObjectsV2Command({ Bucket: Config.bucketName(), Prefix: prefix }));
@@ -16,8 +17,8 @@ async function keysUnder(prefix: string): Promise<string[]> {
 }
 
 async function datasetIds(user: TestUser): Promise<string[]> {
-  const response = await fetch(api("/datasets?limit=100"), { headers: authHeader(user) });
-  return (await json(response)).map((item: { id: string }) => item.id);
+  const response = await call("GET", "/datasets?limit=100", { token: user.token });
+  return response.body.map((item: { id: string }) => item.id);
 }
 
 const deterministicJunk = (length: number) => {
@@ -53,7 +54,7 @@ describe("bad files through the direct upload", () => {
     const before = await datasetIds(user);
     const response = await uploadMultipart(user, file());
     expect(response.status).toBe(400);
-    const body = await json(response);
+    const body = response.body;
     expect(body.code).toBe(code);
     expect(body.error.length).toBeGreaterThan(10);
     expect(await datasetIds(user)).toEqual(before);
@@ -63,16 +64,16 @@ describe("bad files through the direct upload", () => {
   it("answers 400 when the multipart body has no file", async () => {
     const response = await uploadMultipart(user, undefined);
     expect(response.status).toBe(400);
-    expect((await json(response)).code).toBe("dataset.file_required");
+    expect(response.body.code).toBe("dataset.file_required");
   });
 
   it.each([
     ["a JSON body", "application/json", '{"name":"x"}', 415],
     ["a broken multipart body", "multipart/form-data; boundary=zz", "garbage", 400],
   ])("answers a clear 4xx for %s on the upload route", async (_label, contentType, body, status) => {
-    const response = await fetch(api("/datasets"), { method: "POST", headers: { ...authHeader(user), "content-type": contentType }, body });
+    const response = await call("POST", "/datasets", { token: user.token, rawBody: body, contentType });
     expect(response.status).toBe(status);
-    expect((await json(response)).code).toBe("request.invalid");
+    expect(response.body.code).toBe("request.invalid");
   });
 
   it.each([
@@ -81,14 +82,14 @@ describe("bad files through the direct upload", () => {
   ])("answers 400 for %s", async (_label, fields) => {
     const response = await uploadMultipart(user, "a,b\n1,2\n", fields);
     expect(response.status).toBe(400);
-    expect((await json(response)).code).toBe("request.invalid");
+    expect(response.body.code).toBe("request.invalid");
   });
 
   it("accepts a BOM, CRLF/LF mixed endings and quoted delimiters and newlines", async () => {
     const text = '\ufefftimestamp;note;temp\r\n2026-01-01T00:00:00Z;"a; b";20,5\n2026-01-01T00:01:00Z;"two\r\nlines";21\r\n2026-01-01T00:02:00Z;plain;22\n';
     const response = await uploadMultipart(user, text);
     expect(response.status).toBe(201);
-    const body = await json(response);
+    const body = response.body;
     expect(body).toMatchObject({
       status: "ready",
       row_count: 3,
@@ -97,13 +98,13 @@ describe("bad files through the direct upload", () => {
     });
     expect(body.format.decimal_separator).toBe(",");
     expect(body.column_stats.temp).toMatchObject({ count_numeric: 3, count_non_numeric: 0, min: 20.5, max: 22 });
-    const preview = await json((await fetch(api(`/datasets/${body.id}/preview`), { headers: authHeader(user) })));
+    const preview = (await call("GET", `/datasets/${body.id}/preview`, { token: user.token })).body;
     expect(preview.rows).toEqual([
       ["2026-01-01T00:00:00Z", "a; b", 20.5],
       ["2026-01-01T00:01:00Z", "two\r\nlines", 21],
       ["2026-01-01T00:02:00Z", "plain", 22],
     ]);
-    await fetch(api(`/datasets/${body.id}`), { method: "DELETE", headers: authHeader(user) });
+    await call("DELETE", `/datasets/${body.id}`, { token: user.token });
   });
 
   it("previews missing values as null and text in a numeric column as the file wrote it", async () => {
@@ -119,9 +120,9 @@ describe("bad files through the direct upload", () => {
     ];
     const response = await uploadMultipart(user, `${rows.join("\n")}\n`);
     expect(response.status).toBe(201);
-    const body = await json(response);
+    const body = response.body;
     expect(body.column_stats.supply_temp).toMatchObject({ count_non_numeric: 1, count_missing: 2 });
-    const preview = await json((await fetch(api(`/datasets/${body.id}/preview?page_size=6`), { headers: authHeader(user) })));
+    const preview = (await call("GET", `/datasets/${body.id}/preview?page_size=6`, { token: user.token })).body;
     expect(preview.rows).toEqual([
       ["2026-01-01T00:00:00Z", 20.95, "ok"],
       ["2026-01-01T00:01:00Z", null, null],
@@ -130,7 +131,7 @@ describe("bad files through the direct upload", () => {
       ["2026-01-01T00:04:00Z", -0.125, "ok"],
       [null, 21, "ok"],
     ]);
-    await fetch(api(`/datasets/${body.id}`), { method: "DELETE", headers: authHeader(user) });
+    await call("DELETE", `/datasets/${body.id}`, { token: user.token });
   });
 });
 
@@ -152,19 +153,15 @@ describe("bad files through the presigned upload", () => {
       expect(dataset.failure.reason.length).toBeGreaterThan(10);
       expect(dataset.row_count).toBeNull();
       expect(await keysUnder(`tenants/${user.tenantId}/datasets/${datasetId}/`)).toEqual([]);
-      const preview = await fetch(api(`/datasets/${datasetId}/preview`), { headers: authHeader(user) });
+      const preview = await call("GET", `/datasets/${datasetId}/preview`, { token: user.token });
       expect(preview.status).toBe(409);
-      const validate = await fetch(api(`/datasets/${datasetId}/validate`), { method: "POST", headers: authHeader(user) });
+      const validate = await call("POST", `/datasets/${datasetId}/validate`, { token: user.token });
       expect(validate.status).toBe(409);
     },
   );
 
   it("refuses to hand out a URL for an empty file", async () => {
-    const response = await fetch(api("/datasets/uploads"), {
-      method: "POST",
-      headers: { ...authHeader(user), "content-type": "application/json" },
-      body: JSON.stringify({ name: "empty", equipment_type: "pump", file_size_bytes: 0 }),
-    });
+    const response = await call("POST", "/datasets/uploads", { token: user.token, body: { name: "empty", equipment_type: "pump", file_size_bytes: 0 } });
     expect(response.status).toBe(400);
   });
 
@@ -174,7 +171,7 @@ describe("bad files through the presigned upload", () => {
     const first = await waitForIngest(user, datasetId);
     expect(first.status).toBe("ready");
     const replacement = original.replace(",1\n", ",9\n");
-    const second = await fetch(uploadUrl, { method: "PUT", body: replacement });
+    const second = await call("PUT", uploadUrl, { rawBody: replacement });
     expect(second.status).toBe(200);
     const key = Dataset.sourceKeyOf(user.tenantId, datasetId);
     const again = await withActor({ type: "system", tenantId: user.tenantId }, () =>
@@ -208,22 +205,14 @@ describe("plan limits", () => {
   it("answers 403 for one byte over the plan's size on both paths", async () => {
     const user = await createUser();
     const limit = PLANS.free.max_dataset_size_bytes;
-    const presigned = await fetch(api("/datasets/uploads"), {
-      method: "POST",
-      headers: { ...authHeader(user), "content-type": "application/json" },
-      body: JSON.stringify({ name: "big", equipment_type: "boiler", file_size_bytes: limit + 1 }),
-    });
+    const presigned = await call("POST", "/datasets/uploads", { token: user.token, body: { name: "big", equipment_type: "boiler", file_size_bytes: limit + 1 } });
     expect(presigned.status).toBe(403);
-    expect((await json(presigned)).code).toBe("plan.dataset_size_limit_reached");
-    const atLimit = await fetch(api("/datasets/uploads"), {
-      method: "POST",
-      headers: { ...authHeader(user), "content-type": "application/json" },
-      body: JSON.stringify({ name: "fits", equipment_type: "boiler", file_size_bytes: limit }),
-    });
+    expect(presigned.body.code).toBe("plan.dataset_size_limit_reached");
+    const atLimit = await call("POST", "/datasets/uploads", { token: user.token, body: { name: "fits", equipment_type: "boiler", file_size_bytes: limit } });
     expect(atLimit.status).toBe(201);
     const multipart = await uploadMultipart(user, new Uint8Array(limit + 1).fill(49));
     expect(multipart.status).toBe(403);
-    expect((await json(multipart)).code).toBe("plan.dataset_size_limit_reached");
+    expect(multipart.body.code).toBe("plan.dataset_size_limit_reached");
   });
 
   it("answers 413 for one byte over the direct upload cap, whatever the plan", async () => {
@@ -243,7 +232,7 @@ describe("plan limits", () => {
     // Announces 200 MB but sends only a few bytes: the server must answer from the header alone.
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const request = http.request(
-        api("/datasets"),
+        `${baseUrl}/api/v1/datasets`,
         {
           method: "POST",
           headers: {
@@ -276,12 +265,8 @@ describe("plan limits", () => {
     }
     const response = await uploadMultipart(user, small, { name: "one too many" });
     expect(response.status).toBe(403);
-    expect((await json(response)).code).toBe("plan.dataset_limit_reached");
-    const viaUrl = await fetch(api("/datasets/uploads"), {
-      method: "POST",
-      headers: { ...authHeader(user), "content-type": "application/json" },
-      body: JSON.stringify({ name: "one too many", equipment_type: "pump", file_size_bytes: 10 }),
-    });
+    expect(response.body.code).toBe("plan.dataset_limit_reached");
+    const viaUrl = await call("POST", "/datasets/uploads", { token: user.token, body: { name: "one too many", equipment_type: "pump", file_size_bytes: 10 } });
     expect(viaUrl.status).toBe(403);
   });
 });

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
 import WebSocket from "ws";
+import { call } from "../support/http";
 import { createUser, type TestUser } from "../support/users";
-import { authHeader } from "../support/users";
-import { api, json, uploadPresigned } from "./helpers";
+import { uploadPresigned } from "./helpers";
 
 const wsUrl = inject("wsUrl");
 const sockets: WebSocket[] = [];
@@ -68,18 +68,12 @@ describe("dataset events on the WebSocket", () => {
     const user = await createUser();
     const stranger = await createUser();
     const file = "timestamp,flow\n2026-01-01T00:00:00Z,1\n2026-01-01T00:01:00Z,2\n2026-01-01T00:02:00Z,4\n";
-    const created = await json(
-      await fetch(api("/datasets/uploads"), {
-        method: "POST",
-        headers: { ...authHeader(user), "content-type": "application/json" },
-        body: JSON.stringify({ name: "topic", equipment_type: "fan_coil", file_size_bytes: Buffer.byteLength(file) }),
-      }),
-    );
+    const created = (await call("POST", "/datasets/uploads", { token: user.token, body: { name: "topic", equipment_type: "fan_coil", file_size_bytes: Buffer.byteLength(file) } })).body;
     const topic = `dataset:${created.dataset_id}`;
     const refused = await subscribed(stranger, topic, "error");
     expect(refused.messages.find((message) => message.type === "error")).toMatchObject({ code: "dataset.not_found" });
     const { messages } = await subscribed(user, topic);
-    expect((await fetch(created.upload_url, { method: "PUT", body: file })).status).toBe(200);
+    expect((await call("PUT", created.upload_url, { rawBody: file })).status).toBe(200);
     await until(() => messages.some((message) => message.type === "dataset.ready"));
     expect(messages.find((message) => message.type === "dataset.ready")).toMatchObject({ dataset_id: created.dataset_id, row_count: 3 });
     expect(refused.messages.some((message) => message.type === "dataset.ready")).toBe(false);

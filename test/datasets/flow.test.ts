@@ -6,8 +6,9 @@ import { Billing } from "../../core/billing";
 import { Config } from "../../core/config";
 import { Dataset } from "../../core/dataset";
 import { Synthetic } from "../../core/synthetic";
-import { authHeader, createUser, type TestUser } from "../support/users";
-import { api, getDataset, referenceStats, uploadMultipart, uploadPresigned, waitForIngest, json } from "./helpers";
+import { call } from "../support/http";
+import { createUser, type TestUser } from "../support/users";
+import { getDataset, referenceStats, uploadMultipart, uploadPresigned, waitForIngest } from "./helpers";
 
 async function keysUnder(prefix: string): Promise<string[]> {
   const page = await s3().send(new ListObjectsV2Command({ Bucket: Config.bucketName(), Prefix: prefix }));
@@ -34,7 +35,7 @@ describe("dataset lifecycle over HTTP", () => {
   it("ingests a direct multipart upload before answering 201 with the seed's fields", async () => {
     const response = await uploadMultipart(alice, csv, { name: "Warren AHU-1", location: "Warren", unit: "AHU-1" });
     expect(response.status).toBe(201);
-    const body = await json(response);
+    const body = response.body;
     multipartId = body.id;
     expect(body).toMatchObject({
       id: expect.stringMatching(/^ds_/),
@@ -84,19 +85,19 @@ describe("dataset lifecycle over HTTP", () => {
   });
 
   it("pages through the preview in file order", async () => {
-    const response = await fetch(api(`/datasets/${presignedId}/preview?page=3&page_size=7`), { headers: authHeader(alice) });
+    const response = await call("GET", `/datasets/${presignedId}/preview?page=3&page_size=7`, { token: alice.token });
     expect(response.status).toBe(200);
-    const body = await json(response);
+    const body = response.body;
     expect(body).toMatchObject({ headers: header, total_rows: ROWS, page: 3, page_size: 7, total_pages: Math.ceil(ROWS / 7) });
     // The first column is the timestamp (a string); every other column is numeric and comes back as numbers.
     expect(body.rows).toEqual(cells.slice(14, 21).map((row) => row.map((cell, index) => (index === 0 ? cell : Number(cell)))));
   });
 
   it.each(["asc", "desc"] as const)("sorts the preview by a numeric column (%s)", async (direction) => {
-    const response = await fetch(api(`/datasets/${presignedId}/preview?page=2&page_size=50&sort_col=supply_temp&sort_dir=${direction}`), {
-      headers: authHeader(alice),
+    const response = await call("GET", `/datasets/${presignedId}/preview?page=2&page_size=50&sort_col=supply_temp&sort_dir=${direction}`, {
+      token: alice.token,
     });
-    const body = await json(response);
+    const body = response.body;
     const index = header.indexOf("supply_temp");
     const expected = column("supply_temp").sort((a, b) => (direction === "asc" ? a - b : b - a)).slice(50, 100);
     expect(body.rows.map((row: unknown[]) => row[index])).toEqual(expected);
@@ -104,18 +105,18 @@ describe("dataset lifecycle over HTTP", () => {
   });
 
   it("answers an empty page past the end and 400 for a page size over 1000 or an unknown column", async () => {
-    const past = await json((await fetch(api(`/datasets/${presignedId}/preview?page=999&page_size=1000`), { headers: authHeader(alice) })));
+    const past = (await call("GET", `/datasets/${presignedId}/preview?page=999&page_size=1000`, { token: alice.token })).body;
     expect(past.rows).toEqual([]);
-    const big = await fetch(api(`/datasets/${presignedId}/preview?page_size=1001`), { headers: authHeader(alice) });
+    const big = await call("GET", `/datasets/${presignedId}/preview?page_size=1001`, { token: alice.token });
     expect(big.status).toBe(400);
-    const unknown = await fetch(api(`/datasets/${presignedId}/preview?sort_col=nope`), { headers: authHeader(alice) });
+    const unknown = await call("GET", `/datasets/${presignedId}/preview?sort_col=nope`, { token: alice.token });
     expect(unknown.status).toBe(400);
-    expect((await json(unknown)).code).toBe("dataset.unknown_column");
+    expect((unknown.body).code).toBe("dataset.unknown_column");
   });
 
   it("recommends architectures from the data, the same way every time", async () => {
-    const first = await json((await fetch(api(`/datasets/${presignedId}/recommend`), { headers: authHeader(alice) })));
-    const second = await json((await fetch(api(`/datasets/${presignedId}/recommend`), { headers: authHeader(alice) })));
+    const first = (await call("GET", `/datasets/${presignedId}/recommend`, { token: alice.token })).body;
+    const second = (await call("GET", `/datasets/${presignedId}/recommend`, { token: alice.token })).body;
     expect(second).toEqual(first);
     expect(first.dataset_id).toBe(presignedId);
     expect(first.recommendations.map((item: { architecture: string }) => item.architecture).sort()).toEqual([
@@ -141,9 +142,9 @@ describe("dataset lifecycle over HTTP", () => {
   });
 
   it("validates a clean dataset, which locks it, and unlocks it again", async () => {
-    const validate = await fetch(api(`/datasets/${presignedId}/validate`), { method: "POST", headers: authHeader(alice) });
+    const validate = await call("POST", `/datasets/${presignedId}/validate`, { token: alice.token });
     expect(validate.status).toBe(200);
-    expect(await json(validate)).toEqual({
+    expect(validate.body).toEqual({
       valid: true,
       issues: [],
       columns_checked: header.length,
@@ -154,9 +155,9 @@ describe("dataset lifecycle over HTTP", () => {
     const locked = await withActor({ type: "system", tenantId: alice.tenantId }, () => Dataset.get(presignedId));
     expect(() => Dataset.assertTrainable(locked)).not.toThrow();
 
-    const unlock = await fetch(api(`/datasets/${presignedId}/unlock`), { method: "POST", headers: authHeader(alice) });
+    const unlock = await call("POST", `/datasets/${presignedId}/unlock`, { token: alice.token });
     expect(unlock.status).toBe(200);
-    expect(await json(unlock)).toEqual({ message: "Dataset unlocked", is_validated: false, locked: false });
+    expect(unlock.body).toEqual({ message: "Dataset unlocked", is_validated: false, locked: false });
     const unlocked = await withActor({ type: "system", tenantId: alice.tenantId }, () => Dataset.get(presignedId));
     expect(() => Dataset.assertTrainable(unlocked)).toThrow(expect.objectContaining({ code: "dataset.not_validated" }));
   });
@@ -172,26 +173,26 @@ describe("dataset lifecycle over HTTP", () => {
   });
 
   it("lists datasets newest first with a cursor in X-Next-Cursor", async () => {
-    const first = await fetch(api("/datasets?limit=1"), { headers: authHeader(alice) });
+    const first = await call("GET", "/datasets?limit=1", { token: alice.token });
     expect(first.status).toBe(200);
     const cursor = first.headers.get("x-next-cursor");
     expect(cursor).toBeTruthy();
-    expect((await json(first)).map((item: { id: string }) => item.id)).toEqual([presignedId]);
-    const second = await fetch(api(`/datasets?limit=1&cursor=${encodeURIComponent(cursor!)}`), { headers: authHeader(alice) });
-    expect((await json(second)).map((item: { id: string }) => item.id)).toEqual([multipartId]);
-    const bad = await fetch(api("/datasets?cursor=not-a-cursor"), { headers: authHeader(alice) });
+    expect((first.body).map((item: { id: string }) => item.id)).toEqual([presignedId]);
+    const second = await call("GET", `/datasets?limit=1&cursor=${encodeURIComponent(cursor!)}`, { token: alice.token });
+    expect((second.body).map((item: { id: string }) => item.id)).toEqual([multipartId]);
+    const bad = await call("GET", "/datasets?cursor=not-a-cursor", { token: alice.token });
     expect(bad.status).toBe(400);
   });
 
   it("deletes a dataset with its stored objects", async () => {
     const prefix = `tenants/${alice.tenantId}/datasets/${multipartId}/`;
     expect((await keysUnder(prefix)).length).toBeGreaterThan(0);
-    const response = await fetch(api(`/datasets/${multipartId}`), { method: "DELETE", headers: authHeader(alice) });
+    const response = await call("DELETE", `/datasets/${multipartId}`, { token: alice.token });
     expect(response.status).toBe(204);
     expect((await getDataset(alice, multipartId)).status).toBe(404);
     expect(await keysUnder(prefix)).toEqual([]);
     expect(await keysUnder(`uploads/${alice.tenantId}/${multipartId}/`)).toEqual([]);
-    const again = await fetch(api(`/datasets/${multipartId}`), { method: "DELETE", headers: authHeader(alice) });
+    const again = await call("DELETE", `/datasets/${multipartId}`, { token: alice.token });
     expect(again.status).toBe(404);
   });
 });
@@ -206,8 +207,8 @@ describe("validation issues", () => {
       text += `${new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()},${temp},${damper}\n`;
     }
     const response = await uploadMultipart(user, text);
-    const { id } = await json(response);
-    const result = await json((await fetch(api(`/datasets/${id}/validate`), { method: "POST", headers: authHeader(user) })));
+    const { id } = response.body;
+    const result = (await call("POST", `/datasets/${id}/validate`, { token: user.token })).body;
     expect(result).toEqual({
       valid: false,
       issues: [
@@ -227,9 +228,9 @@ describe("validation issues", () => {
     const rows = Array.from({ length: 30 }, (_, i) => (i === 12 ? `${i},1` : `${i},1,2`));
     const response = await uploadMultipart(user, `t,a,b\n${rows.join("\n")}\n`);
     expect(response.status).toBe(201);
-    const { id, ragged_rows } = await json(response);
+    const { id, ragged_rows } = response.body;
     expect(ragged_rows).toBe(1);
-    const result = await json((await fetch(api(`/datasets/${id}/validate`), { method: "POST", headers: authHeader(user) })));
+    const result = (await call("POST", `/datasets/${id}/validate`, { token: user.token })).body;
     expect(result.valid).toBe(false);
     expect(result.issues).toContain("1 row has a different number of fields than the header (first at row 13)");
   });

@@ -2,11 +2,8 @@
  * Small helpers for the dataset tests: multipart and presigned uploads over
  * real HTTP, and bounded polling until an ingest settles.
  */
-import { inject } from "vitest";
-import { authHeader, type TestUser } from "../support/users";
-
-export const baseUrl = inject("baseUrl");
-export const api = (path: string) => `${baseUrl}/api/v1${path}`;
+import { call, type Reply } from "../support/http";
+import type { TestUser } from "../support/users";
 
 export interface UploadFields {
   name?: string;
@@ -21,7 +18,7 @@ export async function uploadMultipart(
   file: string | Uint8Array | undefined,
   fields: UploadFields = {},
   fileName = "data.csv",
-): Promise<Response> {
+): Promise<Reply> {
   const form = new FormData();
   form.set("name", fields.name ?? "Test dataset");
   form.set("equipment_type", fields.equipment_type ?? "air_handler");
@@ -31,7 +28,7 @@ export async function uploadMultipart(
     const bytes = typeof file === "string" ? new TextEncoder().encode(file) : file;
     form.set("file", new Blob([bytes], { type: "text/csv" }), fileName);
   }
-  return fetch(api("/datasets"), { method: "POST", headers: authHeader(user), body: form });
+  return call("POST", "/datasets", { token: user.token, rawBody: form });
 }
 
 /** POST /datasets/uploads then PUT the bytes to the presigned URL. */
@@ -39,26 +36,24 @@ export async function uploadPresigned(
   user: TestUser,
   file: string | Uint8Array,
   fields: UploadFields = {},
-): Promise<{ datasetId: string; uploadUrl: string; put: Response }> {
+): Promise<{ datasetId: string; uploadUrl: string; put: Reply }> {
   const bytes = typeof file === "string" ? new TextEncoder().encode(file) : file;
-  const response = await fetch(api("/datasets/uploads"), {
-    method: "POST",
-    headers: { ...authHeader(user), "content-type": "application/json" },
-    body: JSON.stringify({
+  const response = await call("POST", "/datasets/uploads", {
+    token: user.token,
+    body: {
       name: fields.name ?? "Presigned dataset",
       equipment_type: fields.equipment_type ?? "air_handler",
       file_size_bytes: bytes.byteLength,
-    }),
+    },
   });
-  if (response.status !== 201) throw new Error(`POST /datasets/uploads answered ${response.status}: ${await response.text()}`);
-  const body = (await response.json()) as { dataset_id: string; upload_url: string };
-  const put = await fetch(body.upload_url, { method: "PUT", body: bytes });
+  if (response.status !== 201) throw new Error(`POST /datasets/uploads answered ${response.status}: ${JSON.stringify(response.body)}`);
+  const body = response.body as { dataset_id: string; upload_url: string };
+  const put = await call("PUT", body.upload_url, { rawBody: bytes });
   return { datasetId: body.dataset_id, uploadUrl: body.upload_url, put };
 }
 
-export async function getDataset(user: TestUser, id: string): Promise<{ status: number; body: any }> {
-  const response = await fetch(api(`/datasets/${id}`), { headers: authHeader(user) });
-  return { status: response.status, body: await json(response) };
+export function getDataset(user: TestUser, id: string): Promise<Reply> {
+  return call("GET", `/datasets/${id}`, { token: user.token });
 }
 
 /** Polls GET /datasets/:id until the status leaves pending_upload/processing (bounded). */
@@ -80,10 +75,4 @@ export function referenceStats(values: number[]): { min: number; max: number; me
   const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
   const variance = values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1);
   return { min: Math.min(...values), max: Math.max(...values), mean, std: Math.sqrt(variance) };
-}
-
-/** The JSON body of a response, untyped (tests assert its shape). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function json(response: Response): Promise<any> {
-  return response.json();
 }

@@ -4,8 +4,9 @@ import { withActor } from "../../core/actor";
 import { Dataset } from "../../core/dataset";
 import { headObject, putObject } from "../../core/storage";
 import { handler } from "../../functions/jobs/ingest";
-import { authHeader, createUser } from "../support/users";
-import { api, getDataset, json, uploadMultipart, uploadPresigned, waitForIngest } from "./helpers";
+import { call } from "../support/http";
+import { createUser } from "../support/users";
+import { getDataset, uploadMultipart, uploadPresigned, waitForIngest } from "./helpers";
 
 let sequence = 0;
 function record(body: unknown): SQSRecord {
@@ -47,7 +48,7 @@ describe("ingest job", () => {
 
   it("ignores a direct message for a dataset that is already ready", async () => {
     const user = await createUser();
-    const { id, updated_at } = await json(await uploadMultipart(user, "t,v\n1,2\n2,3\n"));
+    const { id, updated_at } = (await uploadMultipart(user, "t,v\n1,2\n2,3\n")).body;
     expect(await run({ dataset_id: id, tenant_id: user.tenantId })).toEqual({ batchItemFailures: [] });
     const after = await withActor({ type: "system", tenantId: user.tenantId }, () => Dataset.get(id));
     expect(after).toMatchObject({ status: "ready", updated_at, row_count: 2 });
@@ -57,14 +58,7 @@ describe("ingest job", () => {
 describe("abandoned presigned uploads", () => {
   it("removes datasets whose upload URL expired a day ago unused, and keeps uploaded ones", async () => {
     const user = await createUser();
-    const headers = { ...authHeader(user), "content-type": "application/json" };
-    const abandoned = await json(
-      await fetch(api("/datasets/uploads"), {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ name: "never sent", equipment_type: "steam", file_size_bytes: 100 }),
-      }),
-    );
+    const abandoned = (await call("POST", "/datasets/uploads", { token: user.token, body: { name: "never sent", equipment_type: "steam", file_size_bytes: 100 } })).body;
     const { datasetId: uploaded } = await uploadPresigned(user, "t,v\n1,2\n");
     await waitForIngest(user, uploaded);
     const later = new Date(Date.now() + 2 * 24 * 3600 * 1000);
@@ -79,13 +73,7 @@ describe("abandoned presigned uploads", () => {
 
   it("keeps a pending upload whose URL has not expired", async () => {
     const user = await createUser();
-    const pending = await json(
-      await fetch(api("/datasets/uploads"), {
-        method: "POST",
-        headers: { ...authHeader(user), "content-type": "application/json" },
-        body: JSON.stringify({ name: "on its way", equipment_type: "pump", file_size_bytes: 100 }),
-      }),
-    );
+    const pending = (await call("POST", "/datasets/uploads", { token: user.token, body: { name: "on its way", equipment_type: "pump", file_size_bytes: 100 } })).body;
     await Dataset.removeAbandonedUploads();
     expect((await getDataset(user, pending.dataset_id)).body.status).toBe("pending_upload");
   });
