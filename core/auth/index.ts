@@ -23,7 +23,7 @@ import { Tenant } from "../tenant";
 import { User } from "../user";
 import { signingKey } from "./keys";
 import * as Mfa from "./mfa";
-import { MAX_PASSWORD_LENGTH, verifyPassword } from "./password";
+import { MAX_PASSWORD_LENGTH, verifyPassword } from "../credentials/password";
 import { consume } from "./ratelimit";
 import {
   EMAIL_CODE_MAX_ATTEMPTS,
@@ -35,7 +35,7 @@ import {
   ResetTokenEntity,
   VerificationEntity,
   isExpired,
-} from "./records";
+} from "../credentials/records";
 import {
   createSession,
   getSession,
@@ -44,7 +44,7 @@ import {
   revokeUserSessions,
   rotateRefresh,
   type Session,
-} from "./session";
+} from "../credentials/session";
 import {
   ACCESS_TOKEN_TTL_SECONDS,
   hashCode,

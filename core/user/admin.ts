@@ -11,7 +11,7 @@ import { Billing } from "../billing";
 import { Cursor } from "../cursor";
 import { conflict, invalid, notFound } from "../error";
 import { fn } from "../fn";
-import { revokeUserSessions, updateUserSessions } from "../auth/session";
+import { revokeUserSessions, updateUserSessions } from "../credentials/session";
 import { Tenant } from "../tenant";
 import { User } from "./index";
 

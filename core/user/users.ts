@@ -11,9 +11,9 @@ import { Cursor } from "../cursor";
 import { conflict, invalid, isConditionalFailure } from "../error";
 import { fn, parse } from "../fn";
 import { createId } from "../id";
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hashPassword } from "../auth/password";
-import { ResetTokenEntity, VerificationEntity } from "../auth/records";
-import { revokeUserSessions } from "../auth/session";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hashPassword } from "../credentials/password";
+import { ResetTokenEntity, VerificationEntity } from "../credentials/records";
+import { revokeUserSessions } from "../credentials/session";
 import { Tenant, TenantEntity } from "../tenant";
 import { EmailEntity, PreferencesEntity, PushTokenEntity, UserEntity, UsernameEntity, type Item } from "./entities";
 

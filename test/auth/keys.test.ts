@@ -3,7 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { AuditEntity } from "../../core/audit";
 import { RateLimitEntity } from "../../core/auth/ratelimit";
-import { SessionEntity } from "../../core/auth/session";
+import { SessionEntity } from "../../core/credentials/session";
 import { Config } from "../../core/config";
 import { PushTokenEntity, UserEntity } from "../../core/user";
 import { app as accounts } from "../../functions/http/accounts";
