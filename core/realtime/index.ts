@@ -127,21 +127,8 @@ export interface RealtimeEvent {
  * @throws EventPayloadError on the local runtime when `payload` breaks the event's schema (a publisher bug)
  * @example await Realtime.publish(Events.DatasetReady, Topic.dataset(tenantId, id), { dataset_id: id, row_count, columns })
  */
-export async function publish<D extends RealtimeEventDefinition>(
-  definition: D,
-  topic: Topic<D["topic"]>,
-  payload: PayloadOf<D>,
-): Promise<number>;
-/** @deprecated The transport without the registry, kept for the channel's own tests: use `broadcast`, or publish a registry event. */
-export async function publish(tenantId: string, topics: string[], event: RealtimeEvent): Promise<number>;
-export async function publish(
-  first: RealtimeEventDefinition | string,
-  second: Topic | string[],
-  payload: RealtimeEvent | PayloadOf<RealtimeEventDefinition>,
-): Promise<number> {
-  if (typeof first === "string") return broadcast(first, second as string[], payload as RealtimeEvent);
-  const topic = second as Topic;
-  return broadcast(topic.tenantId, [topic.name], message(first, payload) as RealtimeEvent);
+export async function publish<D extends RealtimeEventDefinition>(definition: D, topic: Topic<D["topic"]>, payload: PayloadOf<D>): Promise<number> {
+  return broadcast(topic.tenantId, [topic.name], message(definition, payload) as RealtimeEvent);
 }
 
 /**

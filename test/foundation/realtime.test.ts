@@ -59,7 +59,7 @@ describe("WebSocket channel", () => {
     socket.send(JSON.stringify({ action: "subscribe", topic: "tenant" }));
     expect(await nextMessage(socket)).toEqual({ type: "subscribed", topic: "tenant" });
 
-    const delivered = await Realtime.publish(user.tenantId, [], { type: "hello", value: 42 });
+    const delivered = await Realtime.broadcast(user.tenantId, [], { type: "hello", value: 42 });
     expect(delivered).toBe(1);
     expect(await nextMessage(socket)).toEqual({ type: "hello", value: 42 });
   });
@@ -76,7 +76,7 @@ describe("WebSocket channel", () => {
     const socket = await open(`${wsUrl}?token=${bob.token}`);
     socket.send(JSON.stringify({ action: "subscribe", topic: "tenant" }));
     await nextMessage(socket);
-    expect(await Realtime.publish(alice.tenantId, [], { type: "secret" })).toBe(0);
+    expect(await Realtime.broadcast(alice.tenantId, [], { type: "secret" })).toBe(0);
     await expect(nextMessage(socket, 300)).rejects.toThrow("no message");
   });
 
@@ -96,7 +96,7 @@ describe("WebSocket channel", () => {
     const stored = await Realtime.getConnection(ghost.connectionId);
     await Realtime.subscribe(stored!, "tenant");
 
-    expect(await Realtime.publish(user.tenantId, [], { type: "ping" })).toBe(0);
+    expect(await Realtime.broadcast(user.tenantId, [], { type: "ping" })).toBe(0);
     expect(await Realtime.getConnection(ghost.connectionId)).toBeUndefined();
   });
 });

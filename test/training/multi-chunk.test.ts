@@ -11,7 +11,7 @@ import { authHeader, createUser } from "../support/users";
 
 const baseUrl = inject("baseUrl");
 
-async function call(method: string, path: string, token: string, body?: BodyInit, contentType?: string) {
+async function call(method: string, path: string, token: string, body?: string | FormData, contentType?: string) {
   const response = await fetch(`${baseUrl}/api/v1${path}`, {
     method,
     headers: { ...authHeader({ token }), ...(contentType ? { "content-type": contentType } : {}) },
