@@ -9,7 +9,7 @@ import { Auth } from "../../core/auth";
 import { Tenant } from "../../core/tenant";
 import { User } from "../../core/user";
 import { clientIp, createApp, type Env } from "./common";
-import { bearer, body, errors, json, requireUser } from "./route";
+import { bearer, body, errors, json, openapi, requireUser } from "./route";
 
 export const app = createApp();
 
@@ -21,14 +21,14 @@ for (const path of ["/auth/logout", "/auth/session", "/auth/me", "/auth/change-p
 // Schemas: core's, named for the document
 
 const Message = z.object({ message: z.string() }).openapi("Message");
-const Username = User.Username.openapi({ example: "ada" });
+const Username = openapi(User.Username, { example: "ada" });
 // The pipe documents its input side only: the format is core's refinement.
-const Email = User.Email.openapi({ format: "email", example: "ada@example.com" });
-const LoginUsername = Auth.LoginUsername.openapi({ example: "ada" });
-const Code = Auth.Code.openapi({ example: "482917" });
+const Email = openapi(User.Email, { format: "email", example: "ada@example.com" });
+const LoginUsername = openapi(Auth.LoginUsername, { example: "ada" });
+const Code = openapi(Auth.Code, { example: "482917" });
 
 const UserSummary = User.Info.pick({ id: true, username: true, email: true, role: true });
-const UserInfo = User.Info.openapi("User");
+const UserInfo = openapi(User.Info, "User");
 const Tokens = z.object({
   token: z.string().openapi({ description: "Bearer access token (ES256 JWT, 15 minutes)" }),
   refresh_token: z.string().openapi({ description: "Opaque, single-use: POST /auth/refresh returns a new one" }),
@@ -45,7 +45,7 @@ const LoginResponse = z
     mfa_token: z.string().optional().openapi({ description: "When mfa_required: send it with a TOTP code to POST /auth/mfa/validate" }),
   })
   .openapi("LoginResponse");
-const Preferences = User.PreferencesInfo.openapi("Preferences");
+const Preferences = openapi(User.PreferencesInfo, "Preferences");
 
 const standardErrors = errors(400, 401, 403, 429);
 
@@ -166,7 +166,7 @@ app.openapi(
     request: {
       body: body(
         z.object({
-          mfa_token: Auth.PresentedToken.openapi({ description: "mfa_token (or token) from the login answer" }),
+          mfa_token: openapi(Auth.PresentedToken, { description: "mfa_token (or token) from the login answer" }),
           code: Code,
           username: LoginUsername.optional(),
         }),
@@ -399,7 +399,7 @@ app.openapi(
     tags: ["Profile"],
     summary: "Update some or all preferences",
     security: bearer,
-    request: { body: body(User.PreferencesInput.openapi("PreferencesInput")) },
+    request: { body: body(openapi(User.PreferencesInput, "PreferencesInput")) },
     responses: { 200: json(Preferences), ...standardErrors },
   }),
   async (c) => c.json(await Auth.updatePreferences(c.req.valid("json")), 200),
@@ -413,7 +413,7 @@ app.openapi(
     summary: "Register a push token for this device",
     security: bearer,
     request: {
-      body: body(User.PushInput.extend({ token: User.PushInput.shape.token.openapi({ example: "ExponentPushToken[xxxxxxxx]" }) })),
+      body: body(User.PushInput.extend({ token: openapi(User.PushInput.shape.token, { example: "ExponentPushToken[xxxxxxxx]" }) })),
     },
     responses: { 200: json(Message), ...standardErrors },
   }),

@@ -9,7 +9,7 @@ import { Tenant } from "../../core/tenant";
 import { User } from "../../core/user";
 import { Admin } from "../../core/user/admin";
 import { createApp } from "./common";
-import { bearer, body, errors, json, pageQuery, requireUser } from "./route";
+import { bearer, body, errors, json, openapi, pageQuery, requireUser } from "./route";
 
 export const app = createApp();
 
@@ -19,16 +19,16 @@ app.use("/audit/*", requireUser);
 
 const TenantId = Admin.TenantId.optional().openapi({ description: "Superadmin only: act on this tenant" });
 // The pipe documents its input side only: the format is core's refinement.
-const Email = User.Email.openapi({ format: "email" });
+const Email = openapi(User.Email, { format: "email" });
 const UsernameParam = z.object({
-  username: Admin.UsernameRef.openapi({ param: { name: "username", in: "path" }, example: "ada" }),
+  username: openapi(Admin.UsernameRef, { param: { name: "username", in: "path" }, example: "ada" }),
 });
 
-const UserSummary = Admin.UserSummary.openapi("AdminUser");
-const UserDetail = Admin.UserDetail.openapi("AdminUserDetail");
-const UserInfo = User.Info.openapi("User");
+const UserSummary = openapi(Admin.UserSummary, "AdminUser");
+const UserDetail = openapi(Admin.UserDetail, "AdminUserDetail");
+const UserInfo = openapi(User.Info, "User");
 
-const AuditEntry = z.object(Audit.Entry.shape).openapi("AuditEntry");
+const AuditEntry = openapi(Audit.Entry, "AuditEntry");
 
 const standardErrors = errors(400, 401, 403, 404);
 const Page = pageQuery(Admin.MAX_PAGE_LIMIT);

@@ -7,12 +7,12 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
 import { Billing } from "../../core/billing";
 import { createApp } from "./common";
-import { bearer, body, errors, json } from "./route";
+import { bearer, body, errors, json, openapi } from "./route";
 
 export const app = createApp();
 
-const Subscription = Billing.Info.openapi("Subscription");
-const Usage = Billing.Usage.openapi("Usage");
+const Subscription = openapi(Billing.Info, "Subscription");
+const Usage = openapi(Billing.Usage, "Usage");
 
 app.openapi(
   createRoute({
@@ -45,7 +45,7 @@ app.openapi(
     tags: ["Billing"],
     summary: "Start a Stripe Checkout session to subscribe to a paid tier (admin)",
     security: bearer,
-    request: { body: body(Billing.CheckoutInput.openapi("CheckoutRequest")) },
+    request: { body: body(openapi(Billing.CheckoutInput, "CheckoutRequest")) },
     responses: {
       200: json(z.object({ checkout_url: z.string() }).openapi("CheckoutSession"), "Checkout session"),
       ...errors(400, 401, 403, 409, 502, 503),
@@ -61,7 +61,7 @@ app.openapi(
     tags: ["Billing"],
     summary: "Open a Stripe Customer Portal session to manage the subscription (admin)",
     security: bearer,
-    request: { body: body(Billing.PortalInput.openapi("PortalRequest"), { required: false }) },
+    request: { body: body(openapi(Billing.PortalInput, "PortalRequest"), { required: false }) },
     responses: {
       200: json(z.object({ portal_url: z.string() }).openapi("PortalSession"), "Portal session"),
       ...errors(400, 401, 403, 409, 502, 503),
@@ -77,7 +77,7 @@ app.openapi(
     tags: ["Billing"],
     summary: "Set a tenant's plan by hand (platform superadmin)",
     security: bearer,
-    request: { body: body(Billing.SetPlanInput.openapi("SetPlanRequest")) },
+    request: { body: body(openapi(Billing.SetPlanInput, "SetPlanRequest")) },
     responses: { 200: json(Subscription, "The tenant's subscription after the change"), ...errors(400, 401, 403, 404) },
   }),
   async (c) => c.json(await Billing.setPlan(c.req.valid("json")), 200),
@@ -90,9 +90,9 @@ app.openapi(
     tags: ["Billing"],
     summary: "Set a tenant's own limits over its plan (platform superadmin); null gives a limit back to the plan",
     security: bearer,
-    request: { body: body(Billing.SetLimitsInput.openapi("SetLimitsRequest")) },
+    request: { body: body(openapi(Billing.SetLimitsInput, "SetLimitsRequest")) },
     responses: {
-      200: json(Billing.TenantLimits.openapi("TenantLimits"), "The tenant's limits in force and its overrides"),
+      200: json(openapi(Billing.TenantLimits, "TenantLimits"), "The tenant's limits in force and its overrides"),
       ...errors(400, 401, 403, 404),
     },
   }),

@@ -22,21 +22,21 @@ import { Dataset } from "../../core/dataset";
 import { MAX_DIRECT_UPLOAD_BYTES } from "../../core/billing/plans";
 import { DomainError } from "../../core/error";
 import { createApp } from "./common";
-import { bearer, body, errors, idParam, json, pageQuery } from "./route";
+import { bearer, body, errors, idParam, json, openapi, pageQuery } from "./route";
 
 /** The multipart envelope around the file is small; the file itself is checked in core. */
 export const app = createApp({ maxBodyBytes: MAX_DIRECT_UPLOAD_BYTES + 1024 * 1024 });
 
 const tags = ["Datasets"];
 
-const Summary = Dataset.Summary.openapi("DatasetSummary");
-const Info = Dataset.Info.openapi("Dataset");
+const Summary = openapi(Dataset.Summary, "DatasetSummary");
+const Info = openapi(Dataset.Info, "Dataset");
 const IdParam = idParam("ds_01jd3x5k2m8n9p0q1r2s3t4u5v");
 
 const UploadForm = Dataset.Metadata.extend({
   // Checked in the handler, so a missing file gets its own clear code.
   file: z.any().optional().openapi({ type: "string", format: "binary", description: "CSV file (max 100 MB)" }),
-  name: Dataset.Metadata.shape.name.openapi({ description: "Dataset display name" }),
+  name: openapi(Dataset.Metadata.shape.name, { description: "Dataset display name" }),
 }).openapi("DatasetUploadForm");
 
 app.openapi(
@@ -106,7 +106,7 @@ app.openapi(
     tags,
     summary: "Start a large upload: a presigned S3 PUT URL for the file; its arrival starts the ingest",
     security: bearer,
-    request: { body: body(Dataset.CreateUploadInput.openapi("DatasetUploadRequest")) },
+    request: { body: body(openapi(Dataset.CreateUploadInput, "DatasetUploadRequest")) },
     responses: {
       201: json(
         z

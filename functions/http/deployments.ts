@@ -7,7 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
 import { Deployment } from "../../core/deployment";
 import { createApp } from "./common";
-import { bearer, body, errors, ErrorSchemaDoc, idParam, json } from "./route";
+import { bearer, body, errors, ErrorSchemaDoc, idParam, json, openapi } from "./route";
 
 const { Target } = Deployment;
 
@@ -22,8 +22,8 @@ app.openAPIRegistry.registerComponent("securitySchemes", "device", {
 
 const deviceSecurity = [{ device: [] }];
 
-const TargetInfo = Target.Info.openapi("EdgeTarget");
-const DeploymentInfo = Deployment.Info.openapi("Deployment");
+const TargetInfo = openapi(Target.Info, "EdgeTarget");
+const DeploymentInfo = openapi(Deployment.Info, "Deployment");
 const DeploymentId = idParam("dep_01jd3x5k2m8n9p0q1r2s3t4u5v");
 const TargetId = idParam("tgt_01jd3x5k2m8n9p0q1r2s3t4u5v");
 
@@ -48,7 +48,7 @@ app.openapi(
     tags: ["Deployments"],
     summary: "Register an edge controller; its device credential is shown only in this response (operator)",
     security: bearer,
-    request: { body: body(Target.RegisterInput.openapi("RegisterTarget")) },
+    request: { body: body(openapi(Target.RegisterInput, "RegisterTarget")) },
     responses: {
       201: json(TargetInfo.extend({ credential: z.string() }).openapi("RegisteredTarget"), "Registered, with its device credential"),
       ...errors(400, 401, 403),
@@ -100,7 +100,7 @@ app.openapi(
     tags: ["Deployments"],
     summary: "Deploy a model to an edge target: compiles, verifies and packages a native binary (operator)",
     security: bearer,
-    request: { body: body(Deployment.CreateInput.openapi("CreateDeployment")) },
+    request: { body: body(openapi(Deployment.CreateInput, "CreateDeployment")) },
     responses: {
       201: json(DeploymentInfo, "Deployment created, status compiling"),
       ...errors(400, 401, 403, 404),
@@ -159,7 +159,7 @@ app.openapi(
       "Anything else answers 400 `device.unknown_model` (details list the known models), and a version other than the installed one answers 400 " +
       "`device.version_mismatch`; the recorded model is then unchanged.",
     security: deviceSecurity,
-    request: { body: body(Target.HeartbeatInput.openapi("Heartbeat")) },
+    request: { body: body(openapi(Target.HeartbeatInput, "Heartbeat")) },
     responses: {
       200: json(TargetInfo, "The target as the platform sees it"),
       400: { ...ErrorSchemaDoc, description: "Not a model (or version) installed on this target, or a malformed body" },
@@ -177,7 +177,7 @@ app.openapi(
     summary: "The deployment this controller should install, with a download link; 204 when there is none",
     security: deviceSecurity,
     responses: {
-      200: json(Deployment.Assignment.openapi("Assignment"), "A package to install"),
+      200: json(openapi(Deployment.Assignment, "Assignment"), "A package to install"),
       204: { description: "Nothing to install" },
       ...errors(401),
     },
@@ -197,7 +197,7 @@ app.openapi(
     tags: ["Devices"],
     summary: "Report the install outcome: installed → deployed; failed → failed, previous model kept",
     security: deviceSecurity,
-    request: { params: DeploymentId, body: body(Deployment.ConfirmInput.openapi("ConfirmInstall")) },
+    request: { params: DeploymentId, body: body(openapi(Deployment.ConfirmInput, "ConfirmInstall")) },
     responses: {
       200: json(z.object({ deployment: DeploymentInfo, target: TargetInfo }).openapi("Confirmation"), "Recorded"),
       ...errors(400, 401, 404, 409),

@@ -18,7 +18,7 @@ import { Evaluation } from "../../core/evaluation";
 import { invalid } from "../../core/error";
 import { Model } from "../../core/model";
 import { createApp } from "./common";
-import { bearer, body, errors, idParam, json, nextCursorHeader, pageQuery } from "./route";
+import { bearer, body, errors, idParam, json, nextCursorHeader, openapi, pageQuery } from "./route";
 
 /** Scoring requests carry up to 100,000 rows. */
 export const app = createApp({ maxBodyBytes: 16 * 1024 * 1024 });
@@ -26,7 +26,7 @@ export const app = createApp({ maxBodyBytes: 16 * 1024 * 1024 });
 const Page = pageQuery();
 const IdParam = idParam("mdl_01jd3x5k2m8n9p0q1r2s3t4u5v");
 
-const ModelInfo = Model.Info.openapi("Model");
+const ModelInfo = openapi(Model.Info, "Model");
 
 app.openapi(
   createRoute({
@@ -105,8 +105,8 @@ app.openapi(
     tags: ["Models"],
     summary: "Compare this model with another",
     security: bearer,
-    request: { params: IdParam, body: body(Model.CompareInput.openapi("CompareModels")) },
-    responses: { 200: json(Model.Comparison.openapi("ModelComparison"), "Both models, the winner and its advantage per metric"), ...errors(400, 401, 404) },
+    request: { params: IdParam, body: body(openapi(Model.CompareInput, "CompareModels")) },
+    responses: { 200: json(openapi(Model.Comparison, "ModelComparison"), "Both models, the winner and its advantage per metric"), ...errors(400, 401, 404) },
   }),
   async (c) => c.json(await Model.compare(c.req.valid("param").id, c.req.valid("json")), 200),
 );
@@ -130,7 +130,7 @@ app.openapi(
         },
       },
     },
-    responses: { 200: json(Model.ScoreResult.openapi("ScoreResult"), "Scores and flags per window"), ...errors(400, 401, 404) },
+    responses: { 200: json(openapi(Model.ScoreResult, "ScoreResult"), "Scores and flags per window"), ...errors(400, 401, 404) },
   }),
   async (c) => {
     const id = c.req.valid("param").id;
@@ -146,7 +146,7 @@ app.openapi(
 
 // ---------------------------------------------------------------- evaluations
 
-const EvaluationInfo = Evaluation.Info.openapi("Evaluation");
+const EvaluationInfo = openapi(Evaluation.Info, "Evaluation");
 
 app.openapi(
   createRoute({

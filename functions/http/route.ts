@@ -9,6 +9,18 @@ import { Cursor } from "../../core/cursor";
 import { unauthorized } from "../../core/error";
 import type { Env } from "./common";
 
+const withOpenApi = z.ZodType.prototype.openapi as (this: z.ZodType, ...args: unknown[]) => z.ZodType;
+
+/**
+ * `schema.openapi(...)` for a schema core built: zod gives each schema its
+ * methods when it is built, so one built before @hono/zod-openapi was loaded
+ * (a test or a script that imports core first) has no `.openapi` of its own.
+ * @example openapi(User.Info, "User"); openapi(User.Email, { example: "ada@example.com" })
+ */
+export function openapi<T extends z.ZodType>(schema: T, refOrMetadata: string | Record<string, unknown>, metadata?: Record<string, unknown>): T {
+  return withOpenApi.call(schema, refOrMetadata, metadata) as T;
+}
+
 /** `security` of a route that takes `Authorization: Bearer <access token>`. */
 export const bearer = [{ bearer: [] }];
 

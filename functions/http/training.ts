@@ -28,12 +28,12 @@ import { handle } from "hono/aws-lambda";
 import { TrainingRun } from "../../core/training";
 import { Webhook } from "../../core/webhook";
 import { createApp } from "./common";
-import { bearer, body, errors, idParam, json, nextCursorHeader, pageQuery } from "./route";
+import { bearer, body, errors, idParam, json, nextCursorHeader, openapi, pageQuery } from "./route";
 
 export const app = createApp();
 
 
-const Run = TrainingRun.Info.openapi("TrainingRun");
+const Run = openapi(TrainingRun.Info, "TrainingRun");
 const IdParam = idParam("tr_01jd3x5k2m8n9p0q1r2s3t4u5v");
 const Page = pageQuery();
 
@@ -61,7 +61,7 @@ app.openapi(
     tags: ["Training"],
     summary: "Start a training run (or queue it when no slot is free)",
     security: bearer,
-    request: { body: body(TrainingRun.StartInput.openapi("StartTraining")) },
+    request: { body: body(openapi(TrainingRun.StartInput, "StartTraining")) },
     responses: { 201: json(Run, "The run, running or queued"), ...errors(400, 401, 403, 404) },
   }),
   async (c) => c.json(await TrainingRun.start(c.req.valid("json")), 201),
@@ -74,7 +74,7 @@ app.openapi(
     tags: ["Training"],
     summary: "The tenant's running and queued runs and free capacity",
     security: bearer,
-    responses: { 200: json(TrainingRun.QueueInfo.openapi("TrainingQueue"), "Queue status"), ...errors(401) },
+    responses: { 200: json(openapi(TrainingRun.QueueInfo, "TrainingQueue"), "Queue status"), ...errors(401) },
   }),
   async (c) => c.json(await TrainingRun.queue(), 200),
 );
@@ -92,7 +92,7 @@ app.openapi(
   async (c) => c.json(await TrainingRun.detail(c.req.valid("param").id), 200),
 );
 
-const Epoch = TrainingRun.EpochInfo.openapi("TrainingEpoch");
+const Epoch = openapi(TrainingRun.EpochInfo, "TrainingEpoch");
 
 app.openapi(
   createRoute({
@@ -122,7 +122,7 @@ app.openapi(
 
 // ---------------------------------------------------------------- webhooks
 
-const WebhookInfo = Webhook.Info.openapi("Webhook");
+const WebhookInfo = openapi(Webhook.Info, "Webhook");
 const CreatedWebhook = Webhook.Info.extend({ secret: z.string().openapi({ description: "Signing secret, shown only in this answer" }) }).openapi("CreatedWebhook");
 
 app.openapi(
@@ -132,7 +132,7 @@ app.openapi(
     tags: ["Webhooks"],
     summary: "Register a webhook for training.completed / training.failed",
     security: bearer,
-    request: { body: body(Webhook.CreateInput.openapi("CreateWebhook")) },
+    request: { body: body(openapi(Webhook.CreateInput, "CreateWebhook")) },
     responses: { 201: json(CreatedWebhook, "The webhook and its signing secret"), ...errors(400, 401, 403, 404) },
   }),
   async (c) => c.json(await Webhook.create(c.req.valid("json")), 201),
@@ -187,7 +187,7 @@ app.openapi(
     summary: "Recent deliveries of a webhook with their status",
     security: bearer,
     request: { params: IdParam, query: Page.pick({ limit: true }) },
-    responses: { 200: json(z.array(Webhook.DeliveryInfo.openapi("WebhookDelivery")), "Deliveries, newest first"), ...errors(401, 404) },
+    responses: { 200: json(z.array(openapi(Webhook.DeliveryInfo, "WebhookDelivery")), "Deliveries, newest first"), ...errors(401, 404) },
   }),
   async (c) => c.json(await Webhook.deliveries(c.req.valid("param").id, c.req.valid("query")), 200),
 );
