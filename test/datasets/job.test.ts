@@ -1,36 +1,14 @@
-import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { withActor } from "../../core/actor";
 import { Dataset } from "../../core/dataset";
 import { headObject, putObject } from "../../core/storage";
 import { handler } from "../../functions/jobs/ingest";
 import { call } from "../support/http";
+import { lambdaContext, sqsEvent, sqsRecord } from "../support/sqs";
 import { createUser } from "../support/users";
 import { getDataset, uploadMultipart, uploadPresigned, waitForIngest } from "./helpers";
 
-let sequence = 0;
-function record(body: unknown): SQSRecord {
-  sequence++;
-  return {
-    messageId: `m-${sequence}`,
-    receiptHandle: `r-${sequence}`,
-    body: typeof body === "string" ? body : JSON.stringify(body),
-    attributes: {
-      ApproximateReceiveCount: "1",
-      SentTimestamp: String(Date.now()),
-      SenderId: "test",
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-    },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:flint-ingest",
-    awsRegion: "us-east-1",
-  };
-}
-
-const context = { getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
-const run = (...bodies: unknown[]) => handler({ Records: bodies.map(record) } as SQSEvent, context);
+const run = (...bodies: unknown[]) => handler(sqsEvent(...bodies.map((body) => sqsRecord(body, { queue: "flint-ingest" }))), lambdaContext());
 const s3Event = (key: string) => ({ Records: [{ eventName: "ObjectCreated:Put", s3: { object: { key } } }] });
 
 describe("ingest job", () => {

@@ -1,25 +1,12 @@
-import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { DeploymentEntity, type Status } from "../../core/deployment/entities";
 import { createId } from "../../core/id";
 import { handler as compile } from "../../functions/jobs/compile";
 import { handler as deadLetter } from "../../functions/jobs/compile-dead-letter";
+import { lambdaContext, sqsEvent, sqsRecord } from "../support/sqs";
 
-function record(body: unknown, receives = 1): SQSRecord {
-  return {
-    messageId: createId("msg"),
-    receiptHandle: "receipt",
-    body: typeof body === "string" ? body : JSON.stringify(body),
-    attributes: { ApproximateReceiveCount: String(receives), SentTimestamp: "0", SenderId: "test", ApproximateFirstReceiveTimestamp: "0" },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:compile",
-    awsRegion: "us-east-1",
-  };
-}
-const event = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
-const context = { getRemainingTimeInMillis: () => 300_000 } as Context;
+const record = (body: unknown, receives = 1) => sqsRecord(body, { receives, queue: "compile" });
+const context = lambdaContext(300_000);
 
 async function givenDeployment(status: Status) {
   const item = {
@@ -42,20 +29,20 @@ const statusOf = async (item: { tenantId: string; deploymentId: string }) =>
 
 describe("compile job", () => {
   it("drops a malformed message without failing the batch", async () => {
-    const result = await compile(event(record("{not json"), record({ tenantId: "t", deploymentId: "not-a-dep" })), context);
+    const result = await compile(sqsEvent(record("{not json"), record({ tenantId: "t", deploymentId: "not-a-dep" })), context);
     expect(result.batchItemFailures).toEqual([]);
   });
 
   it("leaves a finished deployment alone when its message is redelivered", async () => {
     const item = await givenDeployment("deployed");
-    const result = await compile(event(record({ tenantId: item.tenantId, deploymentId: item.deploymentId }, 2)), context);
+    const result = await compile(sqsEvent(record({ tenantId: item.tenantId, deploymentId: item.deploymentId }, 2)), context);
     expect(result.batchItemFailures).toEqual([]);
     expect((await statusOf(item))?.status).toBe("deployed");
   });
 
   it("fails a deployment whose model does not exist, with a reason", async () => {
     const item = await givenDeployment("compiling");
-    const result = await compile(event(record({ tenantId: item.tenantId, deploymentId: item.deploymentId })), context);
+    const result = await compile(sqsEvent(record({ tenantId: item.tenantId, deploymentId: item.deploymentId })), context);
     expect(result.batchItemFailures).toEqual([]);
     const after = await statusOf(item);
     expect(after?.status).toBe("failed");
@@ -66,7 +53,7 @@ describe("compile job", () => {
 describe("compile dead letters", () => {
   it("marks a deployment that kept failing as failed", async () => {
     const item = await givenDeployment("quantizing");
-    const result = await deadLetter(event(record({ tenantId: item.tenantId, deploymentId: item.deploymentId }, 3)), context);
+    const result = await deadLetter(sqsEvent(record({ tenantId: item.tenantId, deploymentId: item.deploymentId }, 3)), context);
     expect(result.batchItemFailures).toEqual([]);
     const after = await statusOf(item);
     expect(after?.status).toBe("failed");
@@ -75,7 +62,7 @@ describe("compile dead letters", () => {
 
   it("keeps a deployment that finished in the meantime", async () => {
     const item = await givenDeployment("deployed");
-    await deadLetter(event(record({ tenantId: item.tenantId, deploymentId: item.deploymentId }, 3)), context);
+    await deadLetter(sqsEvent(record({ tenantId: item.tenantId, deploymentId: item.deploymentId }, 3)), context);
     expect((await statusOf(item))?.status).toBe("deployed");
   });
 });
