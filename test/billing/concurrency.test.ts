@@ -10,8 +10,9 @@ import { createId } from "../../core/id";
 import { Synthetic } from "../../core/synthetic";
 import { uploadMultipart, waitForIngest } from "../datasets/helpers";
 import { registerTarget, SimulatedDevice, storeModel, tinyModel, waitForStatus } from "../deployments/helpers";
+import { call } from "../support/http";
 import { createUser, type TestUser } from "../support/users";
-import { call, isFinal, startRun, validatedDataset, waitForRun } from "../training/helpers";
+import { isFinal, startRun, validatedDataset, waitForRun } from "../training/helpers";
 
 const CONCURRENT = 20;
 const LIMIT = 3;
@@ -25,7 +26,7 @@ beforeAll(async () => {
 });
 
 async function givenLimits(user: TestUser, limits: Record<string, number | null>): Promise<void> {
-  const reply = await call(superadmin, "PUT", "/billing/limits", { tenant_id: user.tenantId, limits });
+  const reply = await call("PUT", "/billing/limits", { token: superadmin.token, body: { tenant_id: user.tenantId, limits } });
   expect(reply.status).toBe(200);
 }
 
@@ -41,22 +42,19 @@ async function burst(requests: (() => Promise<{ status: number; body: any }>)[])
 
 const csv = (seed: number) => Synthetic.csvString({ equipment: "air_handler", rows: 60, faults: false, seed });
 
-async function multipart(user: TestUser, seed: number) {
-  const response = await uploadMultipart(user, csv(seed), { name: `burst ${seed}` });
-  return { status: response.status, body: await response.json() };
-}
+const multipart = (user: TestUser, seed: number) => uploadMultipart(user, csv(seed), { name: `burst ${seed}` });
 
 const presigned = (user: TestUser, seed: number) =>
-  call(user, "POST", "/datasets/uploads", { name: `burst ${seed}`, equipment_type: "air_handler", file_size_bytes: 4096 });
+  call("POST", "/datasets/uploads", { token: user.token, body: { name: `burst ${seed}`, equipment_type: "air_handler", file_size_bytes: 4096 } });
 
 describe("plan limits under concurrency", () => {
   it("lets a superadmin set a tenant's own limits, and nobody else", async () => {
     const user = await createUser();
 
-    const refused = await call(user, "PUT", "/billing/limits", { tenant_id: user.tenantId, limits: { max_datasets: 1000 } });
-    const set = await call(superadmin, "PUT", "/billing/limits", { tenant_id: user.tenantId, limits: { max_datasets: 7, max_models: 4 } });
-    const cleared = await call(superadmin, "PUT", "/billing/limits", { tenant_id: user.tenantId, limits: { max_models: null } });
-    const usage = await call(user, "GET", "/billing/usage");
+    const refused = await call("PUT", "/billing/limits", { token: user.token, body: { tenant_id: user.tenantId, limits: { max_datasets: 1000 } } });
+    const set = await call("PUT", "/billing/limits", { token: superadmin.token, body: { tenant_id: user.tenantId, limits: { max_datasets: 7, max_models: 4 } } });
+    const cleared = await call("PUT", "/billing/limits", { token: superadmin.token, body: { tenant_id: user.tenantId, limits: { max_models: null } } });
+    const usage = await call("GET", "/billing/usage", { token: user.token });
 
     expect(refused.status).toBe(403);
     expect(set.body).toMatchObject({ tier: "free", limits: { max_datasets: 7, max_models: 4 }, overrides: { max_datasets: 7, max_models: 4 } });
@@ -76,15 +74,15 @@ describe("plan limits under concurrency", () => {
     for (const reply of first.refused) {
       expect(reply.body).toMatchObject({ code: "plan.dataset_limit_reached", details: { limit: LIMIT, used: LIMIT } });
     }
-    const listed = await call(user, "GET", "/datasets");
+    const listed = await call("GET", "/datasets", { token: user.token });
     expect(listed.body).toHaveLength(LIMIT);
 
-    expect((await call(user, "DELETE", `/datasets/${listed.body[0].id}`)).status).toBe(204);
+    expect((await call("DELETE", `/datasets/${listed.body[0].id}`, { token: user.token })).status).toBe(204);
     const second = await burst(Array.from({ length: CONCURRENT }, (_, i) => () => (i % 2 ? multipart(user, 100 + i) : presigned(user, 100 + i))));
 
     expect(second.created).toHaveLength(1);
     expect(second.refused).toHaveLength(CONCURRENT - 1);
-    expect((await call(user, "GET", "/datasets")).body).toHaveLength(LIMIT);
+    expect((await call("GET", "/datasets", { token: user.token })).body).toHaveLength(LIMIT);
   });
 
   it("gives the slot of a multipart upload whose file is refused back", async () => {
@@ -102,14 +100,14 @@ describe("plan limits under concurrency", () => {
     const user = await createUser();
     await givenLimits(user, { max_datasets: 1 });
     const bytes = new TextEncoder().encode(csv(1));
-    const expired = await call(user, "POST", "/datasets/uploads", { name: "never sent", equipment_type: "air_handler", file_size_bytes: bytes.byteLength });
+    const expired = await call("POST", "/datasets/uploads", { token: user.token, body: { name: "never sent", equipment_type: "air_handler", file_size_bytes: bytes.byteLength } });
     // The upload URL's 15 minutes are over.
     await DatasetEntity.patch({ tenantId: user.tenantId, datasetId: expired.body.dataset_id })
       .set({ uploadExpiresAt: new Date(Date.now() - 60_000).toISOString() })
       .go();
 
     const fresh = await presigned(user, 2);
-    const late = await fetch(expired.body.upload_url, { method: "PUT", body: bytes });
+    const late = await call("PUT", expired.body.upload_url, { rawBody: bytes });
     const failed = await waitForIngest(user, expired.body.dataset_id);
 
     expect(fresh.status).toBe(201);
@@ -138,7 +136,7 @@ describe("plan limits under concurrency", () => {
 
     expect(datasets.created).toHaveLength(1);
     expect(datasets.refused).toHaveLength(CONCURRENT - 1);
-    expect((await call(user, "GET", "/datasets")).body).toHaveLength(LIMIT);
+    expect((await call("GET", "/datasets", { token: user.token })).body).toHaveLength(LIMIT);
   });
 
   it("counts the models of a tenant that predates its counter when concurrent training starts create it", async () => {
@@ -153,7 +151,7 @@ describe("plan limits under concurrency", () => {
     expect(runs.created).toHaveLength(1);
     expect(runs.refused).toHaveLength(CONCURRENT - 1);
     expect(runs.refused[0]?.body).toMatchObject({ code: "plan.model_limit_reached", details: { limit: LIMIT, used: LIMIT } });
-    await call(user, "POST", `/training/${runs.created[0]!.body.id}/stop`);
+    await call("POST", `/training/${runs.created[0]!.body.id}/stop`, { token: user.token });
     await waitForRun(user, runs.created[0]!.body.id, isFinal);
   });
 
@@ -171,11 +169,11 @@ describe("plan limits under concurrency", () => {
     }
     const runs = await Promise.all(first.created.map((reply) => waitForRun(user, reply.body.id, isFinal)));
     expect(runs.map((run) => run.status)).toEqual(["completed", "completed", "completed"]);
-    const models = await call(user, "GET", "/models");
+    const models = await call("GET", "/models", { token: user.token });
     expect(models.body).toHaveLength(LIMIT);
 
     const modelId = runs[0].model_id as string;
-    expect((await call(user, "DELETE", `/models/${modelId}`)).status).toBe(204);
+    expect((await call("DELETE", `/models/${modelId}`, { token: user.token })).status).toBe(204);
     const second = await burst(Array.from({ length: CONCURRENT }, () => () => startRun(user, datasetId)));
 
     expect(second.created).toHaveLength(1);
@@ -196,7 +194,7 @@ describe("plan limits under concurrency", () => {
     let completed = 0;
     let stopping = false;
     for (const deadline = Date.now() + 120_000; ; ) {
-      const runs: { id: string; status: string }[] = (await call(user, "GET", "/training?limit=50")).body;
+      const runs: { id: string; status: string }[] = (await call("GET", "/training?limit=50", { token: user.token })).body;
       const running = runs.filter((run) => run.status === "running" || run.status === "stopping").length;
       mostRunning = Math.max(mostRunning, running);
       completed = runs.filter((run) => run.status === "completed").length;
@@ -206,7 +204,7 @@ describe("plan limits under concurrency", () => {
       if (completed >= LIMIT && !stopping) {
         // Queued runs have been promoted into the freed slots: stop the rest, concurrently too.
         stopping = true;
-        await Promise.all(runs.filter((run) => !isFinal(run)).map((run) => call(user, "POST", `/training/${run.id}/stop`)));
+        await Promise.all(runs.filter((run) => !isFinal(run)).map((run) => call("POST", `/training/${run.id}/stop`, { token: user.token })));
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -220,16 +218,16 @@ describe("plan limits under concurrency", () => {
     const modelId = await storeModel(user.tenantId, await tinyModel("gru_predictor"), "gru_predictor");
     const targets = await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => registerTarget(user, undefined, `AHU-${i}`)));
 
-    const first = await burst(targets.map((target) => () => call(user, "POST", "/deployments", { model_id: modelId, target_id: target.id })));
+    const first = await burst(targets.map((target) => () => call("POST", "/deployments", { token: user.token, body: { model_id: modelId, target_id: target.id } })));
 
     expect(first.other).toEqual([]);
     expect(first.created).toHaveLength(LIMIT);
     for (const reply of first.refused) {
       expect(reply.body).toMatchObject({ code: "plan.deployment_limit_reached", details: { limit: LIMIT, used: LIMIT } });
     }
-    expect((await call(user, "GET", "/deployments")).body).toHaveLength(LIMIT);
+    expect((await call("GET", "/deployments", { token: user.token })).body).toHaveLength(LIMIT);
     const [kept, freed] = first.created.map((reply) => reply.body);
-    const redeploy = await call(user, "POST", "/deployments", { model_id: modelId, target_id: kept.target_id });
+    const redeploy = await call("POST", "/deployments", { token: user.token, body: { model_id: modelId, target_id: kept.target_id } });
     expect(redeploy.status).toBe(201);
 
     await waitForStatus(user, freed.id, ["transferring"]);
@@ -237,7 +235,7 @@ describe("plan limits under concurrency", () => {
     expect((await device.confirm(freed.id, { status: "failed", reason: "selftest exit 1" })).status).toBe(200);
     const inUse = new Set(first.created.map((reply) => reply.body.target_id));
     const idle = targets.filter((target) => !inUse.has(target.id));
-    const second = await burst(idle.map((target) => () => call(user, "POST", "/deployments", { model_id: modelId, target_id: target.id })));
+    const second = await burst(idle.map((target) => () => call("POST", "/deployments", { token: user.token, body: { model_id: modelId, target_id: target.id } })));
 
     expect(second.created).toHaveLength(1);
     expect(second.refused).toHaveLength(idle.length - 1);

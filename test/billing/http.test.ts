@@ -1,12 +1,9 @@
-import { beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { Audit } from "../../core/audit";
 import { Auth } from "../../core/auth";
 import { Billing } from "../../core/billing";
-import { authHeader, createUser, type TestUser } from "../support/users";
-
-const baseUrl = inject("baseUrl");
-const api = `${baseUrl}/api/v1`;
+import { call } from "../support/http";
+import { createUser, type TestUser } from "../support/users";
 
 let admin: TestUser;
 let viewer: TestUser;
@@ -20,22 +17,14 @@ beforeAll(async () => {
   superadmin = { token: login.token };
 });
 
-function send(method: string, path: string, user: { token: string } | undefined, body?: unknown) {
-  return fetch(`${api}${path}`, {
-    method,
-    headers: { ...(user ? authHeader(user) : {}), ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
-
 const checkoutBody = { tier: "pro", success_url: "https://app.flint.test/ok", cancel_url: "https://app.flint.test/cancel" };
 
 describe("billing over HTTP", () => {
   it("shows a new tenant's Free subscription to any member", async () => {
-    const response = await send("GET", "/billing/subscription", viewer);
+    const response = await call("GET", "/billing/subscription", { token: viewer.token });
 
     expect(response.status).toBe(200);
-    const body = (await response.json()) as Billing.Info;
+    const body = response.body as Billing.Info;
     expect(body).toMatchObject({
       id: admin.tenantId,
       tenant_id: admin.tenantId,
@@ -51,10 +40,10 @@ describe("billing over HTTP", () => {
   });
 
   it("reports usage against the Free limits", async () => {
-    const response = await send("GET", "/billing/usage", viewer);
+    const response = await call("GET", "/billing/usage", { token: viewer.token });
 
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({
+    expect(response.body).toMatchObject({
       tier: "free",
       tokens_used: 0,
       tokens_limit: Billing.PLANS.free.tokens_per_period,
@@ -68,7 +57,7 @@ describe("billing over HTTP", () => {
   });
 
   it("answers 401 without a token", async () => {
-    const response = await send("GET", "/billing/usage", undefined);
+    const response = await call("GET", "/billing/usage");
     expect(response.status).toBe(401);
   });
 
@@ -76,28 +65,24 @@ describe("billing over HTTP", () => {
     ["POST", "/billing/checkout", checkoutBody],
     ["POST", "/billing/portal", undefined],
   ])("answers %s %s with 503 billing.not_configured when Stripe is not set up", async (method, path, body) => {
-    const response = await send(method, path, admin, body);
+    const response = await call(method, path, { token: admin.token, body });
 
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ code: "billing.not_configured" });
+    expect(response.body).toMatchObject({ code: "billing.not_configured" });
   });
 
   it("answers the webhook with 503 billing.not_configured when no signing secret is set", async () => {
-    const response = await fetch(`${api}/billing/webhook`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "stripe-signature": "t=1,v1=abc" },
-      body: "{}",
-    });
+    const response = await call("POST", "/billing/webhook", { rawBody: "{}", headers: { "stripe-signature": "t=1,v1=abc" } });
 
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ code: "billing.not_configured" });
+    expect(response.body).toMatchObject({ code: "billing.not_configured" });
   });
 
   it("answers 403 to a viewer asking for checkout", async () => {
-    const response = await send("POST", "/billing/checkout", viewer, checkoutBody);
+    const response = await call("POST", "/billing/checkout", { token: viewer.token, body: checkoutBody });
 
     expect(response.status).toBe(403);
-    expect(await response.json()).toMatchObject({ code: "auth.forbidden" });
+    expect(response.body).toMatchObject({ code: "auth.forbidden" });
   });
 
   it.each([
@@ -105,16 +90,16 @@ describe("billing over HTTP", () => {
     { tier: "pro", success_url: "not a url", cancel_url: "https://a.test" },
     { tier: "pro" },
   ])("answers 400 request.invalid for checkout body %j", async (body) => {
-    const response = await send("POST", "/billing/checkout", admin, body);
+    const response = await call("POST", "/billing/checkout", { token: admin.token, body });
 
     expect(response.status).toBe(400);
-    const error = (await response.json()) as { details: { issues: unknown[] } };
+    const error = response.body as { details: { issues: unknown[] } };
     expect(error).toMatchObject({ code: "request.invalid", error: expect.any(String) });
     expect(error.details.issues.length).toBeGreaterThan(0);
   });
 
   it("lets only a superadmin set a plan by hand", async () => {
-    const response = await send("PUT", "/billing/plan", admin, { tenant_id: admin.tenantId, tier: "enterprise" });
+    const response = await call("PUT", "/billing/plan", { token: admin.token, body: { tenant_id: admin.tenantId, tier: "enterprise" } });
 
     expect(response.status).toBe(403);
     expect(await Billing.tierOf(admin.tenantId)).toBe("free");
@@ -123,11 +108,11 @@ describe("billing over HTTP", () => {
   it("sets a tenant's plan by superadmin override, applies its limits at once and audits it", async () => {
     const owner = await createUser();
 
-    const response = await send("PUT", "/billing/plan", superadmin, { tenant_id: owner.tenantId, tier: "pro" });
+    const response = await call("PUT", "/billing/plan", { token: superadmin.token, body: { tenant_id: owner.tenantId, tier: "pro" } });
 
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ tenant_id: owner.tenantId, tier: "pro" });
-    const usage = await (await send("GET", "/billing/usage", owner)).json();
+    expect(response.body).toMatchObject({ tenant_id: owner.tenantId, tier: "pro" });
+    const usage = (await call("GET", "/billing/usage", { token: owner.token })).body;
     expect(usage).toMatchObject({ tier: "pro", tokens_limit: Billing.PLANS.pro.tokens_per_period, max_datasets: Billing.PLANS.pro.max_datasets });
     const trail = await Audit.AuditEntity.query.byAction({ tenantId: owner.tenantId, action: "billing.plan_set" }).go();
     expect(trail.data).toHaveLength(1);
@@ -135,7 +120,7 @@ describe("billing over HTTP", () => {
   });
 
   it("answers 404 when the superadmin names an unknown tenant", async () => {
-    const response = await send("PUT", "/billing/plan", superadmin, { tenant_id: "tnt_does_not_exist", tier: "pro" });
+    const response = await call("PUT", "/billing/plan", { token: superadmin.token, body: { tenant_id: "tnt_does_not_exist", tier: "pro" } });
 
     expect(response.status).toBe(404);
   });
