@@ -6,8 +6,9 @@
  */
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createUser, authHeader, type TestUser } from "../support/users";
-import { api, call, EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
+import { call } from "../support/http";
+import { createUser, type TestUser } from "../support/users";
+import { EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
 
 describe("training flow", () => {
   let alice: TestUser;
@@ -64,15 +65,15 @@ describe("training flow", () => {
     expect(finished.best_val_loss).toBeGreaterThan(0);
     expect(finished.training_time_seconds).toBeGreaterThan(0);
     expect(finished.completed_at).toEqual(expect.any(String));
-    const epochs = await call(alice, "GET", `/training/${run.id}/epochs`);
+    const epochs = await call("GET", `/training/${run.id}/epochs`, { token: alice.token });
     expect(epochs.body.map((e: any) => e.epoch)).toEqual([1, 2, 3]);
-    const list = await call(alice, "GET", "/training");
+    const list = await call("GET", "/training", { token: alice.token });
     expect(list.body.map((r: any) => r.id)).toContain(run.id);
     run = finished;
   });
 
   it("downloads a model that scores in a fresh ONNX Runtime session", async () => {
-    const model = await call(alice, "GET", `/models/${run.model_id}`);
+    const model = await call("GET", `/models/${run.model_id}`, { token: alice.token });
     expect(model.status).toBe(200);
     expect(model.body).toMatchObject({
       id: run.model_id,
@@ -93,10 +94,10 @@ describe("training flow", () => {
     expect(model.body.feature_names).not.toContain("anomaly");
     expect(model.body.metrics.reconstruction_error_threshold).toBeGreaterThan(0);
 
-    const download = await fetch(api(`/models/${run.model_id}/download`), { headers: authHeader(alice) });
+    const download = await call("GET", `/models/${run.model_id}/download`, { token: alice.token });
     expect(download.status).toBe(200);
     expect(download.headers.get("content-type")).toBe("application/octet-stream");
-    const bytes = new Uint8Array(await download.arrayBuffer());
+    const bytes = download.bytes;
     expect(bytes.length).toBe(model.body.file_size_bytes);
 
     const session = await ort.InferenceSession.create(bytes);
@@ -107,38 +108,38 @@ describe("training flow", () => {
     expect(scores).toHaveLength(2);
     expect(Number.isFinite(scores[0]!)).toBe(true);
 
-    const quantized = await fetch(api(`/models/${run.model_id}/download?quantized=true`), { headers: authHeader(alice) });
-    const int8 = new Uint8Array(await quantized.arrayBuffer());
+    const quantized = await call("GET", `/models/${run.model_id}/download?quantized=true`, { token: alice.token });
+    const int8 = quantized.bytes;
     expect(int8.length).toBe(model.body.quantized_size_bytes);
     expect(int8.length).toBeLessThan(bytes.length);
   });
 
   it("scores JSON rows and CSV text to the same windows", async () => {
-    const model = (await call(alice, "GET", `/models/${run.model_id}`)).body;
+    const model = (await call("GET", `/models/${run.model_id}`, { token: alice.token })).body;
     const rows = Array.from({ length: 14 }, (_, r) => model.feature_names.map((_: string, f: number) => 20 + Math.sin(r + f)));
-    const scored = await call(alice, "POST", `/models/${run.model_id}/score`, { rows });
+    const scored = await call("POST", `/models/${run.model_id}/score`, { token: alice.token, body: { rows } });
     expect(scored.status).toBe(200);
     expect(scored.body).toMatchObject({ model_id: run.model_id, rows: 14, windows: 5, sequence_length: 10 });
     expect(scored.body.scores).toHaveLength(5);
     expect(scored.body.flags).toEqual(scored.body.scores.map((s: number) => s > scored.body.threshold));
 
     const csv = [model.feature_names.join(","), ...rows.map((row) => row.join(","))].join("\n");
-    const viaCsv = await fetch(api(`/models/${run.model_id}/score`), { method: "POST", headers: { ...authHeader(alice), "content-type": "text/csv" }, body: csv });
-    const csvBody = (await viaCsv.json()) as any;
+    const viaCsv = await call("POST", `/models/${run.model_id}/score`, { token: alice.token, rawBody: csv, contentType: "text/csv" });
+    const csvBody = viaCsv.body;
     expect(viaCsv.status, JSON.stringify(csvBody)).toBe(200);
     expect(csvBody.scores.map((s: number) => s.toFixed(4))).toEqual(scored.body.scores.map((s: number) => s.toFixed(4)));
   });
 
   it("answers 400 for rows that do not fit the model", async () => {
-    const ragged = await call(alice, "POST", `/models/${run.model_id}/score`, { rows: Array.from({ length: 12 }, () => [1, 2]) });
+    const ragged = await call("POST", `/models/${run.model_id}/score`, { token: alice.token, body: { rows: Array.from({ length: 12 }, () => [1, 2]) } });
     expect(ragged.status).toBe(400);
     expect(ragged.body.code).toBe("scoring.invalid_rows");
-    const short = await call(alice, "POST", `/models/${run.model_id}/score`, { rows: [[1]] });
+    const short = await call("POST", `/models/${run.model_id}/score`, { token: alice.token, body: { rows: [[1]] } });
     expect(short.status).toBe(400);
   });
 
   it("has the evaluation with metrics, confusion matrix and training curves", async () => {
-    const evaluation = await call(alice, "GET", `/evaluations/${run.evaluation_id}`);
+    const evaluation = await call("GET", `/evaluations/${run.evaluation_id}`, { token: alice.token });
     expect(evaluation.status).toBe(200);
     expect(evaluation.body).toMatchObject({ id: run.evaluation_id, model_id: run.model_id, gradient_evaluation: null, gradient_status: "none" });
     expect(evaluation.body.training_curves.epochs).toEqual([1, 2, 3]);
@@ -147,23 +148,23 @@ describe("training flow", () => {
     // The synthetic data carries an anomaly column, so classification metrics exist.
     expect(evaluation.body.metrics).toHaveProperty("f1");
     expect(Object.keys(evaluation.body.confusion_matrix).sort()).toEqual(["false_negative", "false_positive", "true_negative", "true_positive"]);
-    const list = await call(alice, "GET", `/evaluations?model_id=${run.model_id}`);
+    const list = await call("GET", `/evaluations?model_id=${run.model_id}`, { token: alice.token });
     expect(list.body.map((e: any) => e.id)).toEqual([run.evaluation_id]);
   });
 
   it("runs the gradient evaluation asynchronously", async () => {
-    const started = await call(alice, "POST", `/evaluations/${run.evaluation_id}/gradient`);
+    const started = await call("POST", `/evaluations/${run.evaluation_id}/gradient`, { token: alice.token });
     expect(started.status).toBe(202);
     expect(started.body).toEqual({ status: "running", message: "Gradient evaluation started" });
     const deadline = Date.now() + 30_000;
     let body: any;
     do {
       await new Promise((resolve) => setTimeout(resolve, 250));
-      body = (await call(alice, "GET", `/evaluations/${run.evaluation_id}`)).body;
+      body = (await call("GET", `/evaluations/${run.evaluation_id}`, { token: alice.token })).body;
     } while (body.gradient_status === "running" && Date.now() < deadline);
     expect(body.gradient_status).toBe("completed");
     const gradient = body.gradient_evaluation;
-    const model = (await call(alice, "GET", `/models/${run.model_id}`)).body;
+    const model = (await call("GET", `/models/${run.model_id}`, { token: alice.token })).body;
     expect(gradient.sensor_contribution.map((s: any) => s.sensor).sort()).toEqual([...model.feature_names].sort());
     const shares = gradient.sensor_contribution.reduce((sum: number, s: any) => sum + s.share, 0);
     expect(shares).toBeCloseTo(1, 2);
@@ -179,12 +180,12 @@ describe("training flow", () => {
     expect(second.status).toBe(201);
     const finished = await waitForRun(alice, second.body.id, isFinal);
     expect(finished.status).toBe("completed");
-    const comparison = await call(alice, "POST", `/models/${run.model_id}/compare`, { compare_with: finished.model_id });
+    const comparison = await call("POST", `/models/${run.model_id}/compare`, { token: alice.token, body: { compare_with: finished.model_id } });
     expect(comparison.status).toBe(200);
     expect(comparison.body.models.map((m: any) => m.id)).toEqual([run.model_id, finished.model_id]);
     expect([run.model_id, finished.model_id]).toContain(comparison.body.winner);
     expect(comparison.body.advantage).toHaveProperty("val_loss");
-    const self = await call(alice, "POST", `/models/${run.model_id}/compare`, { compare_with: run.model_id });
+    const self = await call("POST", `/models/${run.model_id}/compare`, { token: alice.token, body: { compare_with: run.model_id } });
     expect(self.status).toBe(400);
   });
 
@@ -196,12 +197,12 @@ describe("training flow", () => {
 
   it("deletes a model with its files", async () => {
     const viewer = await createUser({ tenantId: alice.tenantId, role: "viewer" });
-    expect((await call(viewer, "DELETE", `/models/${run.model_id}`)).status).toBe(403);
-    const deleted = await call(alice, "DELETE", `/models/${run.model_id}`);
+    expect((await call("DELETE", `/models/${run.model_id}`, { token: viewer.token })).status).toBe(403);
+    const deleted = await call("DELETE", `/models/${run.model_id}`, { token: alice.token });
     expect(deleted.status).toBe(204);
-    expect((await call(alice, "GET", `/models/${run.model_id}`)).status).toBe(404);
-    expect((await fetch(api(`/models/${run.model_id}/download`), { headers: authHeader(alice) })).status).toBe(404);
-    expect((await call(alice, "GET", `/evaluations/${run.evaluation_id}`)).status).toBe(404);
+    expect((await call("GET", `/models/${run.model_id}`, { token: alice.token })).status).toBe(404);
+    expect((await call("GET", `/models/${run.model_id}/download`, { token: alice.token })).status).toBe(404);
+    expect((await call("GET", `/evaluations/${run.evaluation_id}`, { token: alice.token })).status).toBe(404);
     client.close();
   });
 });

@@ -7,7 +7,8 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createUser, type TestUser } from "../support/users";
 import { uploadPresigned, waitForIngest } from "../datasets/helpers";
 import { registerTarget, storeModel, tinyModel, waitForStatus } from "../deployments/helpers";
-import { call, EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
+import { call } from "../support/http";
+import { EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
 
 const clients: EventClient[] = [];
 afterEach(() => {
@@ -139,7 +140,7 @@ describe("late subscribers of deployments and datasets", () => {
   it("get a deployment's current deployment_status", async () => {
     const model = await storeModel(owner.tenantId, await tinyModel("gru_predictor"), "gru_predictor");
     const target = await registerTarget(owner, "x86_64");
-    const created = await call(owner, "POST", "/deployments", { model_id: model, target_id: target.id });
+    const created = await call("POST", "/deployments", { token: owner.token, body: { model_id: model, target_id: target.id } });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     const current = await waitForStatus(owner, id, ["transferring", "failed"]);
@@ -190,7 +191,7 @@ describe("late subscribers of deployments and datasets", () => {
   });
 
   it("get only the state of a dataset still waiting for its upload", async () => {
-    const created = await call(owner, "POST", "/datasets/uploads", { name: "pending", equipment_type: "fan_coil", file_size_bytes: 100 });
+    const created = await call("POST", "/datasets/uploads", { token: owner.token, body: { name: "pending", equipment_type: "fan_coil", file_size_bytes: 100 } });
     expect(created.status).toBe(201);
     const client = await open(owner);
     await client.subscribe(`dataset:${created.body.dataset_id}`);

@@ -4,7 +4,8 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { createUser, type TestUser } from "../support/users";
-import { call, EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
+import { call } from "../support/http";
+import { EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
 
 describe("training queue on the Free plan (one slot)", () => {
   let alice: TestUser;
@@ -26,7 +27,7 @@ describe("training queue on the Free plan (one slot)", () => {
     expect(second.body).toMatchObject({ status: "queued", dataset_id: datasetId, architecture: "lstm_autoencoder" });
     expect(second.body.started_at).toEqual(expect.any(String));
 
-    const queue = await call(alice, "GET", "/training/queue");
+    const queue = await call("GET", "/training/queue", { token: alice.token });
     expect(queue.body).toMatchObject({ active_trainings: 1, max_concurrent: 1, queued: 1, capacity_available: 0 });
 
     const queuedEvent = await client.waitFor((e) => e.type === "training_queued" && e.run_id === second.body.id, 5_000);
@@ -41,16 +42,16 @@ describe("training queue on the Free plan (one slot)", () => {
 
     const finished = await waitForRun(alice, second.body.id, isFinal);
     expect(finished.status).toBe("completed");
-    const after = await call(alice, "GET", "/training/queue");
+    const after = await call("GET", "/training/queue", { token: alice.token });
     expect(after.body).toMatchObject({ active_trainings: 0, queued: 0, capacity_available: 1 });
   });
 
   it("lists runs newest first, a page at a time", async () => {
-    const page = await call(alice, "GET", "/training?limit=1");
+    const page = await call("GET", "/training?limit=1", { token: alice.token });
     expect(page.body).toHaveLength(1);
     const cursor = page.headers.get("x-next-cursor");
     expect(cursor).toBeTruthy();
-    const next = await call(alice, "GET", `/training?limit=1&cursor=${encodeURIComponent(cursor!)}`);
+    const next = await call("GET", `/training?limit=1&cursor=${encodeURIComponent(cursor!)}`, { token: alice.token });
     expect(next.body).toHaveLength(1);
     expect(next.body[0].id < page.body[0].id).toBe(true);
   });
@@ -68,9 +69,9 @@ describe("concurrent starts", () => {
     const accepted = results.filter((r) => r.status === 201);
     expect(accepted.map((r) => r.body.status).sort()).toEqual(["queued", "running"]);
     for (const result of accepted) expect((await waitForRun(carol, result.body.id, isFinal)).status).toBe("completed");
-    expect((await call(carol, "GET", "/training/queue")).body).toMatchObject({ active_trainings: 0, queued: 0 });
-    expect((await call(carol, "GET", "/training")).body).toHaveLength(2);
-    expect((await call(carol, "GET", "/models")).body).toHaveLength(2);
+    expect((await call("GET", "/training/queue", { token: carol.token })).body).toMatchObject({ active_trainings: 0, queued: 0 });
+    expect((await call("GET", "/training", { token: carol.token })).body).toHaveLength(2);
+    expect((await call("GET", "/models", { token: carol.token })).body).toHaveLength(2);
   });
 });
 
@@ -87,13 +88,13 @@ describe("stopping", () => {
     const running = await startRun(dave, datasetId, { ...TINY, epochs: 4 });
     const queued = await startRun(dave, datasetId);
     expect(queued.body.status).toBe("queued");
-    const stopped = await call(dave, "POST", `/training/${queued.body.id}/stop`);
+    const stopped = await call("POST", `/training/${queued.body.id}/stop`, { token: dave.token });
     expect(stopped.status).toBe(200);
     expect(stopped.body).toMatchObject({ id: queued.body.id, status: "stopped", current_epoch: 0, model_id: null });
-    expect((await call(dave, "GET", "/training/queue")).body.queued).toBe(0);
+    expect((await call("GET", "/training/queue", { token: dave.token })).body.queued).toBe(0);
     await waitForRun(dave, running.body.id, isFinal);
     // The stopped run never starts.
-    expect((await call(dave, "GET", `/training/${queued.body.id}`)).body.status).toBe("stopped");
+    expect((await call("GET", `/training/${queued.body.id}`, { token: dave.token })).body.status).toBe("stopped");
   });
 
   it("stops a running run within one epoch and keeps its best weights as a model flagged stopped early", async () => {
@@ -102,7 +103,7 @@ describe("stopping", () => {
     await client.subscribe(`run:${started.body.id}`);
     await client.waitFor((e) => e.type === "epoch_update" && e.run_id === started.body.id, 30_000);
     const stopAt = Date.now();
-    const stopped = await call(dave, "POST", `/training/${started.body.id}/stop`);
+    const stopped = await call("POST", `/training/${started.body.id}/stop`, { token: dave.token });
     expect(stopped.status).toBe(200);
     expect(stopped.body.status).toBe("stopped");
     const complete = await client.waitFor((e) => e.type === "training_complete" && e.run_id === started.body.id, 15_000);
@@ -111,18 +112,18 @@ describe("stopping", () => {
     const endedAfterStop = client.of("epoch_update", started.body.id).filter((e) => e.ended_at > stopAt);
     expect(endedAfterStop.length).toBeLessThanOrEqual(1);
     expect(complete.current_epoch).toBeLessThan(200);
-    const run = (await call(dave, "GET", `/training/${started.body.id}`)).body;
+    const run = (await call("GET", `/training/${started.body.id}`, { token: dave.token })).body;
     expect(run).toMatchObject({ status: "stopped", stop_requested: true, model_id: expect.stringMatching(/^mdl_/) });
-    const model = (await call(dave, "GET", `/models/${run.model_id}`)).body;
+    const model = (await call("GET", `/models/${run.model_id}`, { token: dave.token })).body;
     expect(model).toMatchObject({ stopped_early: true, epochs_trained: complete.current_epoch });
-    expect((await call(dave, "POST", `/training/${started.body.id}/stop`)).body.status).toBe("stopped");
+    expect((await call("POST", `/training/${started.body.id}/stop`, { token: dave.token })).body.status).toBe("stopped");
     client.close();
   });
 
   it("refuses to stop a completed run", async () => {
-    const runs = (await call(dave, "GET", "/training")).body as any[];
+    const runs = (await call("GET", "/training", { token: dave.token })).body as any[];
     const completed = runs.find((r) => r.status === "completed");
-    const answer = await call(dave, "POST", `/training/${completed.id}/stop`);
+    const answer = await call("POST", `/training/${completed.id}/stop`, { token: dave.token });
     expect(answer.status).toBe(409);
     expect(answer.body.code).toBe("training.not_stoppable");
   });
@@ -145,32 +146,32 @@ describe("starting with bad input", () => {
     ["no dataset", { dataset_id: undefined }],
   ])("answers 400 for %s", async (_name, override) => {
     const body = { dataset_id: datasetId, architecture: "lstm_autoencoder", hyperparameters: TINY, ...override };
-    const answer = await call(erin, "POST", "/training/start", body);
+    const answer = await call("POST", "/training/start", { token: erin.token, body });
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({ code: "request.invalid", error: expect.any(String) });
   });
 
   it("answers 404 for a dataset that does not exist", async () => {
-    const answer = await call(erin, "POST", "/training/start", { dataset_id: "ds_nope", architecture: "lstm_autoencoder" });
+    const answer = await call("POST", "/training/start", { token: erin.token, body: { dataset_id: "ds_nope", architecture: "lstm_autoencoder" } });
     expect(answer.status).toBe(404);
     expect(answer.body.code).toBe("dataset.not_found");
   });
 
   it("answers 400 dataset.not_validated for a dataset that was not validated", async () => {
     const unvalidated = await validatedDataset(erin);
-    await call(erin, "POST", `/datasets/${unvalidated}/unlock`);
-    const answer = await call(erin, "POST", "/training/start", { dataset_id: unvalidated, architecture: "lstm_autoencoder" });
+    await call("POST", `/datasets/${unvalidated}/unlock`, { token: erin.token });
+    const answer = await call("POST", "/training/start", { token: erin.token, body: { dataset_id: unvalidated, architecture: "lstm_autoencoder" } });
     expect(answer.status).toBe(400);
     expect(answer.body.code).toBe("dataset.not_validated");
-    expect((await call(erin, "GET", "/training")).body).toEqual([]);
+    expect((await call("GET", "/training", { token: erin.token })).body).toEqual([]);
   });
 
   it("answers 401 without a token and 403 for a viewer", async () => {
-    expect((await call(undefined, "POST", "/training/start", { dataset_id: datasetId, architecture: "lstm_autoencoder" })).status).toBe(401);
+    expect((await call("POST", "/training/start", { body: { dataset_id: datasetId, architecture: "lstm_autoencoder" } })).status).toBe(401);
     const viewer = await createUser({ tenantId: erin.tenantId, role: "viewer" });
-    const answer = await call(viewer, "POST", "/training/start", { dataset_id: datasetId, architecture: "lstm_autoencoder" });
+    const answer = await call("POST", "/training/start", { token: viewer.token, body: { dataset_id: datasetId, architecture: "lstm_autoencoder" } });
     expect(answer.status).toBe(403);
-    expect((await call(viewer, "GET", "/training")).status).toBe(200);
+    expect((await call("GET", "/training", { token: viewer.token })).status).toBe(200);
   });
 });
 
@@ -189,16 +190,16 @@ describe("tenancy", () => {
 
   it("answers 404 to another tenant for the run, its model and its evaluation", async () => {
     for (const path of [`/training/${run.id}`, `/training/${run.id}/epochs`, `/models/${run.model_id}`, `/models/${run.model_id}/download`, `/evaluations/${run.evaluation_id}`]) {
-      const answer = await call(stranger, "GET", path);
+      const answer = await call("GET", path, { token: stranger.token });
       expect(answer.status, path).toBe(404);
       expect(JSON.stringify(answer.body)).not.toContain(owner.tenantId);
     }
-    expect((await call(stranger, "POST", `/training/${run.id}/stop`)).status).toBe(404);
-    expect((await call(stranger, "DELETE", `/models/${run.model_id}`)).status).toBe(404);
-    expect((await call(stranger, "POST", `/models/${run.model_id}/score`, { rows: [[1]] })).status).toBe(404);
-    expect((await call(stranger, "POST", `/evaluations/${run.evaluation_id}/gradient`)).status).toBe(404);
-    expect((await call(stranger, "GET", "/training")).body).toEqual([]);
-    expect((await call(stranger, "GET", "/models")).body).toEqual([]);
+    expect((await call("POST", `/training/${run.id}/stop`, { token: stranger.token })).status).toBe(404);
+    expect((await call("DELETE", `/models/${run.model_id}`, { token: stranger.token })).status).toBe(404);
+    expect((await call("POST", `/models/${run.model_id}/score`, { token: stranger.token, body: { rows: [[1]] } })).status).toBe(404);
+    expect((await call("POST", `/evaluations/${run.evaluation_id}/gradient`, { token: stranger.token })).status).toBe(404);
+    expect((await call("GET", "/training", { token: stranger.token })).body).toEqual([]);
+    expect((await call("GET", "/models", { token: stranger.token })).body).toEqual([]);
   });
 
   it("does not let another tenant subscribe to the run", async () => {

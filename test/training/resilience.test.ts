@@ -19,7 +19,6 @@ import {
   SendMessageCommand,
   type Message,
 } from "@aws-sdk/client-sqs";
-import type { SQSRecord } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import { withActor, type Actor } from "../../core/actor";
 import { sqs } from "../../core/aws";
@@ -33,7 +32,9 @@ import { pollQueue } from "../../functions/jobs/poller";
 import { handler as trainHandler, recordHandler } from "../../functions/jobs/train";
 import { handler as deadLetterHandler } from "../../functions/jobs/training-dead-letter";
 import { createUser, type TestUser } from "../support/users";
-import { call, EventClient, TINY, validatedDataset } from "./helpers";
+import { call } from "../support/http";
+import { recordOf } from "../support/sqs";
+import { EventClient, TINY, validatedDataset } from "./helpers";
 
 let queueUrl: string;
 let dlqUrl: string;
@@ -73,24 +74,7 @@ async function receive(): Promise<Message> {
   throw new Error("no message on the private training queue");
 }
 
-function toRecord(message: Message): SQSRecord {
-  return {
-    messageId: message.MessageId!,
-    receiptHandle: message.ReceiptHandle!,
-    body: message.Body!,
-    attributes: {
-      ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1",
-      SentTimestamp: String(Date.now()),
-      SenderId: "test",
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-    },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:flint-training-test",
-    awsRegion: "us-east-1",
-  };
-}
+const toRecord = (message: Message) => recordOf(message, "flint-training-test");
 
 async function epochRecords(tenantId: string, runId: string): Promise<number[]> {
   return (await TrainingRun.epochs(tenantId, runId)).map((e) => e.epoch);
@@ -121,7 +105,7 @@ describe("duplicate delivery", () => {
     expect(final).toMatchObject({ status: "completed", currentEpoch: 3, attempts: 1, slotHeld: false });
     expect(await epochRecords(user.tenantId, run.id)).toEqual([1, 2, 3]);
     expect(await modelsOf(user.tenantId)).toBe(1);
-    expect((await call(user, "GET", "/training/queue")).body.active_trainings).toBe(0);
+    expect((await call("GET", "/training/queue", { token: user.token })).body.active_trainings).toBe(0);
   });
 });
 
@@ -177,7 +161,7 @@ describe("a worker killed mid-run", () => {
     expect(final.attempts).toBeGreaterThanOrEqual(2);
     expect(await epochRecords(user.tenantId, run.id)).toEqual(Array.from({ length: epochs }, (_, i) => i + 1));
     expect(await modelsOf(user.tenantId)).toBe(1);
-    const model = (await call(user, "GET", `/models/${final.modelId}`)).body;
+    const model = (await call("GET", `/models/${final.modelId}`, { token: user.token })).body;
     expect(model.epochs_trained).toBe(epochs);
 
     // Training time: the killed attempt's up to its checkpoint, plus the resumed attempt's, each counted once.
@@ -189,10 +173,10 @@ describe("a worker killed mid-run", () => {
     // The checkpoint was written just after its epoch's event (its callbacks' time is counted as well).
     expect(firstResumed.data.elapsed_seconds).toBeLessThanOrEqual(atCheckpoint + (firstResumed.at - resumedAt) / 1000 + 0.5);
     const resumedEpochSeconds = resumed.reduce((sum, e) => sum + e.data.epoch_seconds, 0);
-    const reported = (await call(user, "GET", `/training/${run.id}`)).body.training_time_seconds;
+    const reported = (await call("GET", `/training/${run.id}`, { token: user.token })).body.training_time_seconds;
     expect(reported).toBeGreaterThanOrEqual(atCheckpoint + resumedEpochSeconds - resumed.length * 0.05);
     expect(reported).toBeLessThanOrEqual((killedAt - spawnedAt) / 1000 + resumedSeconds + 0.5);
-    const stored = (await call(user, "GET", `/training/${run.id}/epochs`)).body.map((e: any) => e.elapsed_seconds);
+    const stored = (await call("GET", `/training/${run.id}/epochs`, { token: user.token })).body.map((e: any) => e.elapsed_seconds);
     expect(stored).toEqual([...stored].sort((a, b) => a - b));
     client.close();
   }, 150_000);
@@ -235,10 +219,10 @@ describe("a message that keeps failing", () => {
       abort.abort();
       await pollers;
     }
-    const final = await call(user, "GET", `/training/${run.id}`);
+    const final = await call("GET", `/training/${run.id}`, { token: user.token });
     expect(final.body).toMatchObject({ status: "failed", model_id: null, error: expect.stringMatching(/after 2 attempts/) });
     expect(final.body.error).not.toMatch(/at .*\.ts:\d+/);
-    expect((await call(user, "GET", "/training/queue")).body).toMatchObject({ active_trainings: 0, capacity_available: 1 });
+    expect((await call("GET", "/training/queue", { token: user.token })).body).toMatchObject({ active_trainings: 0, capacity_available: 1 });
 
     // The tenant's webhook hears about it, signed.
     const deadline = Date.now() + 15_000;

@@ -6,7 +6,8 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { createUser, type TestUser } from "../support/users";
-import { call, EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
+import { call } from "../support/http";
+import { EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
 
 /** Slack for the client seeing training_started a little after the worker began. */
 const MARGIN_SECONDS = 0.5;
@@ -79,7 +80,7 @@ describe("training time", () => {
     expect(finished.status).toBe("completed");
     inOrder(finished);
     expect(Date.parse(finished.started_at)).toBeGreaterThan(Date.parse(finished.queued_at));
-    expect((await call(alice, "GET", "/training/queue")).body.active_trainings).toBe(0);
+    expect((await call("GET", "/training/queue", { token: alice.token })).body.active_trainings).toBe(0);
     client.close();
   });
 });

@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Webhook } from "../../core/webhook";
 import { createUser, type TestUser } from "../support/users";
-import { call, isFinal, startRun, validatedDataset, waitForRun } from "./helpers";
+import { call } from "../support/http";
+import { isFinal, startRun, validatedDataset, waitForRun } from "./helpers";
 
 interface Received {
   headers: Record<string, string | string[] | undefined>;
@@ -50,27 +51,27 @@ describe("webhooks", () => {
     ["an unknown event", { url: "https://example.com/hook", events: ["training.exploded"] }],
     ["no events", { url: "https://example.com/hook", events: [] }],
   ])("answers 400 for %s", async (_name, body) => {
-    const answer = await call(admin, "POST", "/webhooks", body);
+    const answer = await call("POST", "/webhooks", { token: admin.token, body });
     expect(answer.status).toBe(400);
     expect(answer.body.code).toBe("request.invalid");
   });
 
   it("lets only admins register webhooks", async () => {
     const operator = await createUser({ tenantId: admin.tenantId, role: "operator" });
-    expect((await call(operator, "POST", "/webhooks", { url })).status).toBe(403);
+    expect((await call("POST", "/webhooks", { token: operator.token, body: { url } })).status).toBe(403);
   });
 
   let webhook: { id: string; secret: string };
 
   it("shows the signing secret once, at registration", async () => {
-    const created = await call(admin, "POST", "/webhooks", { url, events: ["training.completed"], description: "CI" });
+    const created = await call("POST", "/webhooks", { token: admin.token, body: { url, events: ["training.completed"], description: "CI" } });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ id: expect.stringMatching(/^wh_/), url, events: ["training.completed"], secret: expect.stringMatching(/^whsec_/) });
     webhook = created.body;
-    const listed = await call(admin, "GET", "/webhooks");
+    const listed = await call("GET", "/webhooks", { token: admin.token });
     expect(listed.body).toEqual([expect.objectContaining({ id: webhook.id, url })]);
     expect(JSON.stringify(listed.body)).not.toContain(webhook.secret);
-    expect(JSON.stringify((await call(admin, "GET", `/webhooks/${webhook.id}`)).body)).not.toContain(webhook.secret);
+    expect(JSON.stringify((await call("GET", `/webhooks/${webhook.id}`, { token: admin.token })).body)).not.toContain(webhook.secret);
   });
 
   it("delivers a signed training.completed event and retries a failed attempt", async () => {
@@ -96,7 +97,7 @@ describe("webhooks", () => {
     const payload = JSON.parse(delivered.body);
     expect(payload).toMatchObject({ type: "training.completed", data: { id: run.id, status: "completed", model_id: run.model_id } });
 
-    const deliveries = await call(admin, "GET", `/webhooks/${webhook.id}/deliveries`);
+    const deliveries = await call("GET", `/webhooks/${webhook.id}/deliveries`, { token: admin.token });
     expect(deliveries.status).toBe(200);
     expect(deliveries.body).toEqual([
       expect.objectContaining({ id: payload.id, event: "training.completed", status: "succeeded", attempts: 2, last_status_code: 200 }),
@@ -105,12 +106,12 @@ describe("webhooks", () => {
 
   it("answers 404 to another tenant and deletes the webhook for its own", async () => {
     const stranger = await createUser();
-    expect((await call(stranger, "GET", `/webhooks/${webhook.id}`)).status).toBe(404);
-    expect((await call(stranger, "GET", `/webhooks/${webhook.id}/deliveries`)).status).toBe(404);
-    expect((await call(stranger, "DELETE", `/webhooks/${webhook.id}`)).status).toBe(404);
-    expect((await call(stranger, "GET", "/webhooks")).body).toEqual([]);
-    expect((await call(admin, "DELETE", `/webhooks/${webhook.id}`)).status).toBe(204);
-    expect((await call(admin, "GET", `/webhooks/${webhook.id}`)).status).toBe(404);
+    expect((await call("GET", `/webhooks/${webhook.id}`, { token: stranger.token })).status).toBe(404);
+    expect((await call("GET", `/webhooks/${webhook.id}/deliveries`, { token: stranger.token })).status).toBe(404);
+    expect((await call("DELETE", `/webhooks/${webhook.id}`, { token: stranger.token })).status).toBe(404);
+    expect((await call("GET", "/webhooks", { token: stranger.token })).body).toEqual([]);
+    expect((await call("DELETE", `/webhooks/${webhook.id}`, { token: admin.token })).status).toBe(204);
+    expect((await call("GET", `/webhooks/${webhook.id}`, { token: admin.token })).status).toBe(404);
   });
 });
 
