@@ -15,7 +15,7 @@ import { createId } from "../../core/id";
 import { Hyperparameters, train, type ArchitectureT, type TrainResult } from "../../core/ml";
 import { Model } from "../../core/model";
 import { putObject } from "../../core/storage";
-import { generate } from "../ml/generator";
+import { generate } from "../support/ml";
 import { authHeader, type TestUser } from "../support/users";
 
 export const baseUrl = inject("baseUrl");

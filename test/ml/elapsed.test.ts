@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { train, type EpochEvent, type HyperparametersInput } from "../../core/ml";
-import { generate } from "./generator";
+import { generate } from "../support/ml";
 
 const HP: HyperparametersInput = { sequence_length: 10, hidden_dim: 8, bottleneck_dim: 4, num_layers: 1, epochs: 4, batch_size: 64, stride: 4, seed: 1, patience: 100 };
 const data = generate({ rows: 1500, sensors: 3, period: 60, seed: 5, faults: 4 });

@@ -1,17 +1,8 @@
-import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { buildEvalGraph, decodeModel, defineModel, Hyperparameters, readModelMetadata, score, train, type EpochEvent, type HyperparametersInput, type TrainResult } from "../../core/ml";
-import { DomainError } from "../../core/error";
-import { generate } from "./generator";
+import { decodeModel, score, train, type TrainResult } from "../../core/ml";
+import { generate, SMALL, weightsOf } from "../support/ml";
 
-const SMALL: HyperparametersInput = { sequence_length: 20, hidden_dim: 16, bottleneck_dim: 8, num_layers: 1, epochs: 8, batch_size: 32, learning_rate: 0.005, stride: 2, seed: 1 };
 const data = generate({ rows: 4000, sensors: 4, period: 120, seed: 3, faults: 24 });
-
-function weightsOf(model: Uint8Array): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const [k, v] of decodeModel(model).initializers) out.set(k, v.data as Float32Array);
-  return out;
-}
 
 describe("detection quality on generated faults (stuck, drift, spikes, decorrelation)", () => {
   let ae: TrainResult;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as ort from "onnxruntime-node";
 import { decodeModel, readModelMetadata, score, train } from "../../core/ml";
 import { quantizePerColumn } from "../../core/ml/engine";
-import { generate } from "./generator";
+import { generate } from "../support/ml";
 
 describe("int8 quantization", () => {
   it("per-column symmetric int8 round-trips within half a step", () => {

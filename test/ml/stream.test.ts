@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { decodeModel, train, type HyperparametersInput } from "../../core/ml";
+import { train, type HyperparametersInput } from "../../core/ml";
 import { anyLabel, gather, prepare, windowStarts } from "../../core/ml/data";
 import { chunkedFromMemory, openWindows, type StreamingWindows, type WindowSpec } from "../../core/ml/stream";
-import { generate } from "./generator";
+import { generate, weightsOf } from "../support/ml";
 
 const SMALL: HyperparametersInput = { sequence_length: 20, hidden_dim: 16, bottleneck_dim: 8, num_layers: 1, epochs: 3, batch_size: 32, learning_rate: 0.005, stride: 3, seed: 1 };
 const CHUNK = 700;
@@ -22,10 +22,6 @@ async function streamed(windows: StreamingWindows, spec: WindowSpec): Promise<{ 
   }
   expect(at).toBe(spec.count);
   return { x, labels };
-}
-
-function weightsOf(model: Uint8Array): Map<string, Float32Array> {
-  return new Map([...decodeModel(model).initializers].map(([name, value]) => [name, value.data as Float32Array]));
 }
 
 describe("training data read chunk by chunk", () => {

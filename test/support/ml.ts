@@ -1,10 +1,19 @@
 /**
- * Synthetic equipment sensor data for tests: a daily-like cycle plus a slower cycle,
- * sensors as correlated mixtures of two latent signals plus noise, and injected faults
- * (stuck sensor, drift, spike bursts, correlation break) marked in a 0/1 label column.
+ * ML fixtures for tests: synthetic equipment sensor data (a daily-like cycle plus a
+ * slower cycle, sensors as correlated mixtures of two latent signals plus noise, and
+ * injected faults — stuck sensor, drift, spike bursts, correlation break — marked in a
+ * 0/1 label column), small hyperparameters, and a model's weights by name.
  */
+import { decodeModel, type HyperparametersInput, type TrainingData } from "../../core/ml";
 import { Rng } from "../../core/ml/rng";
-import type { TrainingData } from "../../core/ml";
+
+/** Small enough to train in seconds, large enough to learn the generated faults. */
+export const SMALL: HyperparametersInput = { sequence_length: 20, hidden_dim: 16, bottleneck_dim: 8, num_layers: 1, epochs: 8, batch_size: 32, learning_rate: 0.005, stride: 2, seed: 1 };
+
+/** The initializers of an ONNX model (its weights), by name. */
+export function weightsOf(model: Uint8Array): Map<string, Float32Array> {
+  return new Map([...decodeModel(model).initializers].map(([name, value]) => [name, value.data as Float32Array]));
+}
 
 export interface GenOptions {
   rows: number;
