@@ -8,13 +8,16 @@
 export * as Audit from "./index";
 
 import { AsyncLocalStorage } from "node:async_hooks";
-import { Entity, type EntityItem } from "electrodb";
 import { ulid } from "ulid";
 import { z } from "zod";
 import { useActor } from "../actor";
 import { Cursor } from "../cursor";
-import { entityConfig, expiresIn } from "../db";
+import { expiresIn } from "../db";
 import { logger } from "../logger";
+import { AuditEntity, type AuditItem } from "./entity";
+
+export { AuditEntity } from "./entity";
+export type Item = AuditItem;
 
 /** The user id of entries made by nobody signed in (index keys need a value). */
 export const ANONYMOUS = "anonymous";
@@ -22,51 +25,6 @@ export const ANONYMOUS = "anonymous";
 export const PLATFORM_TENANT = "platform";
 /** Entries are kept a year, then TTL removes them. */
 const RETENTION_SECONDS = 366 * 24 * 60 * 60;
-
-export const AuditEntity = new Entity(
-  {
-    model: { entity: "audit", version: "1", service: "flint" },
-    attributes: {
-      tenantId: { type: "string", required: true, readOnly: true },
-      auditId: { type: "string", required: true, readOnly: true },
-      at: { type: "string", required: true, readOnly: true },
-      userId: { type: "string", required: true, readOnly: true },
-      username: { type: "string", readOnly: true },
-      action: { type: "string", required: true, readOnly: true },
-      resourceType: { type: "string", readOnly: true },
-      resourceId: { type: "string", readOnly: true },
-      result: { type: ["success", "failure"] as const, required: true, readOnly: true },
-      statusCode: { type: "number", readOnly: true },
-      severity: { type: ["info", "warning", "critical"] as const, required: true, readOnly: true },
-      ip: { type: "string", readOnly: true },
-      userAgent: { type: "string", readOnly: true },
-      requestId: { type: "string", readOnly: true },
-      method: { type: "string", readOnly: true },
-      path: { type: "string", readOnly: true },
-      detailsJson: { type: "string", readOnly: true },
-      expires_at: { type: "number", required: true, readOnly: true },
-    },
-    indexes: {
-      byTenant: {
-        pk: { field: "pk", composite: ["tenantId"] },
-        sk: { field: "sk", composite: ["at", "auditId"] },
-      },
-      byUser: {
-        index: "gsi1",
-        pk: { field: "gsi1pk", composite: ["tenantId", "userId"] },
-        sk: { field: "gsi1sk", composite: ["at", "auditId"] },
-      },
-      byAction: {
-        index: "gsi2",
-        pk: { field: "gsi2pk", composite: ["tenantId", "action"] },
-        sk: { field: "gsi2sk", composite: ["at", "auditId"] },
-      },
-    },
-  },
-  entityConfig,
-);
-
-export type Item = EntityItem<typeof AuditEntity>;
 
 /** Request facts the HTTP layer knows and core does not. */
 export interface RequestContext {

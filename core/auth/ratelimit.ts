@@ -2,28 +2,10 @@
  * Fixed-window rate limits with the counters in DynamoDB (Lambdas share no
  * memory). One atomic ADD per hit; TTL removes old windows.
  */
-import { Entity } from "electrodb";
-import { entityConfig } from "../db";
 import { DomainError } from "../error";
+import { RateLimitEntity } from "./entity";
 
-export const RateLimitEntity = new Entity(
-  {
-    model: { entity: "ratelimit", version: "1", service: "flint" },
-    attributes: {
-      bucket: { type: "string", required: true },
-      window: { type: "number", required: true },
-      count: { type: "number", default: 0 },
-      expires_at: { type: "number", required: true },
-    },
-    indexes: {
-      byBucket: {
-        pk: { field: "pk", composite: ["bucket", "window"] },
-        sk: { field: "sk", composite: [] },
-      },
-    },
-  },
-  entityConfig,
-);
+export { RateLimitEntity } from "./entity";
 
 export interface RateLimitState {
   limit: number;

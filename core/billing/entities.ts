@@ -129,3 +129,27 @@ export const StripeEventEntity = new Entity(
 );
 
 export type StripeEventRecord = EntityItem<typeof StripeEventEntity>;
+
+/** What a usage counter counts, one counter per kind and tenant (see ./usage). */
+export const COUNTED_KINDS = ["datasets", "models", "deployments"] as const;
+export type CountedKind = (typeof COUNTED_KINDS)[number];
+
+export const UsageCounterEntity = new Entity(
+  {
+    model: { entity: "usage_counter", version: "1", service: "flint" },
+    attributes: {
+      tenantId: { type: "string", required: true, readOnly: true },
+      kind: { type: COUNTED_KINDS, required: true, readOnly: true },
+      used: { type: "number", required: true },
+    },
+    indexes: {
+      byTenant: {
+        pk: { field: "pk", composite: ["tenantId"] },
+        sk: { field: "sk", composite: ["kind"] },
+      },
+    },
+  },
+  entityConfig,
+);
+
+export type UsageCounter = EntityItem<typeof UsageCounterEntity>;

@@ -13,17 +13,16 @@
  */
 export * as Billing from "./index";
 
-import { TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import { assertRole, useActor, useTenant } from "../actor";
 import { Audit } from "../audit";
-import { documentClient } from "../aws";
 import { Config } from "../config";
 import { expiresIn } from "../db";
 import { conflict, DomainError, forbidden, invalid, isConditionalFailure, limitReached } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
-import { SubscriptionEntity, TokenLedgerEntity, TokenUsageEntity, type Subscription } from "./entities";
+import { Table } from "../table";
+import { SubscriptionEntity, TokenUsageEntity, type Subscription } from "./entities";
 import { LIMIT_NAMES, PLANS, TIERS, type LimitOverrides, type PlanLimits, type Tier } from "./plans";
 import { client, PAID_TIERS, priceFor, upstream, type PaidTier } from "./stripe";
 import { effectiveTier, ensure, find, periodOf, type Period } from "./subscription";
@@ -230,11 +229,6 @@ export async function assertWritable(kind: ResourceKind, resourceCreatedAt: stri
 /** Ledger entries are kept for a little over a year. */
 const LEDGER_TTL_SECONDS = 400 * 24 * 3600;
 
-// ElectroDB's .params() are untyped records in exactly these shapes.
-type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]["TransactItems"]>[number];
-type TransactPut = NonNullable<TransactItem["Put"]>;
-type TransactUpdate = NonNullable<TransactItem["Update"]>;
-
 async function tokensUsed(tenantId: string, period: Period): Promise<number> {
   const result = await TokenUsageEntity.get({ tenantId, periodStart: period.start }).go();
   return result.data?.used ?? 0;
@@ -293,28 +287,26 @@ export async function consumeTokens(
   const result = { consumed: amount, duplicate: false, period_start: period.start, period_end: period.end };
   if (amount === 0) return result;
 
-  const entry = TokenLedgerEntity.create({
-    tenantId,
-    entryId: opts.idempotency_key ?? createId("tku"),
-    periodStart: period.start,
-    amount,
-    reason: opts.reason,
-    resourceId: opts.resource_id,
-    expiresAt: expiresIn(LEDGER_TTL_SECONDS),
-  }).params();
-  const counter = TokenUsageEntity.update({ tenantId, periodStart: period.start })
-    .add({ used: amount })
-    .set({ periodEnd: period.end })
-    .params();
-  try {
-    await documentClient().send(
-      new TransactWriteCommand({
-        TransactItems: [{ Put: entry as TransactPut }, { Update: counter as TransactUpdate }],
-      }),
-    );
-  } catch (error) {
-    if (opts.idempotency_key && isConditionalFailure(error)) return { ...result, consumed: 0, duplicate: true };
-    throw error;
+  const transaction = await Table.transaction
+    .write(({ tokenLedger, tokenUsage }) => [
+      tokenLedger
+        .create({
+          tenantId,
+          entryId: opts.idempotency_key ?? createId("tku"),
+          periodStart: period.start,
+          amount,
+          reason: opts.reason,
+          resourceId: opts.resource_id,
+          expiresAt: expiresIn(LEDGER_TTL_SECONDS),
+        })
+        .commit(),
+      tokenUsage.update({ tenantId, periodStart: period.start }).add({ used: amount }).set({ periodEnd: period.end }).commit(),
+    ])
+    .go();
+  if (transaction.canceled) {
+    // The ledger entry exists: this idempotency key was consumed before.
+    if (opts.idempotency_key && transaction.data[0]?.code === "ConditionalCheckFailed") return { ...result, consumed: 0, duplicate: true };
+    throw conflict("billing.consume_conflict", "Tokens could not be recorded, try again", { reasons: transaction.data.map((item) => item.code) });
   }
   return result;
 }

@@ -11,32 +11,11 @@
  * exist, so nothing counted changes while it is missing and the count is
  * exact; the create is conditional, so concurrent first writes agree.
  */
-import { Entity, Service, type EntityItem } from "electrodb";
-import { entityConfig } from "../db";
+import { Table } from "../table";
 import { isConditionalFailure } from "../error";
+import { UsageCounterEntity, type CountedKind } from "./entities";
 
-export const COUNTED_KINDS = ["datasets", "models", "deployments"] as const;
-export type CountedKind = (typeof COUNTED_KINDS)[number];
-
-export const UsageCounterEntity = new Entity(
-  {
-    model: { entity: "usage_counter", version: "1", service: "flint" },
-    attributes: {
-      tenantId: { type: "string", required: true, readOnly: true },
-      kind: { type: COUNTED_KINDS, required: true, readOnly: true },
-      used: { type: "number", required: true },
-    },
-    indexes: {
-      byTenant: {
-        pk: { field: "pk", composite: ["tenantId"] },
-        sk: { field: "sk", composite: ["kind"] },
-      },
-    },
-  },
-  entityConfig,
-);
-
-export type UsageCounter = EntityItem<typeof UsageCounterEntity>;
+export { COUNTED_KINDS, UsageCounterEntity, type CountedKind, type UsageCounter } from "./entities";
 
 /** What a counted write answers when the counter's condition refused it (missing, or at the limit). */
 export const COUNTER_REFUSED = Symbol("counter refused");
@@ -79,9 +58,8 @@ export async function initCounter(tenantId: string, kind: CountedKind, count: ()
   }
 }
 
-const CounterService = new Service({ usage: UsageCounterEntity });
 /** The counter entity as a Service's `transaction.write` callback receives it. */
-export type CounterInTransaction = Parameters<Parameters<typeof CounterService.transaction.write>[0]>[0]["usage"];
+export type CounterInTransaction = Parameters<Parameters<typeof Table.transaction.write>[0]>[0]["usage"];
 
 /** The transaction item that takes one unit: `+1` if the counter exists and is below `max`. */
 export function takeOne(usage: CounterInTransaction, tenantId: string, kind: CountedKind, max: number) {

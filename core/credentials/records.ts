@@ -3,85 +3,13 @@
  * MFA login challenges. Only hashes are stored; TTL removes expired items and
  * every read also checks the expiry itself (TTL deletion is lazy).
  */
-import { Entity, type EntityItem } from "electrodb";
-import { entityConfig } from "../db";
+export { MfaChallengeEntity, ResetTokenEntity, VerificationEntity, type MfaChallenge, type ResetToken, type Verification } from "./entities";
 
 export const EMAIL_CODE_TTL_SECONDS = 15 * 60;
 export const EMAIL_CODE_MAX_ATTEMPTS = 5;
 export const RESET_TOKEN_TTL_SECONDS = 30 * 60;
 export const MFA_CHALLENGE_TTL_SECONDS = 5 * 60;
 export const MFA_CHALLENGE_MAX_ATTEMPTS = 5;
-
-/** One pending email verification code per user. */
-export const VerificationEntity = new Entity(
-  {
-    model: { entity: "email_verification", version: "1", service: "flint" },
-    attributes: {
-      userId: { type: "string", required: true, readOnly: true },
-      email: { type: "string", required: true },
-      codeHash: { type: "string", required: true },
-      attempts: { type: "number", default: 0 },
-      createdAt: { type: "string", default: () => new Date().toISOString() },
-      expires_at: { type: "number", required: true },
-    },
-    indexes: {
-      byUser: {
-        pk: { field: "pk", composite: ["userId"] },
-        sk: { field: "sk", composite: [] },
-      },
-    },
-  },
-  entityConfig,
-);
-
-/** Password reset tokens, addressed by the hash of the token itself. */
-export const ResetTokenEntity = new Entity(
-  {
-    model: { entity: "password_reset", version: "1", service: "flint" },
-    attributes: {
-      tokenHash: { type: "string", required: true, readOnly: true },
-      userId: { type: "string", required: true, readOnly: true },
-      createdAt: { type: "string", readOnly: true, default: () => new Date().toISOString() },
-      expires_at: { type: "number", required: true },
-    },
-    indexes: {
-      byToken: {
-        pk: { field: "pk", composite: ["tokenHash"] },
-        sk: { field: "sk", composite: [] },
-      },
-      byUser: {
-        index: "gsi1",
-        pk: { field: "gsi1pk", composite: ["userId"] },
-        sk: { field: "gsi1sk", composite: ["tokenHash"] },
-      },
-    },
-  },
-  entityConfig,
-);
-
-/** The step between a correct password and a session when MFA is on. */
-export const MfaChallengeEntity = new Entity(
-  {
-    model: { entity: "mfa_challenge", version: "1", service: "flint" },
-    attributes: {
-      challengeHash: { type: "string", required: true, readOnly: true },
-      userId: { type: "string", required: true, readOnly: true },
-      attempts: { type: "number", default: 0 },
-      expires_at: { type: "number", required: true },
-    },
-    indexes: {
-      byHash: {
-        pk: { field: "pk", composite: ["challengeHash"] },
-        sk: { field: "sk", composite: [] },
-      },
-    },
-  },
-  entityConfig,
-);
-
-export type Verification = EntityItem<typeof VerificationEntity>;
-export type ResetToken = EntityItem<typeof ResetTokenEntity>;
-export type MfaChallenge = EntityItem<typeof MfaChallengeEntity>;
 
 export function isExpired(item: { expires_at: number }): boolean {
   return item.expires_at * 1000 <= Date.now();

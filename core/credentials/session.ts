@@ -4,51 +4,18 @@
  * carries the user's tenant and role so one read resolves the actor, and role
  * changes are written through to the user's sessions.
  */
-import { Entity, type EntityItem } from "electrodb";
 import type { Role } from "../actor";
 import { Config } from "../config";
-import { entityConfig, expiresIn } from "../db";
+import { expiresIn } from "../db";
 import { isConditionalFailure } from "../error";
+import { SessionEntity, type Session } from "./entities";
+
+export { SessionEntity, type Session } from "./entities";
 
 /** Refresh tokens, and therefore sessions, live at most this long. */
 export const SESSION_TTL_SECONDS = 30 * 24 * 60 * 60;
 /** Old refresh-token hashes kept per session to detect reuse. */
 const USED_HASHES_KEPT = 20;
-
-export const SessionEntity = new Entity(
-  {
-    model: { entity: "session", version: "1", service: "flint" },
-    attributes: {
-      sessionId: { type: "string", required: true, readOnly: true },
-      userId: { type: "string", required: true, readOnly: true },
-      tenantId: { type: "string", required: true },
-      username: { type: "string", required: true },
-      role: { type: ["admin", "operator", "viewer"] as const, required: true },
-      superadmin: { type: "boolean", required: true },
-      refreshHash: { type: "string", required: true },
-      usedRefreshHashes: { type: "list", items: { type: "string" }, default: () => [] },
-      ip: { type: "string" },
-      userAgent: { type: "string" },
-      createdAt: { type: "string", readOnly: true, default: () => new Date().toISOString() },
-      refreshedAt: { type: "string" },
-      expires_at: { type: "number", required: true },
-    },
-    indexes: {
-      byId: {
-        pk: { field: "pk", composite: ["sessionId"] },
-        sk: { field: "sk", composite: [] },
-      },
-      byUser: {
-        index: "gsi1",
-        pk: { field: "gsi1pk", composite: ["userId"] },
-        sk: { field: "gsi1sk", composite: ["sessionId"] },
-      },
-    },
-  },
-  entityConfig,
-);
-
-export type Session = EntityItem<typeof SessionEntity>;
 
 export async function createSession(input: {
   sessionId: string;

@@ -9,12 +9,10 @@
  * concurrent uploads hold the limit exactly and a create that fails leaves
  * the count as it was.
  */
-import { Service } from "electrodb";
+import { Table } from "../table";
 import { Billing } from "../billing";
 import { DomainError } from "../error";
 import { DatasetEntity, PendingUploadEntity, type DatasetItem } from "./entity";
-
-const DatasetService = new Service({ dataset: DatasetEntity, pending: PendingUploadEntity, usage: Billing.UsageCounterEntity });
 
 type NewDataset = Parameters<typeof DatasetEntity.create>[0];
 type PendingMarker = Parameters<typeof PendingUploadEntity.create>[0];
@@ -41,7 +39,7 @@ export async function createWithSlot(item: NewDataset, marker?: PendingMarker): 
   const { tenantId } = item;
   const create = () =>
     Billing.takeUnit(tenantId, "datasets", () => countHeld(tenantId), async (max) => {
-      const result = (await DatasetService.transaction
+      const result = (await Table.transaction
         .write(({ dataset, pending, usage }) => [
           Billing.takeOne(usage, tenantId, "datasets", max),
           dataset.create(item).commit(),
@@ -76,7 +74,7 @@ export async function releaseExpiredUploads(tenantId: string, now = new Date()):
   let released = 0;
   for (const { datasetId } of pending.data) {
     const done = await Billing.withCounter(tenantId, "datasets", () => countHeld(tenantId), async () => {
-      const result = (await DatasetService.transaction
+      const result = (await Table.transaction
         .write(({ dataset, usage }) => [
           dataset
             .patch({ tenantId, datasetId })
@@ -104,7 +102,7 @@ export async function releaseExpiredUploads(tenantId: string, now = new Date()):
  */
 export async function retakeSlot(tenantId: string, datasetId: string): Promise<boolean> {
   return Billing.takeUnit(tenantId, "datasets", () => countHeld(tenantId), async (max) => {
-    const result = (await DatasetService.transaction
+    const result = (await Table.transaction
       .write(({ dataset, usage }) => [
         Billing.takeOne(usage, tenantId, "datasets", max),
         dataset
@@ -134,7 +132,7 @@ export async function failWithSlot(
   leaseId: string,
 ): Promise<boolean> {
   return Billing.withCounter(tenantId, "datasets", () => countHeld(tenantId), async () => {
-    const result = (await DatasetService.transaction
+    const result = (await Table.transaction
       .write(({ dataset, usage }) => [
         dataset
           .patch({ tenantId, datasetId })
@@ -169,7 +167,7 @@ export async function deleteWithSlot(
     const item = found.data;
     if (!item || keep(item)) return undefined;
     const holds = holdsSlot(item);
-    const result = (await DatasetService.transaction
+    const result = (await Table.transaction
       .write(({ dataset, usage }) => [
         dataset
           .delete({ tenantId, datasetId })

@@ -94,3 +94,24 @@ export const DeploymentEntity = new Entity(
 
 export type TargetItem = EntityItem<typeof TargetEntity>;
 export type DeploymentItem = EntityItem<typeof DeploymentEntity>;
+
+/** How many deployments of one target have not failed. */
+export const TargetSlotEntity = new Entity(
+  {
+    model: { entity: "deployment_target_slot", version: "1", service: "flint" },
+    attributes: {
+      tenantId: { type: "string", required: true, readOnly: true },
+      targetId: { type: "string", required: true, readOnly: true },
+      live: { type: "number", required: true },
+    },
+    indexes: {
+      byTarget: {
+        pk: { field: "pk", composite: ["tenantId", "targetId"] },
+        sk: { field: "sk", composite: [] },
+      },
+    },
+  },
+  entityConfig,
+);
+
+export type TargetSlot = EntityItem<typeof TargetSlotEntity>;

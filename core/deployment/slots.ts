@@ -7,35 +7,13 @@
  * both, under conditions on what was read, so concurrent deploys hold the
  * limit exactly and redeploying to a target in use never counts it twice.
  */
-import { Entity, Service, type EntityItem } from "electrodb";
+import { Table } from "../table";
 import { Billing } from "../billing";
-import { entityConfig } from "../db";
 import { isConditionalFailure } from "../error";
 import { logger } from "../logger";
-import { DeploymentEntity, type DeploymentItem, type Status } from "./entities";
+import { DeploymentEntity, TargetSlotEntity, type DeploymentItem, type Status } from "./entities";
 
-/** How many deployments of one target have not failed. */
-export const TargetSlotEntity = new Entity(
-  {
-    model: { entity: "deployment_target_slot", version: "1", service: "flint" },
-    attributes: {
-      tenantId: { type: "string", required: true, readOnly: true },
-      targetId: { type: "string", required: true, readOnly: true },
-      live: { type: "number", required: true },
-    },
-    indexes: {
-      byTarget: {
-        pk: { field: "pk", composite: ["tenantId", "targetId"] },
-        sk: { field: "sk", composite: [] },
-      },
-    },
-  },
-  entityConfig,
-);
-
-export type TargetSlot = EntityItem<typeof TargetSlotEntity>;
-
-const DeploymentService = new Service({ deployment: DeploymentEntity, target: TargetSlotEntity, usage: Billing.UsageCounterEntity });
+export { TargetSlotEntity, type TargetSlot } from "./entities";
 
 async function liveOn(tenantId: string, targetId: string): Promise<number> {
   const result = await TargetSlotEntity.get({ tenantId, targetId }).go({ consistent: true });
@@ -70,10 +48,10 @@ export async function createWithSlot(item: Parameters<typeof DeploymentEntity.cr
   const { tenantId, targetId } = item;
   await Billing.takeUnit(tenantId, "deployments", () => countTargetsInUse(tenantId), async (max) => {
     const live = await liveOn(tenantId, targetId);
-    const result = (await DeploymentService.transaction
-      .write(({ deployment, target, usage }) => [
+    const result = (await Table.transaction
+      .write(({ deployment, targetSlot, usage }) => [
         live > 0 ? Billing.counterExists(usage, tenantId, "deployments") : Billing.takeOne(usage, tenantId, "deployments", max),
-        target
+        targetSlot
           .update({ tenantId, targetId })
           .add({ live: 1 })
           .where((a, op) => (live > 0 ? op.eq(a.live, live) : `${op.notExists(a.live)} OR ${op.eq(a.live, 0)}`))
@@ -111,8 +89,8 @@ export async function failWithSlot(
   const changed = await Billing.withCounter(tenantId, "deployments", () => countTargetsInUse(tenantId), async () => {
     const live = await liveOn(tenantId, targetId);
     if (live <= 0) logger.warn("failing a deployment of a target with no live count", { tenantId, deploymentId, targetId });
-    const result = (await DeploymentService.transaction
-      .write(({ deployment, target, usage }) => [
+    const result = (await Table.transaction
+      .write(({ deployment, targetSlot, usage }) => [
         deployment
           .patch({ tenantId, deploymentId })
           .set({ ...patch, status: "failed" })
@@ -120,7 +98,7 @@ export async function failWithSlot(
           .commit(),
         ...(live > 0
           ? [
-              target
+              targetSlot
                 .update({ tenantId, targetId })
                 .add({ live: -1 })
                 .where((a, op) => op.eq(a.live, live))

@@ -4,7 +4,6 @@
  */
 export * as Model from "./index";
 
-import { Service } from "electrodb";
 import { z } from "zod";
 import { assertRole, useTenant } from "../actor";
 import { Cursor } from "../cursor";
@@ -13,6 +12,7 @@ import { invalid, isConditionalFailure, notFound } from "../error";
 import { logger } from "../logger";
 import { compareModels, score as scoreRows } from "../ml";
 import { deletePrefix, getObjectBytes } from "../storage";
+import { Table } from "../table";
 import { EvaluationEntity } from "../evaluation/entity";
 import { ModelEntity, type ModelItem } from "./entity";
 import { countReservations } from "./quota";
@@ -138,8 +138,6 @@ export async function download(modelId: string, options: { quantized?: boolean }
   return { bytes, fileName: `${model.modelId}${options.quantized ? ".int8" : ""}.onnx` };
 }
 
-const ModelService = new Service({ model: ModelEntity, usage: Billing.UsageCounterEntity });
-
 /**
  * Deletes a model, its ONNX files and its evaluation. The record goes in one
  * transaction with its max_models reservation, so the slot frees exactly once
@@ -151,7 +149,7 @@ export async function remove(modelId: string): Promise<void> {
   const model = await get(modelId);
   const { tenantId } = model;
   await Billing.withCounter(tenantId, "models", () => countReservations(tenantId), async () => {
-    const result = await ModelService.transaction
+    const result = await Table.transaction
       .write(({ model: models, usage }) => [
         models
           .delete({ tenantId, modelId })

@@ -5,7 +5,7 @@
  * DynamoDB transaction as the run's status, under conditions, so concurrent
  * starts, completions and promotions can never oversubscribe or leak a slot.
  */
-import { Service } from "electrodb";
+import { Table } from "../table";
 import { Billing } from "../billing";
 import { Config } from "../config";
 import { logger } from "../logger";
@@ -13,13 +13,6 @@ import { countReservations } from "../model/quota";
 import { QueueEntryEntity } from "./entities/queue-entry";
 import { TrainingRunEntity, type TrainingRunItem } from "./entities/run";
 import { SlotEntity } from "./entities/slot";
-
-export const TrainingService = new Service({
-  run: TrainingRunEntity,
-  slot: SlotEntity,
-  queue: QueueEntryEntity,
-  usage: Billing.UsageCounterEntity,
-});
 
 export const PLATFORM_SCOPE = "platform";
 export const tenantScope = (tenantId: string) => `tenant#${tenantId}`;
@@ -62,7 +55,7 @@ export async function createRun(run: NewRun): Promise<TrainingRunItem> {
   await Billing.takeUnit(tenantId, "models", () => countReservations(tenantId), async (maxModels) => {
     const now = new Date().toISOString();
     const running = { ...run, status: "running" as const, slotHeld: true, startedAt: now };
-    const started = (await TrainingService.transaction
+    const started = (await Table.transaction
       .write(({ slot, run: runs, usage }) => [
         Billing.takeOne(usage, tenantId, "models", maxModels),
         slot
@@ -85,7 +78,7 @@ export async function createRun(run: NewRun): Promise<TrainingRunItem> {
 
     const queuedAt = Date.now();
     const queued = { ...run, status: "queued" as const, slotHeld: false, queuedAt: new Date(queuedAt).toISOString() };
-    const result = (await TrainingService.transaction
+    const result = (await Table.transaction
       .write(({ run: runs, queue, usage }) => [
         Billing.takeOne(usage, tenantId, "models", maxModels),
         runs.create(queued).commit(),
@@ -124,7 +117,7 @@ export async function finish(
   const patch = definedOnly({ ...changes, slotHeld: false, completedAt: changes.completedAt ?? new Date().toISOString() });
   const { tenantId, runId } = run;
   const release = async () => {
-    const result = (await TrainingService.transaction
+    const result = (await Table.transaction
       .write(({ run: runs, slot, usage }) => [
         runs
           .patch({ tenantId, runId })
@@ -171,7 +164,7 @@ export async function finishQueued(
   const entry = entries.data.find((item) => item.runId === run.runId);
   const { tenantId, runId } = run;
   return Billing.withCounter(tenantId, "models", () => countReservations(tenantId), async () => {
-    const result = (await TrainingService.transaction
+    const result = (await Table.transaction
       .write(({ run: runs, queue, usage }) => [
         runs
           .patch({ tenantId, runId })
@@ -205,7 +198,7 @@ export async function promoteQueued(): Promise<TrainingRunItem[]> {
     if (fullTenants.has(entry.tenantId)) continue;
     const limit = await tenantLimit(entry.tenantId);
     const { tenantId, runId, queuedAt } = entry;
-    const result = (await TrainingService.transaction
+    const result = (await Table.transaction
       .write(({ run: runs, slot, queue }) => [
         queue
           .delete({ runId, queuedAt })

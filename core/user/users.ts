@@ -4,7 +4,6 @@
  * is by username, verification and resets by email), enforced by claim items
  * written in the same transaction as the user.
  */
-import { Service } from "electrodb";
 import { z } from "zod";
 import { ROLES, type Role } from "../actor";
 import { Cursor } from "../cursor";
@@ -14,15 +13,9 @@ import { createId } from "../id";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hashPassword } from "../credentials/password";
 import { ResetTokenEntity, VerificationEntity } from "../credentials/records";
 import { revokeUserSessions } from "../credentials/session";
-import { Tenant, TenantEntity } from "../tenant";
+import { Table } from "../table";
+import { Tenant } from "../tenant";
 import { EmailEntity, PreferencesEntity, PushTokenEntity, UserEntity, UsernameEntity, type Item } from "./entities";
-
-const Accounts = new Service({
-  user: UserEntity,
-  username: UsernameEntity,
-  email: EmailEntity,
-  tenant: TenantEntity,
-});
 
 export const USERNAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{2,31}$/;
 export const Username = z
@@ -96,7 +89,7 @@ export const create = fn(CreateInput, async (input): Promise<Item> => {
   const userId = createId("usr");
   const tenantId = input.tenantId ?? Tenant.newId();
   const passwordHash = await hashPassword(input.password);
-  const result = await Accounts.transaction
+  const result = await Table.transaction
     .write(({ user, username, email, tenant }) => [
       ...(input.tenantId
         ? [tenant.check({ tenantId }).where(({ tenantId: id }, { exists }) => exists(id)).commit()]
@@ -200,7 +193,7 @@ export async function markEmailVerified(userId: string): Promise<void> {
 export async function changeEmail(user: Item, email: string, verified: boolean): Promise<void> {
   const next = normalizeEmail(parse(Email, email));
   if (next === user.email) return;
-  const result = await Accounts.transaction
+  const result = await Table.transaction
     .write(({ user: users, email: emails }) => [
       emails.create({ email: next, userId: user.userId }).commit(),
       emails.delete({ email: user.email }).commit(),
@@ -275,7 +268,7 @@ export async function remove(user: Item): Promise<void> {
       ? ResetTokenEntity.delete(resetTokens.data.map(({ tokenHash }) => ({ tokenHash }))).go()
       : undefined,
   ]);
-  const result = await Accounts.transaction
+  const result = await Table.transaction
     .write(({ user: users, username, email }) => [
       users.delete({ userId: user.userId }).commit(),
       username.delete({ username: user.username.toLowerCase() }).commit(),
