@@ -12,7 +12,8 @@ import { DomainError } from "../../core/error";
 import { decodeModel, decodeModelProto, encodeModel, score, type TrainResult } from "../../core/ml";
 import { givenTier } from "../billing/support";
 import { createUser, type TestUser } from "../support/users";
-import { call, edgeBuilds, ELF_MACHINE, machineOf, registerTarget, storeModel, TINY, tinyModel, waitForStatus, type EdgeBuild } from "./helpers";
+import { call } from "../support/http";
+import { edgeBuilds, ELF_MACHINE, machineOf, registerTarget, storeModel, TINY, tinyModel, waitForStatus, type EdgeBuild } from "./helpers";
 
 /** TINY hyperparameters with the supervised failure-probability head (tinyModel's data carries a 0/1 label column). */
 const BCE = { ...TINY, loss: "bce" };
@@ -161,7 +162,7 @@ describe("deploying a failure-probability model over HTTP", () => {
 
   it("compiles, verifies against ONNX Runtime and packages it", async () => {
     const modelId = await storeModel(user.tenantId, await classifier(), "gru_predictor");
-    const created = await call(user, "POST", "/deployments", { model_id: modelId, target_id: target.id });
+    const created = await call("POST", "/deployments", { token: user.token, body: { model_id: modelId, target_id: target.id } });
     expect(created.status).toBe(201);
     const ready = await waitForStatus(user, created.body.id, ["transferring", "failed"]);
     expect(ready.reason).toBeNull();
@@ -174,7 +175,7 @@ describe("deploying a failure-probability model over HTTP", () => {
   it("fails a model with an unsupported task with a reason instead of crashing", async () => {
     const result = await classifier();
     const modelId = await storeModel(user.tenantId, result, "gru_predictor", withMetadata(result.model, { task: "regression" }));
-    const created = await call(user, "POST", "/deployments", { model_id: modelId, target_id: target.id });
+    const created = await call("POST", "/deployments", { token: user.token, body: { model_id: modelId, target_id: target.id } });
     expect(created.status).toBe(201);
     const failed = await waitForStatus(user, created.body.id, ["failed", "transferring"]);
     expect(failed.status).toBe("failed");

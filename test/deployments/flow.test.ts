@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { givenTier } from "../billing/support";
 import { createUser, type TestUser } from "../support/users";
-import { api, call, deviceCall, registerTarget, SimulatedDevice, sha256, storeModel, tinyModel, waitForStatus } from "./helpers";
+import { call } from "../support/http";
+import { registerTarget, SimulatedDevice, sha256, storeModel, tinyModel, waitForStatus } from "./helpers";
 
 let alice: TestUser;
 let bob: TestUser;
@@ -27,7 +28,7 @@ beforeAll(async () => {
 
 describe("deploying to an edge controller over HTTP", () => {
   it("registers a target with a one-time device credential and lists it offline until it heartbeats", async () => {
-    const list = await call(alice, "GET", "/deployments/targets");
+    const list = await call("GET", "/deployments/targets", { token: alice.token });
     expect(list.status).toBe(200);
     const target = list.body.find((t: { id: string }) => t.id === aliceTarget.id);
     expect(target).toMatchObject({ name: "Warren AHU-1", ip: "100.124.76.93", arch: "armv7", status: "offline", current_model: null, last_seen: null });
@@ -36,7 +37,7 @@ describe("deploying to an edge controller over HTTP", () => {
   });
 
   it("compiles, verifies and packages a model, and the device installs it (deployed)", async () => {
-    const created = await call(alice, "POST", "/deployments", { model_id: aliceModel, target_id: aliceTarget.id });
+    const created = await call("POST", "/deployments", { token: alice.token, body: { model_id: aliceModel, target_id: aliceTarget.id } });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ status: "compiling", model_id: aliceModel, target_ip: "100.124.76.93", target_name: "Warren AHU-1", target_arch: "armv7" });
 
@@ -73,16 +74,16 @@ describe("deploying to an edge controller over HTTP", () => {
     expect(confirmed.body.target).toMatchObject({ current_model: aliceModel, current_deployment_id: ready.id, status: "online" });
     expect((await device.assignment()).status).toBe(204);
 
-    const download = await fetch(api(`/deployments/${ready.id}/binary`), { headers: { authorization: `Bearer ${alice.token}` } });
+    const download = await call("GET", `/deployments/${ready.id}/binary`, { token: alice.token });
     expect(download.status).toBe(200);
     expect(download.headers.get("content-type")).toBe("application/octet-stream");
-    expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(ready.sha256);
+    expect(sha256(download.bytes)).toBe(ready.sha256);
     installed = confirmed.body.deployment;
   });
 
   it("keeps the previous model when an install fails on the device (rollback)", async () => {
     expect(installed?.status).toBe("deployed");
-    const created = await call(alice, "POST", "/deployments", { model_id: aliceSecondModel, target_ip: "100.124.76.93", target_name: "Warren AHU-1" });
+    const created = await call("POST", "/deployments", { token: alice.token, body: { model_id: aliceSecondModel, target_ip: "100.124.76.93", target_name: "Warren AHU-1" } });
     expect(created.status).toBe(201);
     await waitForStatus(alice, created.body.id, ["transferring"]);
     const device = new SimulatedDevice(aliceTarget.credential, "armv7");
@@ -95,14 +96,14 @@ describe("deploying to an edge controller over HTTP", () => {
     expect(failed.body.deployment.reason).toContain("selftest exit 1");
     expect(failed.body.target.current_model).toBe(aliceModel);
 
-    const targets = await call(alice, "GET", "/deployments/targets");
+    const targets = await call("GET", "/deployments/targets", { token: alice.token });
     expect(targets.body.find((t: { id: string }) => t.id === aliceTarget.id)).toMatchObject({ current_model: aliceModel, current_deployment_id: installed.id });
     const again = await device.confirm(created.body.id, { status: "installed" });
     expect(again.status).toBe(409);
   });
 
   it("deploys int8 weights for aarch64", async () => {
-    const created = await call(bob, "POST", "/deployments", { model_id: bobModel, target_id: bobTarget.id, precision: "int8" });
+    const created = await call("POST", "/deployments", { token: bob.token, body: { model_id: bobModel, target_id: bobTarget.id, precision: "int8" } });
     expect(created.status).toBe(201);
     const ready = await waitForStatus(bob, created.body.id, ["transferring", "failed"]);
     expect(ready).toMatchObject({ status: "transferring", precision: "int8", target_arch: "aarch64", reason: null });
@@ -111,7 +112,7 @@ describe("deploying to an edge controller over HTTP", () => {
 
   it("fails a deployment whose model cannot be compiled, with a reason", async () => {
     const broken = await storeModel(alice.tenantId, await tinyModel("gru_predictor"), "gru_predictor", new TextEncoder().encode("not onnx"));
-    const created = await call(alice, "POST", "/deployments", { model_id: broken, target_id: aliceTarget.id });
+    const created = await call("POST", "/deployments", { token: alice.token, body: { model_id: broken, target_id: aliceTarget.id } });
     expect(created.status).toBe(201);
     const failed = await waitForStatus(alice, created.body.id, ["failed", "transferring"]);
     expect(failed.status).toBe("failed");
@@ -119,7 +120,7 @@ describe("deploying to an edge controller over HTTP", () => {
   });
 
   it("lists the tenant's deployments newest first", async () => {
-    const list = await call(alice, "GET", "/deployments");
+    const list = await call("GET", "/deployments", { token: alice.token });
     expect(list.status).toBe(200);
     expect(list.body.length).toBeGreaterThanOrEqual(2);
     const ids = list.body.map((d: { id: string }) => d.id);
@@ -130,26 +131,26 @@ describe("deploying to an edge controller over HTTP", () => {
 
 describe("tenancy", () => {
   it("answers 404 for another tenant's deployment, package and target", async () => {
-    const bobs = await call(bob, "GET", "/deployments");
+    const bobs = await call("GET", "/deployments", { token: bob.token });
     const bobDeployment = bobs.body[0].id as string;
-    expect((await call(alice, "GET", `/deployments/${bobDeployment}`)).status).toBe(404);
-    expect((await call(alice, "GET", `/deployments/${bobDeployment}/binary`)).status).toBe(404);
-    const viaTarget = await call(alice, "POST", "/deployments", { model_id: aliceModel, target_id: bobTarget.id });
+    expect((await call("GET", `/deployments/${bobDeployment}`, { token: alice.token })).status).toBe(404);
+    expect((await call("GET", `/deployments/${bobDeployment}/binary`, { token: alice.token })).status).toBe(404);
+    const viaTarget = await call("POST", "/deployments", { token: alice.token, body: { model_id: aliceModel, target_id: bobTarget.id } });
     expect(viaTarget.status).toBe(404);
     expect(viaTarget.body.code).toBe("target.not_found");
-    const viaModel = await call(alice, "POST", "/deployments", { model_id: bobModel, target_id: aliceTarget.id });
+    const viaModel = await call("POST", "/deployments", { token: alice.token, body: { model_id: bobModel, target_id: aliceTarget.id } });
     expect(viaModel.status).toBe(404);
     expect(viaModel.body.code).toBe("model.not_found");
   });
 
   it("never shows a device another tenant's deployment", async () => {
-    const bobs = await call(bob, "GET", "/deployments");
+    const bobs = await call("GET", "/deployments", { token: bob.token });
     const bobDeployment = bobs.body[0].id as string;
-    const confirm = await deviceCall(aliceTarget.credential, "POST", `/devices/deployments/${bobDeployment}/confirm`, { status: "installed" });
+    const confirm = await call("POST", `/devices/deployments/${bobDeployment}/confirm`, { device: aliceTarget.credential, body: { status: "installed" } });
     expect(confirm.status).toBe(404);
-    const assignment = await deviceCall(aliceTarget.credential, "GET", "/devices/assignment");
+    const assignment = await call("GET", "/devices/assignment", { device: aliceTarget.credential });
     expect(assignment.status).toBe(204);
-    const bobDevice = await deviceCall(bobTarget.credential, "GET", "/devices/assignment");
+    const bobDevice = await call("GET", "/devices/assignment", { device: bobTarget.credential });
     expect(bobDevice.status).toBe(200);
     expect(bobDevice.body.deployment_id).toBe(bobDeployment);
   });
@@ -159,32 +160,32 @@ describe("access and bad input", () => {
   it("rejects a wrong or malformed device credential with 401", async () => {
     const [prefix, id] = aliceTarget.credential.split(".");
     for (const credential of [`${prefix}.${id}.wrong-secret`, "garbage", `${prefix}.unknown.secret`]) {
-      const reply = await deviceCall(credential, "GET", "/devices/assignment");
+      const reply = await call("GET", "/devices/assignment", { device: credential });
       expect(reply.status).toBe(401);
     }
   });
 
   it("replaces a device credential, after which the old one answers 401", async () => {
     const target = await registerTarget(alice, "x86_64", "Rotated");
-    const rotated = await call(alice, "POST", `/deployments/targets/${target.id}/credential`);
+    const rotated = await call("POST", `/deployments/targets/${target.id}/credential`, { token: alice.token });
     expect(rotated.status).toBe(200);
     expect(rotated.body.credential).not.toBe(target.credential);
-    expect((await deviceCall(target.credential, "POST", "/devices/heartbeat", {})).status).toBe(401);
-    expect((await deviceCall(rotated.body.credential, "POST", "/devices/heartbeat", {})).status).toBe(200);
-    expect((await call(bob, "POST", `/deployments/targets/${target.id}/credential`)).status).toBe(404);
+    expect((await call("POST", "/devices/heartbeat", { device: target.credential, body: {} })).status).toBe(401);
+    expect((await call("POST", "/devices/heartbeat", { device: rotated.body.credential, body: {} })).status).toBe(200);
+    expect((await call("POST", `/deployments/targets/${target.id}/credential`, { token: bob.token })).status).toBe(404);
   });
 
   it("keeps the device routes for devices", async () => {
-    const reply = await call(alice, "GET", "/devices/assignment");
+    const reply = await call("GET", "/devices/assignment", { token: alice.token });
     expect(reply.status).toBe(401);
     expect(reply.body.code).toBe("auth.device_required");
   });
 
   it("lets viewers read but not register targets or deploy", async () => {
     const viewer = await createUser({ tenantId: alice.tenantId, role: "viewer" });
-    expect((await call(viewer, "GET", "/deployments")).status).toBe(200);
-    expect((await call(viewer, "POST", "/deployments/targets", { name: "x", arch: "armv7" })).status).toBe(403);
-    expect((await call(viewer, "POST", "/deployments", { model_id: aliceModel, target_id: aliceTarget.id })).status).toBe(403);
+    expect((await call("GET", "/deployments", { token: viewer.token })).status).toBe(200);
+    expect((await call("POST", "/deployments/targets", { token: viewer.token, body: { name: "x", arch: "armv7" } })).status).toBe(403);
+    expect((await call("POST", "/deployments", { token: viewer.token, body: { model_id: aliceModel, target_id: aliceTarget.id } })).status).toBe(403);
   });
 
   it.each([
@@ -195,25 +196,25 @@ describe("access and bad input", () => {
     ["a deployment without a target", "/deployments", { model_id: "mdl_x" }],
     ["an unknown precision", "/deployments", { model_id: "mdl_x", target_id: "tgt_x", precision: "fp16" }],
   ])("answers 400 for %s", async (_name, path, body) => {
-    const reply = await call(alice, "POST", path, body);
+    const reply = await call("POST", path, { token: alice.token, body });
     expect(reply.status).toBe(400);
     expect(reply.body).toMatchObject({ code: "request.invalid", error: expect.any(String) });
   });
 
   it("answers 400 for a model too large for an edge controller", async () => {
     const huge = await storeModel(alice.tenantId, await tinyModel("gru_predictor"), "gru_predictor", undefined, 3_000_000);
-    const reply = await call(alice, "POST", "/deployments", { model_id: huge, target_id: aliceTarget.id });
+    const reply = await call("POST", "/deployments", { token: alice.token, body: { model_id: huge, target_id: aliceTarget.id } });
     expect(reply.status).toBe(400);
     expect(reply.body.code).toBe("deployment.model_too_large");
   });
 
   it("answers 400 for a confirmation with an unknown status", async () => {
-    const reply = await deviceCall(aliceTarget.credential, "POST", `/devices/deployments/${installed.id}/confirm`, { status: "maybe" });
+    const reply = await call("POST", `/devices/deployments/${installed.id}/confirm`, { device: aliceTarget.credential, body: { status: "maybe" } });
     expect(reply.status).toBe(400);
   });
 
   it("answers 400 for a body that is not JSON", async () => {
-    const reply = await call(alice, "POST", "/deployments", "{not json");
+    const reply = await call("POST", "/deployments", { token: alice.token, rawBody: "{not json" });
     expect(reply.status).toBe(400);
   });
 
@@ -222,9 +223,9 @@ describe("access and bad input", () => {
     const model = await storeModel(carol.tenantId, await tinyModel("gru_predictor"), "gru_predictor");
     const first = await registerTarget(carol, "x86_64");
     const second = await registerTarget(carol, "x86_64", "Second");
-    expect((await call(carol, "POST", "/deployments", { model_id: model, target_id: first.id })).status).toBe(201);
-    expect((await call(carol, "POST", "/deployments", { model_id: model, target_id: first.id })).status).toBe(201);
-    const over = await call(carol, "POST", "/deployments", { model_id: model, target_id: second.id });
+    expect((await call("POST", "/deployments", { token: carol.token, body: { model_id: model, target_id: first.id } })).status).toBe(201);
+    expect((await call("POST", "/deployments", { token: carol.token, body: { model_id: model, target_id: first.id } })).status).toBe(201);
+    const over = await call("POST", "/deployments", { token: carol.token, body: { model_id: model, target_id: second.id } });
     expect(over.status).toBe(403);
     expect(over.body.code).toBe("plan.deployment_limit_reached");
   });

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { givenTier } from "../billing/support";
 import { createUser, type TestUser } from "../support/users";
-import { call, registerTarget, SimulatedDevice, storeModel, tinyModel, waitForStatus } from "./helpers";
+import { call } from "../support/http";
+import { registerTarget, SimulatedDevice, storeModel, tinyModel, waitForStatus } from "./helpers";
 
 let alice: TestUser;
 let device: SimulatedDevice;
@@ -15,7 +16,7 @@ let bobModel: string;
 
 /** Deploys a model to the target and confirms the install as the device. */
 async function install(modelId: string) {
-  const created = await call(alice, "POST", "/deployments", { model_id: modelId, target_id: targetId });
+  const created = await call("POST", "/deployments", { token: alice.token, body: { model_id: modelId, target_id: targetId } });
   expect(created.status).toBe(201);
   const ready = await waitForStatus(alice, created.body.id, ["transferring", "failed"]);
   expect(ready.status).toBe("transferring");
@@ -25,7 +26,7 @@ async function install(modelId: string) {
 
 /** The target's model as its tenant sees it. */
 async function recordedModel() {
-  const targets = await call(alice, "GET", "/deployments/targets");
+  const targets = await call("GET", "/deployments/targets", { token: alice.token });
   const target = targets.body.find((t: { id: string }) => t.id === targetId);
   return { current_model: target.current_model, current_model_version: target.current_model_version, current_deployment_id: target.current_deployment_id };
 }

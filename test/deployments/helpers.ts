@@ -1,25 +1,23 @@
 /**
  * Helpers for the deployment tests: tiny trained models (trained once per
  * worker and architecture) and their edge builds, models stored for a tenant the way the training
- * worker stores them, HTTP calls as a user or a device, and a simulated edge
+ * worker stores them, targets and deployments over HTTP, and a simulated edge
  * controller speaking the device protocol.
  */
 import { createHash } from "node:crypto";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, inject } from "vitest";
+import { afterAll, beforeAll } from "vitest";
 import { Codegen, type Arch, type Binary, type ModelSpec } from "../../core/codegen";
 import { untarGz } from "../../core/deployment/package";
 import { createId } from "../../core/id";
 import { Hyperparameters, train, type ArchitectureT, type TrainResult } from "../../core/ml";
 import { Model } from "../../core/model";
 import { putObject } from "../../core/storage";
+import { call } from "../support/http";
 import { generate } from "../support/ml";
-import { authHeader, type TestUser } from "../support/users";
-
-export const baseUrl = inject("baseUrl");
-export const api = (p: string) => `${baseUrl}/api/v1${p}`;
+import type { TestUser } from "../support/users";
 
 /** Small enough to train in about a second. */
 export const TINY = { epochs: 2, sequence_length: 8, hidden_dim: 8, bottleneck_dim: 4, num_layers: 1, batch_size: 64 };
@@ -69,37 +67,9 @@ export async function storeModel(tenantId: string, result: TrainResult, architec
   return modelId;
 }
 
-export interface Reply {
-  status: number;
-  body: any;
-  headers: Headers;
-}
-
-async function request(headers: Record<string, string>, method: string, p: string, body?: unknown): Promise<Reply> {
-  const response = await fetch(api(p), {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON
-  }
-  return { status: response.status, body: parsed, headers: response.headers };
-}
-
-export const call = (user: TestUser | undefined, method: string, p: string, body?: unknown) =>
-  request(user ? authHeader(user) : {}, method, p, body);
-
-export const deviceCall = (credential: string, method: string, p: string, body?: unknown) =>
-  request({ authorization: `Device ${credential}` }, method, p, body);
-
 /** Registers a target over HTTP; returns its id and device credential. */
 export async function registerTarget(user: TestUser, arch = "armv7-unknown-linux-musleabihf", name = "Warren AHU-1") {
-  const reply = await call(user, "POST", "/deployments/targets", { name, arch, ip: "100.124.76.93", location: "Warren plant room", unit: "AHU-1" });
+  const reply = await call("POST", "/deployments/targets", { token: user.token, body: { name, arch, ip: "100.124.76.93", location: "Warren plant room", unit: "AHU-1" } });
   if (reply.status !== 201) throw new Error(`register target answered ${reply.status}: ${JSON.stringify(reply.body)}`);
   return { id: reply.body.id as string, credential: reply.body.credential as string };
 }
@@ -108,7 +78,7 @@ export async function registerTarget(user: TestUser, arch = "armv7-unknown-linux
 export async function waitForStatus(user: TestUser, id: string, statuses: string[], timeoutMs = 60_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { status, body } = await call(user, "GET", `/deployments/${id}`);
+    const { status, body } = await call("GET", `/deployments/${id}`, { token: user.token });
     if (status !== 200) throw new Error(`GET /deployments/${id} answered ${status}`);
     if (statuses.includes(body.status)) return body;
     if (Date.now() > deadline) throw new Error(`deployment ${id} still ${body.status} after ${timeoutMs} ms`);
@@ -176,22 +146,22 @@ export class SimulatedDevice {
   constructor(readonly credential: string, readonly arch: Arch) {}
 
   heartbeat(body: Record<string, unknown> = {}) {
-    return deviceCall(this.credential, "POST", "/devices/heartbeat", body);
+    return call("POST", "/devices/heartbeat", { device: this.credential, body });
   }
 
   assignment() {
-    return deviceCall(this.credential, "GET", "/devices/assignment");
+    return call("GET", "/devices/assignment", { device: this.credential });
   }
 
   confirm(deploymentId: string, body: Record<string, unknown>) {
-    return deviceCall(this.credential, "POST", `/devices/deployments/${deploymentId}/confirm`, body);
+    return call("POST", `/devices/deployments/${deploymentId}/confirm`, { device: this.credential, body });
   }
 
   /** Downloads and unpacks the assigned package; returns what an installer checks. */
   async install(assignment: { download_url: string; sha256: string }) {
-    const response = await fetch(assignment.download_url);
+    const response = await call("GET", assignment.download_url);
     if (response.status !== 200) throw new Error(`download answered ${response.status}`);
-    const archive = new Uint8Array(await response.arrayBuffer());
+    const archive = response.bytes;
     const files = untarGz(archive);
     const manifest = JSON.parse(new TextDecoder().decode(files.get("manifest.json")!.bytes));
     const binary = files.get("flint-model")!;

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser, type TestUser } from "../support/users";
 import { EventClient } from "../training/helpers";
-import { call, registerTarget, storeModel, tinyModel } from "./helpers";
+import { call } from "../support/http";
+import { registerTarget, storeModel, tinyModel } from "./helpers";
 
 let alice: TestUser;
 let bob: TestUser;
@@ -18,7 +19,7 @@ describe("deployment status events", () => {
     expect((await client.subscribe("tenant")).type).toBe("subscribed");
     const model = await storeModel(alice.tenantId, await tinyModel("gru_predictor"), "gru_predictor");
     const target = await registerTarget(alice, "x86_64");
-    const created = await call(alice, "POST", "/deployments", { model_id: model, target_id: target.id });
+    const created = await call("POST", "/deployments", { token: alice.token, body: { model_id: model, target_id: target.id } });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     expect((await client.subscribe(`deployment:${id}`)).type).toBe("subscribed");
@@ -33,7 +34,7 @@ describe("deployment status events", () => {
   it("refuses a subscription to another tenant's deployment", async () => {
     const model = await storeModel(bob.tenantId, await tinyModel("gru_predictor"), "gru_predictor");
     const target = await registerTarget(bob, "x86_64");
-    const created = await call(bob, "POST", "/deployments", { model_id: model, target_id: target.id });
+    const created = await call("POST", "/deployments", { token: bob.token, body: { model_id: model, target_id: target.id } });
     const reply = await client.subscribe(`deployment:${created.body.id}`);
     expect(reply.type).toBe("error");
   });
