@@ -1,5 +1,4 @@
-import { describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -11,39 +10,38 @@ import { sqs } from "../../core/aws";
 import { pollQueue } from "../../functions/jobs/poller";
 import { RuntimeAlreadyRunning, startRuntime } from "../../dev/runtime";
 import { compileRoutes, matchRoute } from "../../functions/http/routes";
-
-const baseUrl = inject("baseUrl");
+import { baseUrl, call } from "../support/http";
 
 describe("local runtime", () => {
   it("answers /health with the database reachable", async () => {
-    const response = await fetch(`${baseUrl}/health`);
+    const response = await call("GET", `${baseUrl}/health`);
     expect(response.status).toBe(200);
-    const body = (await response.json()) as Record<string, any>;
+    const body = response.body as Record<string, any>;
     expect(body).toMatchObject({ status: "ok", database: "connected", version: expect.any(String) });
     expect(body.uptime_seconds).toBeGreaterThanOrEqual(0);
   });
 
   it("echoes a request id on every response", async () => {
-    const response = await fetch(`${baseUrl}/health`, { headers: { "X-Request-Id": "trace-123" } });
+    const response = await call("GET", `${baseUrl}/health`, { headers: { "X-Request-Id": "trace-123" } });
     expect(response.headers.get("x-request-id")).toBe("trace-123");
-    const generated = await fetch(`${baseUrl}/health`);
+    const generated = await call("GET", `${baseUrl}/health`);
     expect(generated.headers.get("x-request-id")).toMatch(/.{8,}/);
   });
 
   it("serves the OpenAPI 3.1 document and the docs page", async () => {
-    const document = (await (await fetch(`${baseUrl}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const document = (await call("GET", "/openapi.json")).body as { openapi: string; paths: Record<string, unknown> };
     expect(document.openapi).toBe("3.1.0");
     expect(Object.keys(document.paths)).toContain("/health");
-    const docs = await fetch(`${baseUrl}/docs`);
+    const docs = await call("GET", `${baseUrl}/docs`);
     expect(docs.status).toBe(200);
     expect(docs.headers.get("content-type")).toContain("text/html");
-    expect(await docs.text()).toContain("/api/v1/openapi.json");
+    expect(docs.body).toContain("/api/v1/openapi.json");
   });
 
   it("answers unknown routes with 404 in the error shape", async () => {
-    const response = await fetch(`${baseUrl}/api/v1/no-such-thing`);
+    const response = await call("GET", "/no-such-thing");
     expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({
+    expect(response.body).toEqual({
       error: "Route not found",
       code: "route.not_found",
       details: { method: "GET", path: "/api/v1/no-such-thing" },
@@ -51,9 +49,9 @@ describe("local runtime", () => {
   });
 
   it("rejects a malformed bearer token with 401 and no stack trace", async () => {
-    const response = await fetch(`${baseUrl}/api/v1/system/metrics`, { headers: { Authorization: "Bearer not-a-jwt" } });
+    const response = await call("GET", "/system/metrics", { token: "not-a-jwt" });
     expect(response.status).toBe(401);
-    const body = (await response.json()) as Record<string, any>;
+    const body = response.body as Record<string, any>;
     expect(body.code).toMatch(/^auth\./);
     expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/);
   });

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { headObject, putObject } from "../../core/storage";
 import { handler } from "../../functions/jobs/retention";
-import { createUser } from "../support/users";
 import { scheduledAt } from "../support/events";
+import { call } from "../support/http";
+import { createUser } from "../support/users";
 
-const baseUrl = inject("baseUrl");
 const DAY = 24 * 60 * 60 * 1000;
 
 
@@ -26,20 +25,15 @@ describe("retention schedule", () => {
 
   it("deletes a dataset whose upload link expired a day ago without the file arriving", async () => {
     const user = await createUser();
-    const headers = { authorization: `Bearer ${user.token}`, "content-type": "application/json" };
-    const created = await fetch(`${baseUrl}/api/v1/datasets/uploads`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ name: "never uploaded", equipment_type: "pump", file_size_bytes: 1000 }),
-    });
+    const created = await call("POST", "/datasets/uploads", { token: user.token, body: { name: "never uploaded", equipment_type: "pump", file_size_bytes: 1000 } });
     expect(created.status).toBe(201);
-    const { dataset_id } = (await created.json()) as { dataset_id: string };
+    const { dataset_id } = created.body as { dataset_id: string };
 
     await handler(scheduledAt(new Date(Date.now() + 2 * 60 * 60 * 1000)));
-    expect((await fetch(`${baseUrl}/api/v1/datasets/${dataset_id}`, { headers })).status).toBe(200);
+    expect((await call("GET", `/datasets/${dataset_id}`, { token: user.token })).status).toBe(200);
 
     const report = await handler(scheduledAt(new Date(Date.now() + 2 * DAY)));
     expect(report.abandoned_datasets_deleted).toBeGreaterThanOrEqual(1);
-    expect((await fetch(`${baseUrl}/api/v1/datasets/${dataset_id}`, { headers })).status).toBe(404);
+    expect((await call("GET", `/datasets/${dataset_id}`, { token: user.token })).status).toBe(404);
   });
 });
