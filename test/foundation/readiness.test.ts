@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { freePort } from "../../dev/services";
+import { call } from "../support/http";
 
 describe("readiness", () => {
   it("answers 503 starting until the admin can log in, then 200", async () => {
@@ -33,18 +34,14 @@ describe("readiness", () => {
     try {
       const deadline = Date.now() + 90_000;
       while (Date.now() < deadline) {
-        const response = await fetch(`${base}/health`).catch(() => undefined);
+        const response = await call("GET", `${base}/health`).catch(() => undefined);
         if (response) {
-          answers.push({ status: response.status, body: (await response.json()) as { status?: string } });
+          answers.push({ status: response.status, body: response.body as { status?: string } });
           if (response.status === 200) break;
         }
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      const login = await fetch(`${base}/api/v1/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username: "admin", password }),
-      });
+      const login = await call("POST", `${base}/api/v1/auth/login`, { body: { username: "admin", password } });
       expect(login.status).toBe(200);
       expect(answers.at(-1)).toMatchObject({ status: 200, body: { status: "ok" } });
       const before = answers.slice(0, -1);

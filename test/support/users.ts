@@ -28,7 +28,7 @@ export interface TestUser {
  * @example
  * const alice = await createUser();                                     // admin of a fresh tenant
  * const viewer = await createUser({ tenantId: alice.tenantId, role: "viewer" });
- * await fetch(`${baseUrl}/api/v1/datasets`, { headers: { authorization: `Bearer ${viewer.token}` } });
+ * await call("GET", "/datasets", { token: viewer.token });                // test/support/http.ts
  */
 export async function createUser(options: { role?: Role; tenantId?: string; username?: string } = {}): Promise<TestUser> {
   const suffix = randomBytes(6).toString("hex");
