@@ -9,8 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
 import { afterAll, describe, expect, it } from "vitest";
+import { baseUrl, call } from "../support/http";
 
-const baseUrl = inject("baseUrl");
 const admin = inject("admin");
 const dataDir = inject("runtimeEnv").FLINT_DATA_DIR!;
 
@@ -31,9 +31,9 @@ function runBash(script: string, cwd: string, env: Record<string, string>) {
 }
 
 async function api<T>(route: string, token: string): Promise<T> {
-  const response = await fetch(`${baseUrl}/api/v1${route}`, { headers: { authorization: `Bearer ${token}` } });
+  const response = await call("GET", route, { token });
   expect(response.status, route).toBe(200);
-  return (await response.json()) as T;
+  return response.body as T;
 }
 
 describe("README walkthrough", () => {
@@ -56,12 +56,8 @@ describe("README walkthrough", () => {
     expect(result.stdout).toMatch(/package\.tar\.gz: OK/);
 
     // What maria has at the end, seen through the API.
-    const login = await fetch(`${baseUrl}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: "maria", password: "correct horse battery" }),
-    });
-    const { token } = (await login.json()) as { token: string };
+    const login = await call("POST", "/auth/login", { body: { username: "maria", password: "correct horse battery" } });
+    const { token } = login.body as { token: string };
     const datasets = await api<{ status: string }[]>("/datasets", token);
     expect(datasets.map((d) => d.status)).toEqual(["ready", "ready"]);
     const targets = await api<{ current_model: string | null; current_deployment_id: string | null }[]>("/deployments/targets", token);
