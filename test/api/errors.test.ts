@@ -8,7 +8,7 @@ import { z } from "zod";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { Auth } from "../../core/auth";
 import { createApp } from "../../functions/http/common";
-import { call } from "../auth/http";
+import { call } from "../support/http";
 import { createUser, type TestUser } from "../support/users";
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
