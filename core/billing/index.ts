@@ -22,7 +22,7 @@ import { conflict, DomainError, forbidden, invalid, isConditionalFailure, limitR
 import { createId } from "../id";
 import { logger } from "../logger";
 import { Table } from "../table";
-import { SubscriptionEntity, TokenUsageEntity, type Subscription } from "./entities";
+import { SubscriptionEntity, TokenLedgerEntity, TokenUsageEntity, type Subscription } from "./entities";
 import { LIMIT_NAMES, PLANS, TIERS, type LimitOverrides, type PlanLimits, type Tier } from "./plans";
 import { client, PAID_TIERS, priceFor, upstream, type PaidTier } from "./stripe";
 import { effectiveTier, ensure, find, periodOf, type Period } from "./subscription";
@@ -261,9 +261,13 @@ export type ConsumeOptions = z.infer<typeof ConsumeOptions>;
 
 /**
  * Records `amount` tokens of metered work done for `tenantId` in its current
- * period: one ledger entry (why, for which resource) and an atomic ADD on the
- * period counter, in one transaction. Work already done is always recorded,
- * even past the limit; gate new work with `assertTokensAvailable`.
+ * period: an atomic ADD on the period counter and one ledger entry (why, for
+ * which resource). With an `idempotency_key` both go in one transaction whose
+ * ledger create makes the key count once (retried when a concurrent
+ * transaction on the counter cancels it); without one, the ADD stands alone,
+ * so many concurrent scorings of a tenant never conflict, and the ledger entry
+ * follows it. Work already done is always recorded, even past the limit; gate
+ * new work with `assertTokensAvailable`.
  *
  * Takes the tenant explicitly because jobs run as the system actor.
  * @returns `duplicate: true` when `idempotency_key` was already consumed (nothing changes)
@@ -287,26 +291,35 @@ export async function consumeTokens(
   const result = { consumed: amount, duplicate: false, period_start: period.start, period_end: period.end };
   if (amount === 0) return result;
 
-  const transaction = await Table.transaction
-    .write(({ tokenLedger, tokenUsage }) => [
-      tokenLedger
-        .create({
-          tenantId,
-          entryId: opts.idempotency_key ?? createId("tku"),
-          periodStart: period.start,
-          amount,
-          reason: opts.reason,
-          resourceId: opts.resource_id,
-          expiresAt: expiresIn(LEDGER_TTL_SECONDS),
-        })
-        .commit(),
-      tokenUsage.update({ tenantId, periodStart: period.start }).add({ used: amount }).set({ periodEnd: period.end }).commit(),
-    ])
-    .go();
-  if (transaction.canceled) {
+  const ledgerEntry = {
+    tenantId,
+    entryId: opts.idempotency_key ?? createId("tku"),
+    periodStart: period.start,
+    amount,
+    reason: opts.reason,
+    resourceId: opts.resource_id,
+    expiresAt: expiresIn(LEDGER_TTL_SECONDS),
+  };
+  if (!opts.idempotency_key) {
+    await TokenUsageEntity.update({ tenantId, periodStart: period.start }).add({ used: amount }).set({ periodEnd: period.end }).go();
+    await TokenLedgerEntity.create(ledgerEntry).go();
+    return result;
+  }
+  for (let attempt = 1; ; attempt++) {
+    const transaction = await Table.transaction
+      .write(({ tokenLedger, tokenUsage }) => [
+        tokenLedger.create(ledgerEntry).commit(),
+        tokenUsage.update({ tenantId, periodStart: period.start }).add({ used: amount }).set({ periodEnd: period.end }).commit(),
+      ])
+      .go();
+    if (!transaction.canceled) break;
     // The ledger entry exists: this idempotency key was consumed before.
-    if (opts.idempotency_key && transaction.data[0]?.code === "ConditionalCheckFailed") return { ...result, consumed: 0, duplicate: true };
-    throw conflict("billing.consume_conflict", "Tokens could not be recorded, try again", { reasons: transaction.data.map((item) => item.code) });
+    if (transaction.data[0]?.code === "ConditionalCheckFailed") return { ...result, consumed: 0, duplicate: true };
+    const conflicted = transaction.data.some((item) => item.code === "TransactionConflict");
+    if (!conflicted || attempt >= COUNTED_ATTEMPTS) {
+      throw conflict("billing.consume_conflict", "Tokens could not be recorded, try again", { reasons: transaction.data.map((item) => item.code) });
+    }
+    await pause(attempt);
   }
   return result;
 }

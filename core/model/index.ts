@@ -226,6 +226,28 @@ export type ScoreResult = z.infer<typeof ScoreResult>;
 export type ScoreInput = { rows: number[][] } | { csv: string };
 
 /**
+ * The files of recently scored models, newest last. A model's file never
+ * changes once written, and core/ml keeps one ONNX Runtime session per byte
+ * array, so a model scored again reuses its session instead of downloading
+ * the file and building a session per request.
+ */
+const recentlyScored = new Map<string, Uint8Array>();
+const RECENTLY_SCORED_MAX = 8;
+
+async function scoringBytes(key: string): Promise<Uint8Array> {
+  const cached = recentlyScored.get(key);
+  if (cached) {
+    recentlyScored.delete(key);
+    recentlyScored.set(key, cached);
+    return cached;
+  }
+  const bytes = await getObjectBytes(key);
+  recentlyScored.set(key, bytes);
+  if (recentlyScored.size > RECENTLY_SCORED_MAX) recentlyScored.delete(recentlyScored.keys().next().value!);
+  return bytes;
+}
+
+/**
  * Scores sensor rows with a model through ONNX Runtime: one anomaly score per
  * window of `sequence_length` consecutive rows, flagged above the model's
  * threshold. A CSV may carry a header row: named columns are then matched to
@@ -260,8 +282,7 @@ export async function score(modelId: string, input: ScoreInput): Promise<ScoreRe
       columns[f]![r] = value;
     });
   });
-  const bytes = await getObjectBytes(modelKey(model.tenantId, model.modelId));
-  const result = await scoreRows(bytes, columns);
+  const result = await scoreRows(await scoringBytes(modelKey(model.tenantId, model.modelId)), columns);
   const scores = Array.from(result.scores, (value) => Math.round(value * 1e6) / 1e6);
   const flags = Array.from(result.flags, (flag) => flag === 1);
   await Billing.consumeTokens(model.tenantId, Billing.scoringTokens({ windows: scores.length }), {

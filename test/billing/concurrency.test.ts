@@ -241,3 +241,19 @@ describe("plan limits under concurrency", () => {
     expect(second.refused).toHaveLength(idle.length - 1);
   });
 });
+
+describe("token metering under concurrency", () => {
+  it("records every one of 25 concurrent scorings of one tenant", async () => {
+    const user = await createUser();
+    const modelId = await storeModel(user.tenantId, await tinyModel("gru_predictor"), "gru_predictor");
+    const rows = Array.from({ length: 20 }, (_, r) => [20 + Math.sin(r), 40 + Math.cos(r), 1 + r / 100]);
+    const before = (await call("GET", "/billing/usage", { token: user.token })).body.tokens_used as number;
+    const replies = await Promise.all(
+      Array.from({ length: 25 }, () => call("POST", `/models/${modelId}/score`, { token: user.token, body: { rows } })),
+    );
+    expect(replies.map((reply) => reply.status)).toEqual(Array(25).fill(200));
+    const after = (await call("GET", "/billing/usage", { token: user.token })).body.tokens_used as number;
+    // 13 windows per scoring: 1 token each.
+    expect(after - before).toBe(25);
+  });
+});
