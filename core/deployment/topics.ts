@@ -33,16 +33,8 @@ registerTopic("deployment", {
   find: findDeployment,
   async snapshot(id) {
     const item = await findDeployment(id, { consistent: true });
-    const state = {
-      id: item.deploymentId,
-      status: item.status,
-      reason: item.reason ?? null,
-      model_id: item.modelId,
-      target_id: item.targetId,
-      binary_size_bytes: item.binarySizeBytes ?? null,
-      sha256: item.packageSha256 ?? null,
-      updated_at: item.updatedAt,
-    };
+    const { deployment_id, ...status } = statusPayload(item);
+    const state = { id: deployment_id, ...status, updated_at: item.updatedAt };
     return { state, events: [message(DeploymentStatus, statusPayload(item))] };
   },
 });

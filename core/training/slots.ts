@@ -34,6 +34,41 @@ function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
 }
 
+/** The slot entity as a transaction sees it. */
+type TransactionSlot = Parameters<Parameters<typeof Table.transaction.write>[0]>[0]["slot"];
+
+/** The tenant's and the platform's slot counters +1, each below its limit: the two writes that start a run. */
+function takeSlots(slot: TransactionSlot, tenantId: string, limit: number, capacity: number) {
+  return [
+    slot
+      .update({ scope: tenantScope(tenantId) })
+      .add({ active: 1 })
+      .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, limit)}`)
+      .commit(),
+    slot
+      .update({ scope: PLATFORM_SCOPE })
+      .add({ active: 1 })
+      .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, capacity)}`)
+      .commit(),
+  ];
+}
+
+/** The tenant's and the platform's slot counters -1: the two writes that end a run holding a slot. */
+function releaseSlots(slot: TransactionSlot, tenantId: string) {
+  return [
+    slot
+      .update({ scope: tenantScope(tenantId) })
+      .add({ active: -1 })
+      .where((a, op) => op.gt(a.active, 0))
+      .commit(),
+    slot
+      .update({ scope: PLATFORM_SCOPE })
+      .add({ active: -1 })
+      .where((a, op) => op.gt(a.active, 0))
+      .commit(),
+  ];
+}
+
 async function tenantLimit(tenantId: string): Promise<number> {
   return (await Billing.limitsOf(tenantId)).max_concurrent_trainings;
 }
@@ -58,16 +93,7 @@ export async function createRun(run: NewRun): Promise<TrainingRunItem> {
     const started = (await Table.transaction
       .write(({ slot, run: runs, usage }) => [
         Billing.takeOne(usage, tenantId, "models", maxModels),
-        slot
-          .update({ scope: tenantScope(tenantId) })
-          .add({ active: 1 })
-          .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, limit)}`)
-          .commit(),
-        slot
-          .update({ scope: PLATFORM_SCOPE })
-          .add({ active: 1 })
-          .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, capacity)}`)
-          .commit(),
+        ...takeSlots(slot, tenantId, limit, capacity),
         runs.create(running).commit(),
       ])
       .go()) as Billing.TransactionResult;
@@ -131,16 +157,7 @@ export async function finish(
             ].join(" AND "),
           )
           .commit(),
-        slot
-          .update({ scope: tenantScope(tenantId) })
-          .add({ active: -1 })
-          .where((a, op) => op.gt(a.active, 0))
-          .commit(),
-        slot
-          .update({ scope: PLATFORM_SCOPE })
-          .add({ active: -1 })
-          .where((a, op) => op.gt(a.active, 0))
-          .commit(),
+        ...releaseSlots(slot, tenantId),
         ...(releasesModel
           ? [Billing.giveOne(usage, tenantId, "models")]
           : []),
@@ -204,16 +221,7 @@ export async function promoteQueued(): Promise<TrainingRunItem[]> {
           .delete({ runId, queuedAt })
           .where((a, op) => op.exists(a.runId))
           .commit(),
-        slot
-          .update({ scope: tenantScope(tenantId) })
-          .add({ active: 1 })
-          .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, limit)}`)
-          .commit(),
-        slot
-          .update({ scope: PLATFORM_SCOPE })
-          .add({ active: 1 })
-          .where((a, op) => `${op.notExists(a.active)} OR ${op.lt(a.active, capacity)}`)
-          .commit(),
+        ...takeSlots(slot, tenantId, limit, capacity),
         runs
           .patch({ tenantId, runId })
           .set({ status: "running", slotHeld: true, startedAt: new Date().toISOString() })
