@@ -39,6 +39,7 @@ export {
   giveOne,
   counterExists,
   refusedItem,
+  counterOutcome,
   type CountedKind,
   type UsageCounter,
   type TransactionResult,

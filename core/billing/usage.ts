@@ -41,6 +41,19 @@ export function refusedItem(result: TransactionResult): number | typeof TRANSACT
   return TRANSACTION_CONFLICT;
 }
 
+/**
+ * The outcome of a transaction whose item `counterAt` is the usage counter:
+ * true when it went through, COUNTER_REFUSED when the counter's condition
+ * failed (missing, or at the limit), TRANSACTION_CONFLICT when a concurrent
+ * transaction cancelled it, false when another item's condition failed.
+ */
+export function counterOutcome(result: TransactionResult, counterAt: number): boolean | typeof COUNTER_REFUSED | typeof TRANSACTION_CONFLICT {
+  const refused = refusedItem(result);
+  if (refused === counterAt) return COUNTER_REFUSED;
+  if (refused === TRANSACTION_CONFLICT) return refused;
+  return refused === undefined;
+}
+
 /** The counter's value (strongly consistent), or undefined when the tenant has none yet. */
 export async function readCounter(tenantId: string, kind: CountedKind): Promise<number | undefined> {
   const result = await UsageCounterEntity.get({ tenantId, kind }).go({ consistent: true });

@@ -84,10 +84,7 @@ export async function releaseExpiredUploads(tenantId: string, now = new Date()):
           Billing.giveOne(usage, tenantId, "datasets"),
         ])
         .go()) as Billing.TransactionResult;
-      const refused = Billing.refusedItem(result);
-      if (refused === 1) return Billing.COUNTER_REFUSED;
-      if (refused === Billing.TRANSACTION_CONFLICT) return refused;
-      return refused === undefined;
+      return Billing.counterOutcome(result, 1);
     });
     if (done) released++;
   }
@@ -112,10 +109,7 @@ export async function retakeSlot(tenantId: string, datasetId: string): Promise<b
           .commit(),
       ])
       .go()) as Billing.TransactionResult;
-    const refused = Billing.refusedItem(result);
-    if (refused === 0) return Billing.COUNTER_REFUSED;
-    if (refused === Billing.TRANSACTION_CONFLICT) return refused;
-    return refused === undefined;
+    return Billing.counterOutcome(result, 0);
   });
 }
 
@@ -143,10 +137,7 @@ export async function failWithSlot(
         Billing.giveOne(usage, tenantId, "datasets"),
       ])
       .go()) as Billing.TransactionResult;
-    const refused = Billing.refusedItem(result);
-    if (refused === 1) return Billing.COUNTER_REFUSED;
-    if (refused === Billing.TRANSACTION_CONFLICT) return refused;
-    return refused === undefined;
+    return Billing.counterOutcome(result, 1);
   });
 }
 

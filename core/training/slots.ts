@@ -192,10 +192,7 @@ export async function finishQueued(
         ...(entry ? [queue.delete({ runId, queuedAt: entry.queuedAt }).commit()] : []),
       ])
       .go()) as Billing.TransactionResult;
-    const refused = Billing.refusedItem(result);
-    if (refused === 1) return Billing.COUNTER_REFUSED;
-    if (refused === Billing.TRANSACTION_CONFLICT) return refused;
-    return refused === undefined;
+    return Billing.counterOutcome(result, 1);
   });
 }
 
