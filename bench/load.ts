@@ -4,7 +4,7 @@
  * lose nor duplicate a write. The platform runs as `npm start` does, in its own
  * process; autocannon drives it from this one over loopback.
  *
- *   npx tsx bench/load.ts [--seconds 60] [--connections 50] [--users 5]
+ *   npx tsx bench/load.ts [--seconds 60] [--connections 50] [--users 5] [--only "GET /datasets,GET /health"]
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -19,6 +19,8 @@ export interface LoadOptions {
   seconds?: number;
   connections?: number;
   users?: number;
+  /** Only the endpoints whose name contains one of these (e.g. "GET /datasets"). */
+  only?: string[];
 }
 
 interface EndpointFigures {
@@ -54,7 +56,7 @@ async function json(response: Response): Promise<any> {
 
 async function startPlatform(dataDir: string): Promise<{ ready: Ready; child: ChildProcess }> {
   const child = fork(path.join(root, "dev/start.ts"), [], {
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", "tsx", ...(process.env.FLINT_BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.FLINT_BENCH_PROFILE}`] : [])],
     env: { ...process.env, PORT: "0", FLINT_S3_PORT: "0", FLINT_DATA_DIR: dataDir, FLINT_LOG_LEVEL: "ERROR", FLINT_TRAINING_CAPACITY: "8" },
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
@@ -200,23 +202,21 @@ export async function benchLoad(options: LoadOptions = {}) {
     const users: BenchUser[] = [];
     for (let i = 0; i < userCount; i++) users.push(await prepareUser(ready.url, i, csv));
 
-    const figures: EndpointFigures[] = [];
-    figures.push(await hammer(ready.url, users, "GET /health", () => ({ method: "GET", path: "/health" }), seconds, connections));
-    figures.push(await hammer(ready.url, users, "GET /datasets", () => ({ method: "GET", path: "/api/v1/datasets" }), seconds, connections));
-    figures.push(await hammer(ready.url, users, "GET /datasets/:id", (u) => ({ method: "GET", path: `/api/v1/datasets/${u.datasetId}` }), seconds, connections));
-    figures.push(
-      await hammer(ready.url, users, "GET /datasets/:id/preview", (u) => ({ method: "GET", path: `/api/v1/datasets/${u.datasetId}/preview?page=3&page_size=50&sort_col=supply_temp` }), seconds, connections),
-    );
-    figures.push(
-      await hammer(
-        ready.url,
-        users,
+    const endpoints: [string, Parameters<typeof hammer>[3]][] = [
+      ["GET /health", () => ({ method: "GET", path: "/health" })],
+      ["GET /datasets", () => ({ method: "GET", path: "/api/v1/datasets" })],
+      ["GET /datasets/:id", (u) => ({ method: "GET", path: `/api/v1/datasets/${u.datasetId}` })],
+      ["GET /datasets/:id/preview", (u) => ({ method: "GET", path: `/api/v1/datasets/${u.datasetId}/preview?page=3&page_size=50&sort_col=supply_temp` })],
+      [
         "POST /models/:id/score (120 rows)",
         (u) => ({ method: "POST", path: `/api/v1/models/${u.modelId}/score`, headers: { "content-type": "text/csv" }, body: scoreBody }),
-        seconds,
-        connections,
-      ),
-    );
+      ],
+    ];
+    const figures: EndpointFigures[] = [];
+    for (const [name, request] of endpoints) {
+      if (options.only && !options.only.some((wanted) => name === wanted)) continue;
+      figures.push(await hammer(ready.url, users, name, request, seconds, connections));
+    }
     const creates = await concurrentCreates(ready.url, users);
     return { seconds, connections, users: userCount, endpoints: figures, concurrent_creates: creates };
   } finally {
@@ -238,7 +238,13 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     return index === -1 ? undefined : Number(process.argv[index + 1]);
   };
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  benchLoad({ seconds: arg("seconds"), connections: arg("connections"), users: arg("users") })
+  const only = process.argv.indexOf("--only");
+  benchLoad({
+    seconds: arg("seconds"),
+    connections: arg("connections"),
+    users: arg("users"),
+    only: only === -1 ? undefined : process.argv[only + 1]!.split(","),
+  })
     .then((result) => {
       printLoad(result);
       process.exit(0);

@@ -52,16 +52,37 @@ function useVerifier(): Promise<Verifier> {
   return verifier;
 }
 
+/**
+ * Tokens this process has already verified, until they expire: a client sends
+ * the same token with every request for 15 minutes, and the ES256 check is the
+ * largest part of an authenticated read. Only exact, valid token strings are kept.
+ */
+const VERIFIED_CACHE_SIZE = 2_000;
+const verified = new Map<string, { claims: AccessClaims; expiresAt: number }>();
+
+function remember(token: string, claims: AccessClaims, expiresAt: number): void {
+  if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+  verified.set(token, { claims, expiresAt });
+}
+
 /** The claims of a valid, unexpired access token, or undefined. */
 export async function verifyAccessToken(token: string): Promise<AccessClaims | undefined> {
+  const known = verified.get(token);
+  if (known) {
+    if (Date.now() < known.expiresAt) return known.claims;
+    verified.delete(token);
+    return undefined;
+  }
   // A cheap shape check first, so arbitrary strings never reach the JWT parser.
   if (token.length > 4096 || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) return undefined;
   const current = await useVerifier();
   try {
     const payload = current.verifySync(token);
-    const { sub, sid, tid } = payload;
-    if (typeof sub !== "string" || typeof sid !== "string" || typeof tid !== "string") return undefined;
-    return { sub, sid, tid };
+    const { sub, sid, tid, exp } = payload;
+    if (typeof sub !== "string" || typeof sid !== "string" || typeof tid !== "string" || typeof exp !== "number") return undefined;
+    const claims = { sub, sid, tid };
+    remember(token, claims, exp * 1000);
+    return claims;
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Auth } from "../../core/auth";
 import { Config } from "../../core/config";
+import { ACCESS_TOKEN_TTL_SECONDS } from "../../core/auth/token";
 import { revokeSession } from "../../core/credentials/session";
 import { call } from "../support/http";
 import { createUser } from "../support/users";
@@ -49,6 +50,18 @@ describe("Auth.authenticate", () => {
       status = await me();
     }
     expect(status).toBe(401);
+  });
+
+  it("refuses a token this process already verified once it has expired", async () => {
+    const user = await createUser();
+    await Auth.authenticate(user.token);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + (ACCESS_TOKEN_TTL_SECONDS + 1) * 1000);
+      await expect(Auth.authenticate(user.token)).rejects.toMatchObject({ code: "auth.invalid_token" });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("publishes the verification key as an ES256 JWK", async () => {
