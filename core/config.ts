@@ -64,7 +64,10 @@ export const Config = {
   /** ONNX Runtime intra-op threads per session (default: available cores, at most 8). */
   mlThreads: once(() => Number(optional("FLINT_ML_THREADS")) || Math.max(1, Math.min(os.availableParallelism?.() ?? 2, 8))),
   /** Executor for the unrolled training graph: "sequential" (faster steps) or "parallel" (faster session creation). */
-  mlTrainExecution: once((): "sequential" | "parallel" => (optional("FLINT_ML_TRAIN_EXECUTION") === "parallel" ? "parallel" : "sequential")),
+  mlTrainExecution: once((): "auto" | "sequential" | "parallel" => {
+    const value = optional("FLINT_ML_TRAIN_EXECUTION");
+    return value === "parallel" || value === "sequential" ? value : "auto";
+  }),
 
   /**
    * How long a process trusts a session it read for the per-request token check. Logout and revocation in the

@@ -16,8 +16,39 @@ export interface TrainingData {
   samplingIntervalSeconds?: number;
 }
 
-/** Chronological split fractions: first 70% train, next 15% validation, last 15% test. */
+/** Chronological split fractions: first 70% train, next 15% validation, last 15% test (before the minimums below). */
 export const SPLIT = { train: 0.7, val: 0.15 } as const;
+/** Stride-1 windows the validation and the test split each hold at least: a threshold is never calibrated on a handful. */
+export const MIN_CALIBRATION_WINDOWS = 50;
+/** Stride-1 windows the training split holds at least. */
+export const MIN_TRAINING_WINDOWS = 64;
+
+export type SplitBounds = { train: [number, number]; val: [number, number]; test: [number, number] };
+
+/**
+ * The chronological split of `rows` rows for windows of `seq` rows: 70/15/15, with the
+ * validation and test splits grown (from the training split's share) until each holds
+ * MIN_CALIBRATION_WINDOWS overlapping windows.
+ *
+ * @throws training.insufficient_data with the rows needed when the training split would then hold
+ *   fewer than MIN_TRAINING_WINDOWS windows
+ */
+export function splitBounds(rows: number, seq: number): SplitBounds {
+  const heldOut = Math.max(Math.floor(rows * SPLIT.val), seq - 1 + MIN_CALIBRATION_WINDOWS);
+  const trainEnd = rows - 2 * heldOut;
+  const needed = 2 * (seq - 1 + MIN_CALIBRATION_WINDOWS) + seq - 1 + MIN_TRAINING_WINDOWS;
+  if (trainEnd - seq + 1 < MIN_TRAINING_WINDOWS) {
+    throw invalid("training.insufficient_data", `${rows} rows are too few for windows of ${seq} rows: at least ${needed} are needed`, {
+      rows,
+      sequence_length: seq,
+      rows_needed: needed,
+      min_training_windows: MIN_TRAINING_WINDOWS,
+      min_calibration_windows: MIN_CALIBRATION_WINDOWS,
+    });
+  }
+  const valEnd = trainEnd + heldOut;
+  return { train: [0, trainEnd], val: [trainEnd, valEnd], test: [valEnd, rows] };
+}
 
 export interface Prepared {
   n: number;
@@ -58,13 +89,8 @@ export function prepare(data: TrainingData, seq: number): Prepared {
   validateData(data);
   const F = data.features.length;
   const n = data.columns[0]!.length;
-  const trainEnd = Math.floor(n * SPLIT.train);
-  const valEnd = Math.floor(n * (SPLIT.train + SPLIT.val));
-  const bounds = { train: [0, trainEnd] as [number, number], val: [trainEnd, valEnd] as [number, number], test: [valEnd, n] as [number, number] };
-  for (const [name, [a, b]] of Object.entries(bounds)) {
-    if (b - a < seq)
-      throw invalid("training.insufficient_data", `Not enough rows for a ${name} window of ${seq} steps`, { rows: n, split: name, split_rows: b - a, sequence_length: seq });
-  }
+  const bounds = splitBounds(n, seq);
+  const trainEnd = bounds.train[1];
   const raw = new Float32Array(n * F);
   const mean = new Float32Array(F);
   const std = new Float32Array(F);

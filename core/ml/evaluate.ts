@@ -25,13 +25,15 @@ export interface Evaluation {
   val_windows: number;
   test_windows: number;
   /** test-split classification metrics (labels only) */
-  metrics: { accuracy: number; precision: number; recall: number; f1: number; auc_roc: number } | null;
+  metrics: ClassificationMetrics | null;
   confusion_matrix: ConfusionMatrix | null;
   /** test-split score distribution */
   score_distribution: ScoreDistribution;
   validation_score_distribution: ScoreDistribution;
-  /** fraction of test windows above the threshold (stride-1 windows) */
+  /** fraction of test windows in alarm after post-processing (stride-1 windows) */
   expected_alarm_rate: number;
+  /** how scores become alarms (smoothing and persistence) */
+  postprocess: PostProcess;
   training_curves: { epochs: number[]; train_loss: number[]; val_loss: number[] };
 }
 
@@ -65,36 +67,148 @@ export function distribution(scores: ArrayLike<number>): ScoreDistribution {
   };
 }
 
-/** Quantile used by the threshold rule. */
+/** Quantile of the empirical threshold rule ("p99"). */
 export const THRESHOLD_QUANTILE = 0.99;
+/** The false-alarm budget per (smoothed) window the fitted threshold rules aim at. */
+export const FALSE_ALARM_BUDGET = 0.001;
+
+/** How scores become alarms, the same in the cloud and on the controller (stored in the model's metadata). */
+export interface PostProcess {
+  /** trailing mean over this many consecutive window scores (1 = none) */
+  smoothing_windows: number;
+  /** alarm when at least n of the last m smoothed scores exceed the threshold */
+  persistence_n: number;
+  persistence_m: number;
+}
+
+export const NO_POSTPROCESS: PostProcess = { smoothing_windows: 1, persistence_n: 1, persistence_m: 1 };
 
 /**
- * Threshold rule.
- * - Reconstruction / forecast models (lstm_autoencoder, gru_predictor): the 99th
- *   percentile of the validation-split window scores (stride 1), using only windows
- *   labelled normal when labels exist. It makes no distributional assumption (scores
- *   are skewed, so mean + k·std is unreliable), is insensitive to a few extreme
- *   validation windows, and fixes the expected false-alarm rate on normal data near 1%.
- * - sentinel (and gru_predictor trained with loss "bce"; pass "sentinel" for any supervised
- *   model): 0.5 on the predicted failure probability (the model is trained with
- *   class-balanced BCE, so 0.5 is the balanced decision point).
+ * Trailing moving average of consecutive window scores: smoothed[i] is the mean of
+ * scores[i-k+1..i]; the first k-1 windows average the windows there are.
  */
-export function chooseThreshold(architecture: string, valScores: ArrayLike<number>, valLabels?: ArrayLike<number>): { threshold: number; rule: string } {
+export function smooth(scores: ArrayLike<number>, k: number): Float32Array {
+  const out = new Float32Array(scores.length);
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) {
+    sum += scores[i]!;
+    if (i >= k) sum -= scores[i - k]!;
+    out[i] = sum / Math.min(k, i + 1);
+  }
+  return out;
+}
+
+/** 1 where at least n of the last m values (fewer at the start) exceed the threshold. */
+export function persist(values: ArrayLike<number>, threshold: number, n: number, m: number): Uint8Array {
+  const out = new Uint8Array(values.length);
+  let over = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i]! > threshold) over++;
+    if (i >= m && values[i - m]! > threshold) over--;
+    out[i] = over >= n ? 1 : 0;
+  }
+  return out;
+}
+
+/** Smoothed scores and alarms of consecutive windows under a model's post-processing. */
+export function alarmsOf(scores: ArrayLike<number>, threshold: number, post: PostProcess): { smoothed: Float32Array; alarms: Uint8Array } {
+  const smoothed = smooth(scores, post.smoothing_windows);
+  return { smoothed, alarms: persist(smoothed, threshold, post.persistence_n, post.persistence_m) };
+}
+
+export type ThresholdRule = "p99" | "robust_log" | "pot";
+
+/**
+ * Threshold of a reconstruction / forecast model from its validation window scores
+ * (smoothed as in the field; windows labelled normal only, when labels exist).
+ * - "pot" (default): peaks over threshold. The largest 20 % of scores are fitted
+ *   with a generalised Pareto distribution (probability-weighted moments, shape
+ *   clamped to [-0.5, 0.5]) and the threshold is its FALSE_ALARM_BUDGET quantile,
+ *   never below the empirical one (the largest score while there are fewer than
+ *   1 / budget windows). It extrapolates the tail instead of
+ *   reading a quantile off a few dozen windows, and stays sound for heavy tails.
+ * - "robust_log": exp(median + z·1.4826·MAD) of the log scores, z for the budget.
+ * - "p99": the empirical 99th percentile (the rule before; underestimates the tail
+ *   when validation is small).
+ * sentinel and other supervised models: 0.5 on the failure probability.
+ */
+export function chooseThreshold(
+  architecture: string,
+  valScores: ArrayLike<number>,
+  valLabels?: ArrayLike<number>,
+  rule: ThresholdRule = "pot",
+): { threshold: number; rule: string } {
   if (architecture === "sentinel") return { threshold: 0.5, rule: "sentinel: failure probability > 0.5 (class-balanced BCE decision point)" };
   const normal: number[] = [];
   for (let i = 0; i < valScores.length; i++) if (!valLabels || !valLabels[i]) normal.push(valScores[i]!);
   const use = normal.length >= 10 ? normal : Array.from(valScores);
-  const s = Float64Array.from(use).sort();
-  return {
-    threshold: quantile(s, THRESHOLD_QUANTILE),
-    rule: `p${THRESHOLD_QUANTILE * 100} of validation window scores${valLabels ? " (windows labelled normal)" : ""}; score > threshold ⇒ anomaly`,
-  };
+  const sorted = Float64Array.from(use).sort();
+  const of = valLabels ? " (windows labelled normal)" : "";
+  if (rule === "p99") return { threshold: quantile(sorted, THRESHOLD_QUANTILE), rule: `p${THRESHOLD_QUANTILE * 100} of validation window scores${of}; score > threshold ⇒ anomaly` };
+  if (rule === "robust_log") {
+    const logs = Float64Array.from(sorted, (v) => Math.log(Math.max(v, 1e-12))).sort();
+    const median = quantile(logs, 0.5);
+    const mad = quantile(Float64Array.from(logs, (v) => Math.abs(v - median)).sort(), 0.5);
+    const threshold = Math.max(Math.exp(median + normalQuantile(1 - FALSE_ALARM_BUDGET) * 1.4826 * mad), sorted[sorted.length - 1] ?? 0);
+    return { threshold, rule: `exp(median + z·1.4826·MAD) of log validation scores${of}, z for a ${FALSE_ALARM_BUDGET} false-alarm budget, at least the largest` };
+  }
+  return { threshold: peaksOverThreshold(sorted, FALSE_ALARM_BUDGET), rule: `peaks over threshold: generalised Pareto fit to the top 20 % of validation scores${of}, ${FALSE_ALARM_BUDGET} false-alarm quantile, at least the empirical one` };
+}
+
+/** The `budget` exceedance quantile of an ascending sample from a GPD fitted to its top 20 %. */
+export function peaksOverThreshold(sorted: Float64Array, budget: number): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  // the empirical budget quantile: the largest score while there are fewer than 1 / budget of them
+  const largest = quantile(sorted, 1 - budget);
+  const tail = Math.max(5, Math.floor(n * 0.2));
+  if (n < 10) return largest;
+  const u = sorted[n - tail - 1]!;
+  const y = Float64Array.from(sorted.subarray(n - tail), (v) => v - u);
+  // probability-weighted moments (Hosking & Wallis 1987)
+  let a0 = 0;
+  let a1 = 0;
+  for (let i = 0; i < tail; i++) {
+    a0 += y[i]!;
+    a1 += (1 - (i + 1 - 0.35) / tail) * y[i]!;
+  }
+  a0 /= tail;
+  a1 /= tail;
+  if (!(a0 > 0) || !(a0 - 2 * a1 > 0)) return largest;
+  const k = Math.max(-0.5, Math.min(0.5, a0 / (a0 - 2 * a1) - 2));
+  const sigma = Math.max(1e-12, (2 * a0 * a1) / (a0 - 2 * a1));
+  const xi = -k;
+  const ratio = (n / tail) * budget;
+  const excess = Math.abs(xi) < 1e-6 ? -sigma * Math.log(ratio) : (sigma / xi) * (ratio ** -xi - 1);
+  return Math.max(largest, u + excess);
+}
+
+/** Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const low = 0.02425;
+  if (p < low) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  }
+  if (p > 1 - low) return -normalQuantile(1 - p);
+  const q = p - 0.5;
+  const r = q * q;
+  return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
 }
 
 export function confusion(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): ConfusionMatrix {
+  return confusionOf(Uint8Array.from(Array.from({ length: scores.length }, (_, i) => (scores[i]! > threshold ? 1 : 0))), labels);
+}
+
+/** Confusion matrix of 0/1 predictions (alarms) against 0/1 labels. */
+export function confusionOf(predicted: ArrayLike<number>, labels: ArrayLike<number>): ConfusionMatrix {
   const cm = { true_positive: 0, false_positive: 0, true_negative: 0, false_negative: 0 };
-  for (let i = 0; i < scores.length; i++) {
-    const p = scores[i]! > threshold;
+  for (let i = 0; i < predicted.length; i++) {
+    const p = predicted[i]! > 0;
     const y = labels[i]! > 0;
     if (p && y) cm.true_positive++;
     else if (p) cm.false_positive++;
@@ -126,14 +240,69 @@ export function aucRoc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
+export interface ClassificationMetrics {
+  accuracy: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  auc_roc: number;
+  /** average precision over the score ranking */
+  auc_pr: number;
+  /** alarms on normal windows / normal windows */
+  false_alarm_rate: number;
+  /** fault windows without an alarm / fault windows */
+  missed_alarm_rate: number;
+}
+
 export function classificationMetrics(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number) {
-  const cm = confusion(scores, labels, threshold);
+  return metricsOf(Uint8Array.from(Array.from({ length: scores.length }, (_, i) => (scores[i]! > threshold ? 1 : 0))), labels, scores);
+}
+
+/** Metrics of alarms (0/1 per window) against labels; the ranking metrics use `scores`. */
+export function metricsOf(alarms: ArrayLike<number>, labels: ArrayLike<number>, scores: ArrayLike<number>): { cm: ConfusionMatrix; metrics: ClassificationMetrics } {
+  const cm = confusionOf(alarms, labels);
   const { true_positive: tp, false_positive: fp, true_negative: tn, false_negative: fn } = cm;
   const precision = tp + fp ? tp / (tp + fp) : 0;
   const recall = tp + fn ? tp / (tp + fn) : 0;
   const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
   const total = tp + fp + tn + fn;
-  return { cm, metrics: { accuracy: total ? (tp + tn) / total : 0, precision, recall, f1, auc_roc: aucRoc(scores, labels) } };
+  return {
+    cm,
+    metrics: {
+      accuracy: total ? (tp + tn) / total : 0,
+      precision,
+      recall,
+      f1,
+      auc_roc: aucRoc(scores, labels),
+      auc_pr: averagePrecision(scores, labels),
+      false_alarm_rate: fp + tn ? fp / (fp + tn) : 0,
+      missed_alarm_rate: tp + fn ? fn / (tp + fn) : 0,
+    },
+  };
+}
+
+/** Average precision (area under the precision-recall curve, step-wise); NaN without positives. */
+export function averagePrecision(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]! > 0) positives++;
+  if (positives === 0) return NaN;
+  let tp = 0;
+  let sum = 0;
+  let i = 0;
+  while (i < order.length) {
+    // tied scores enter the ranking together
+    let j = i;
+    let newTp = 0;
+    while (j < order.length && scores[order[j]!] === scores[order[i]!]) {
+      if (labels[order[j]!]! > 0) newTp++;
+      j++;
+    }
+    tp += newTp;
+    sum += newTp * (tp / j);
+    i = j;
+  }
+  return sum / positives;
 }
 
 /** Metrics where a smaller value is better; every other metric is higher-is-better. */

@@ -35,9 +35,32 @@ export const Hyperparameters = z.object({
   patience: z.number().int().min(1).max(1000).default(10),
   stride: z.number().int().min(1).max(10000).optional(),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(42),
+  /** Training stops after the epoch that passes this many seconds (the model is the best one so far). */
+  time_budget_seconds: z.number().int().min(1).max(86_400).default(900),
+  /** Alarm post-processing: scores are averaged over this many consecutive windows before the threshold. */
+  smoothing_windows: z.number().int().min(1).max(1000).default(1),
+  /** An alarm is raised when at least `persistence_n` of the last `persistence_m` smoothed scores pass the threshold. */
+  persistence_n: z.number().int().min(1).max(1000).default(1),
+  persistence_m: z.number().int().min(1).max(1000).default(1),
 });
 export type HyperparametersInput = z.input<typeof Hyperparameters>;
 export type HyperparametersT = z.infer<typeof Hyperparameters>;
+
+/**
+ * What a user may send: every field optional and without a default, so the
+ * fields left out can be chosen from the data (see defaults.ts).
+ */
+export const HyperparametersGiven = z
+  .object(
+    Object.fromEntries(
+      Object.entries(Hyperparameters.shape).map(([name, field]) => [name, (field instanceof z.ZodDefault ? field.unwrap() : field).optional()]),
+    ) as unknown as { [K in keyof typeof Hyperparameters.shape]: z.ZodOptional<z.ZodType<z.infer<(typeof Hyperparameters.shape)[K]>>> },
+  )
+  .refine((hp) => hp.persistence_n === undefined || hp.persistence_m === undefined || hp.persistence_n <= hp.persistence_m, {
+    message: "persistence_n cannot exceed persistence_m",
+    path: ["persistence_n"],
+  });
+export type HyperparametersGivenT = z.infer<typeof HyperparametersGiven>;
 
 export function effectiveStride(hp: HyperparametersT): number {
   return hp.stride ?? Math.max(1, Math.round(hp.sequence_length / 6));

@@ -19,7 +19,7 @@
 import { createHash, type Hash } from "node:crypto";
 import * as ort from "onnxruntime-node";
 import { invalid } from "../error";
-import { SPLIT, type TrainingData } from "./data";
+import { splitBounds, type TrainingData } from "./data";
 import { Graph } from "./graph";
 import { createSession } from "./io";
 import { DataType } from "./onnx";
@@ -528,12 +528,8 @@ export class StreamingWindows {
     const T = rules.seq;
     if (F === 0) throw invalid("training.invalid_data", "At least one feature is required");
     if (!(source.chunkRows >= 1)) throw invalid("training.invalid_data", "chunkRows must be at least 1");
-    const trainEnd = Math.floor(n * SPLIT.train);
-    const valEnd = Math.floor(n * (SPLIT.train + SPLIT.val));
-    const bounds = { train: [0, trainEnd] as [number, number], val: [trainEnd, valEnd] as [number, number], test: [valEnd, n] as [number, number] };
-    for (const [name, [a, b]] of Object.entries(bounds)) {
-      if (b - a < T) throw invalid("training.insufficient_data", `Not enough rows for a ${name} window of ${T} steps`, { rows: n, split: name, split_rows: b - a, sequence_length: T });
-    }
+    const bounds = splitBounds(n, T);
+    const trainEnd = bounds.train[1];
     const math = await ChunkMath.create(F);
     try {
       const hashes: Hash[] = source.features.map(() => createHash("sha256"));

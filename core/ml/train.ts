@@ -7,12 +7,13 @@ import * as ort from "onnxruntime-node";
 import { invalid } from "../error";
 import { validateData, type TrainingData } from "./data";
 import { ADAM_BETA1, ADAM_BETA2, buildEvalGraph, buildInferenceModel, buildStepGraph } from "./engine";
-import { chooseThreshold, classificationMetrics, distribution, type Evaluation } from "./evaluate";
+import { chooseHyperparameters } from "./defaults";
+import { alarmsOf, chooseThreshold, distribution, metricsOf, smooth, type Evaluation, type PostProcess } from "./evaluate";
 import { createSession } from "./io";
 import { defineModel, isSupervised, type ModelDef } from "./models";
 import { Rng } from "./rng";
 import { chunkedFromMemory, DEFAULT_MEMORY, isChunked, openWindows, type ChunkedData, type MemoryBudget, type StreamingWindows, type WindowSpec } from "./stream";
-import { Architecture, effectiveStride, Hyperparameters, type ArchitectureT, type HyperparametersInput, type HyperparametersT } from "./schema";
+import { Architecture, effectiveStride, Hyperparameters, HyperparametersGiven, type ArchitectureT, type HyperparametersGivenT, type HyperparametersT } from "./schema";
 
 export interface EpochEvent {
   epoch: number;
@@ -36,7 +37,8 @@ export interface EpochEvent {
 
 export interface TrainOptions {
   architecture: ArchitectureT;
-  hyperparameters?: HyperparametersInput;
+  /** the fields left out are chosen from the data (see defaults.ts) */
+  hyperparameters?: HyperparametersGivenT;
   /** in-memory columns, or a dataset read chunk by chunk (the worker's columnar copy) */
   data: TrainingData | ChunkedData;
   /** rows per chunk when `data` is in memory (default DEFAULT_CHUNK_ROWS; results do not depend on it) */
@@ -62,6 +64,12 @@ export interface TrainOptions {
 
 export interface TrainResult {
   stopped: boolean;
+  /** every hyperparameter the run trained with */
+  hyperparameters: HyperparametersT;
+  /** why each hyperparameter the caller left out has its value */
+  chosenBecause: Record<string, string>;
+  /** why training ended: epochs done, early stopping, the time budget, or a stop request */
+  endedBy: "epochs" | "early_stopping" | "time_budget" | "stopped";
   epochsRun: number;
   bestValLoss: number;
   history: { epoch: number; train_loss: number; val_loss: number }[];
@@ -233,6 +241,17 @@ function decodeState(bytes: Uint8Array): { st: TrainerState; architecture: strin
 
 // ------------------------------------------------------------------ training
 
+/** 1 where any of the label and the `back` labels before it is 1 (last-row labels → "holds a labelled row"). */
+function anyInWindow(labels: Float32Array, back: number): Float32Array {
+  const out = new Float32Array(labels.length);
+  let last = -Infinity;
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i]) last = i;
+    out[i] = i - last <= back ? 1 : 0;
+  }
+  return out;
+}
+
 function f32(data: Float32Array, dims: number[]): ort.Tensor {
   return new ort.Tensor("float32", data, dims);
 }
@@ -295,9 +314,11 @@ async function evalWindows(
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const attemptStarted = options.startedAt ?? performance.now();
   const architecture = Architecture.parse(options.architecture);
-  let hp = Hyperparameters.parse(options.hyperparameters ?? {});
   if (!isChunked(options.data)) validateData(options.data);
   const data = isChunked(options.data) ? options.data : chunkedFromMemory(options.data, options.chunkRows);
+  const given = HyperparametersGiven.parse(options.hyperparameters ?? {});
+  const chosen = chooseHyperparameters(architecture, { rows: data.rows, features: data.features.length, samplingIntervalSeconds: data.samplingIntervalSeconds }, given);
+  let hp = chosen.hyperparameters;
   if (isSupervised(architecture, hp) && !data.labelled)
     throw invalid("training.labels_required", architecture === "sentinel" ? "The sentinel architecture needs a 0/1 label column" : "loss \"bce\" needs a 0/1 label column", { architecture });
 
@@ -312,7 +333,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const supervised = isSupervised(architecture, hp);
   const windows = await openWindows(data, { architecture, supervised, seq: T, stride }, { ...DEFAULT_MEMORY, ...options.memory });
   try {
-    return await trainOn(windows, architecture, hp, resumed, options, attemptStarted);
+    return await trainOn(windows, architecture, hp, chosen.chosen_because, resumed, options, attemptStarted);
   } finally {
     await windows.release();
   }
@@ -322,6 +343,7 @@ async function trainOn(
   windows: StreamingWindows,
   architecture: ArchitectureT,
   hp: HyperparametersT,
+  chosenBecause: Record<string, string>,
   resumed: ReturnType<typeof decodeState> | undefined,
   options: TrainOptions,
   attemptStarted: number,
@@ -372,7 +394,7 @@ async function trainOn(
   const step = buildStepGraph(def);
   if (!resumed) for (const p of def.params) for (const k of step.stateKinds) st.moments.set(`${k}.${p.name}`, new Float32Array(st.params.get(p.name)!.length));
   const stepSession = await createSession(step.bytes, "train");
-  const evalSession = await createSession(buildEvalGraph(def));
+  const evalSession = await createSession(buildEvalGraph(def), "train");
   const metaCommon = { architecture, hp, fingerprint: windows.fingerprint };
 
   // Earlier attempts count up to the state resumed from; st.elapsed is overwritten at each checkpoint, so the
@@ -384,6 +406,7 @@ async function trainOn(
   let epochStarted = loopStarted;
   const startEpoch = st.epoch;
   let stopped = false;
+  let endedBy: TrainResult["endedBy"] = "epochs";
   const B = hp.batch_size;
   const p = hp.dropout;
   const keep = 1 / (1 - p);
@@ -438,7 +461,14 @@ async function trainOn(
         st.bestEpoch = st.epoch;
         st.best = new Map(st.params); // arrays are never mutated (each step returns new ones)
         st.badEpochs = 0;
-      } else if (++st.badEpochs >= hp.patience) st.done = true;
+      } else if (++st.badEpochs >= hp.patience) {
+        st.done = true;
+        endedBy = "early_stopping";
+      }
+      if (!st.done && st.epoch < hp.epochs && elapsed() > hp.time_budget_seconds) {
+        st.done = true;
+        endedBy = "time_budget";
+      }
       windows.endEpoch(st);
       const epochEnded = performance.now();
       const el = elapsed(epochEnded);
@@ -463,6 +493,7 @@ async function trainOn(
         await options.onCheckpoint(encodeState(st, metaCommon), st.epoch);
       }
     }
+    if (stopped) endedBy = "stopped";
     st.elapsed = elapsed();
     const checkpoint = encodeState(st, metaCommon);
     if (stopped && options.onCheckpoint) await options.onCheckpoint(checkpoint, st.epoch);
@@ -476,18 +507,22 @@ async function trainOn(
     const testSpec = evalSpec("test");
     const valEval = await evalWindows(evalSession, def, windows, finalParams, valSpec, { collect: true });
     const testEval = await evalWindows(evalSession, def, windows, finalParams, testSpec, { collect: true });
-    const valScores = valEval.score;
-    const testScores = testEval.score;
-    const { threshold, rule } = chooseThreshold(def.supervised ? "sentinel" : architecture, valScores, valEval.labels);
+    // the threshold is calibrated on validation scores smoothed as in the field; alarms add persistence
+    const postprocess: PostProcess = { smoothing_windows: hp.smoothing_windows, persistence_n: hp.persistence_n, persistence_m: hp.persistence_m };
+    const valScores = smooth(valEval.score, postprocess.smoothing_windows);
+    // calibrate on windows free of any labelled row: a forecast window labelled by its last row may still hold a fault
+    const calibrationLabels = valEval.labels && architecture !== "lstm_autoencoder" ? anyInWindow(valEval.labels, Math.ceil((T - 1) / valSpec.stride)) : valEval.labels;
+    const { threshold, rule } = chooseThreshold(def.supervised ? "sentinel" : architecture, valScores, calibrationLabels);
+    const test = alarmsOf(testEval.score, threshold, postprocess);
     let metrics: Evaluation["metrics"] = null;
     let cm: Evaluation["confusion_matrix"] = null;
     if (testEval.labels) {
-      const r = classificationMetrics(testScores, testEval.labels, threshold);
+      const r = metricsOf(test.alarms, testEval.labels, test.smoothed);
       metrics = r.metrics;
       cm = r.cm;
     }
     let alarms = 0;
-    for (const s of testScores) if (s > threshold) alarms++;
+    for (const a of test.alarms) alarms += a;
     const evaluation: Evaluation = {
       threshold,
       threshold_rule: rule,
@@ -497,12 +532,13 @@ async function trainOn(
           : "window takes the label of its last row"
         : null,
       val_windows: valScores.length,
-      test_windows: testScores.length,
+      test_windows: test.smoothed.length,
       metrics,
       confusion_matrix: cm,
-      score_distribution: distribution(testScores),
+      score_distribution: distribution(test.smoothed),
       validation_score_distribution: distribution(valScores),
-      expected_alarm_rate: testScores.length ? alarms / testScores.length : 0,
+      expected_alarm_rate: test.alarms.length ? alarms / test.alarms.length : 0,
+      postprocess,
       training_curves: { epochs: st.history.map((h) => h.epoch), train_loss: st.history.map((h) => h.train_loss), val_loss: st.history.map((h) => h.val_loss) },
     };
 
@@ -517,6 +553,7 @@ async function trainOn(
       threshold: String(threshold),
       threshold_rule: rule,
       hyperparameters: JSON.stringify({ ...hp, stride }),
+      postprocess: JSON.stringify(postprocess),
       normalisation: JSON.stringify({ method: "zscore", mean: Array.from(windows.mean), std: Array.from(windows.std) }),
       training_data_sha256: windows.fingerprint,
       score: def.supervised ? "failure probability σ(logit) in [0,1]" : architecture === "lstm_autoencoder" ? `mean ${hp.loss === "bce" ? "mse" : hp.loss} reconstruction error over time and features (normalised units)` : `mean ${hp.loss === "bce" ? "mse" : hp.loss} error of the last-step forecast over features (normalised units)`,
@@ -555,6 +592,9 @@ async function trainOn(
     }
     return {
       stopped,
+      hyperparameters: { ...hp, stride },
+      chosenBecause,
+      endedBy,
       epochsRun: st.epoch,
       bestValLoss: st.bestValLoss,
       history: st.history,

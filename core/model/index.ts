@@ -216,9 +216,13 @@ export const ScoreResult = z.object({
   rows: z.number(),
   windows: z.number(),
   anomalies: z.number(),
-  /** scores[i] belongs to the window of rows i .. i + sequence_length − 1. */
+  /** scores[i] belongs to the window of rows i .. i + sequence_length − 1, i.e. to row i + sequence_length − 1 (earlier rows have none). */
   scores: z.array(z.number()),
+  /** scores after the model's smoothing (a trailing mean over `postprocess.smoothing_windows` windows) */
+  smoothed_scores: z.array(z.number()),
+  /** true where the model raises an alarm: smoothed score over the threshold in at least persistence_n of the last persistence_m windows */
   flags: z.array(z.boolean()),
+  postprocess: z.object({ smoothing_windows: z.number(), persistence_n: z.number(), persistence_m: z.number() }),
 });
 export type ScoreResult = z.infer<typeof ScoreResult>;
 
@@ -284,6 +288,7 @@ export async function score(modelId: string, input: ScoreInput): Promise<ScoreRe
   });
   const result = await scoreRows(await scoringBytes(modelKey(model.tenantId, model.modelId)), columns);
   const scores = Array.from(result.scores, (value) => Math.round(value * 1e6) / 1e6);
+  const smoothed = Array.from(result.smoothed, (value) => Math.round(value * 1e6) / 1e6);
   const flags = Array.from(result.flags, (flag) => flag === 1);
   await Billing.consumeTokens(model.tenantId, Billing.scoringTokens({ windows: scores.length }), {
     reason: "scoring",
@@ -298,7 +303,9 @@ export async function score(modelId: string, input: ScoreInput): Promise<ScoreRe
     windows: scores.length,
     anomalies: flags.filter(Boolean).length,
     scores,
+    smoothed_scores: smoothed,
     flags,
+    postprocess: result.postprocess,
   };
 }
 

@@ -18,7 +18,7 @@ import { Dataset } from "../dataset";
 import { conflict, DomainError, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
-import { Architecture, Hyperparameters } from "../ml";
+import { Architecture, chooseHyperparameters, HyperparametersGiven } from "../ml";
 import { enqueue } from "../queue";
 import { Realtime, Topic } from "../realtime";
 import { TrainingComplete, TrainingFailed, TrainingQueued, TrainingStarted, type PayloadOf, type RealtimeEventDefinition } from "../realtime/events";
@@ -32,7 +32,8 @@ export { EpochEntity, type EpochItem } from "./entities/epoch";
 export const StartInput = z.object({
   dataset_id: z.string().min(1).max(100),
   architecture: Architecture,
-  hyperparameters: Hyperparameters.prefault({}),
+  /** Fields left out are chosen from the dataset (the run's `chosen_because` says why). */
+  hyperparameters: HyperparametersGiven.optional(),
 });
 export type StartInput = z.input<typeof StartInput>;
 
@@ -51,6 +52,8 @@ export const Info = z.object({
   evaluation_id: z.string().nullable(),
   architecture: z.string(),
   hyperparameters: z.record(z.string(), z.unknown()),
+  /** Why each hyperparameter the user left out has its value. */
+  chosen_because: z.record(z.string(), z.string()),
   status: z.enum(["queued", "running", "stopping", "completed", "failed", "stopped"]),
   current_epoch: z.number(),
   total_epochs: z.number(),
@@ -79,6 +82,7 @@ export function serialize(run: TrainingRunItem): Info {
     evaluation_id: run.evaluationId ?? null,
     architecture: run.architecture,
     hyperparameters: (run.hyperparameters ?? {}) as Record<string, unknown>,
+    chosen_because: (run.chosenBecause ?? {}) as Record<string, string>,
     status: run.status,
     current_epoch: run.currentEpoch ?? 0,
     total_epochs: run.totalEpochs,
@@ -129,6 +133,13 @@ export async function start(input: StartInput): Promise<Info> {
   const tenantId = useTenant();
   const dataset = await Dataset.get(parsed.dataset_id);
   Dataset.assertTrainable(dataset);
+  const label = dataset.label_column;
+  const features = Object.entries(dataset.column_stats).filter(([name, stats]) => name !== label && stats.count_numeric > 0).length;
+  const { hyperparameters, chosen_because } = chooseHyperparameters(
+    parsed.architecture,
+    { rows: dataset.row_count ?? 0, features: Math.max(1, features), samplingIntervalSeconds: dataset.sampling_interval_seconds ?? undefined },
+    parsed.hyperparameters,
+  );
 
   const actor = useActor();
   // Every run is queued when it is created; one that finds a slot starts in the same call, and a queued one
@@ -141,8 +152,9 @@ export async function start(input: StartInput): Promise<Info> {
     runId: createId("tr"),
     datasetId: parsed.dataset_id,
     architecture: parsed.architecture,
-    hyperparameters: parsed.hyperparameters,
-    totalEpochs: parsed.hyperparameters.epochs,
+    hyperparameters,
+    chosenBecause: chosen_because,
+    totalEpochs: hyperparameters.epochs,
     createdBy: actor.type === "user" ? actor.userId : undefined,
   });
   if (run.status === "running") {

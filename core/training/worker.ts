@@ -23,7 +23,7 @@ import { Dataset } from "../dataset";
 import { DomainError, isConditionalFailure } from "../error";
 import { Evaluation } from "../evaluation";
 import { logger } from "../logger";
-import { effectiveStride, Hyperparameters, SPLIT, train, type EpochEvent, type TrainResult } from "../ml";
+import { effectiveStride, splitBounds, train, type EpochEvent, type HyperparametersT, type TrainResult } from "../ml";
 import type { ChunkedData } from "../ml/stream";
 import { Model } from "../model";
 import { extendVisibility } from "../queue";
@@ -340,7 +340,7 @@ async function storeModel(run: TrainingRunItem, data: ChunkedData, result: Train
     putObject(Model.modelKey(tenantId, modelId), result.model, "application/octet-stream"),
     putObject(Model.modelKey(tenantId, modelId, true), result.quantizedModel, "application/octet-stream"),
   ]);
-  const hp = Hyperparameters.parse(run.hyperparameters ?? {});
+  const hp = result.hyperparameters;
   const dataset = await Dataset.get(run.datasetId).catch(() => undefined);
   const info: { name?: string; equipment_type?: string } = dataset ?? {};
   const evaluation = result.evaluation;
@@ -407,10 +407,9 @@ function finalMetrics(result: TrainResult) {
   return result.history.map((h) => ({ train_loss: h.train_loss, val_loss: h.val_loss }));
 }
 
-/** Training windows × epochs actually run, for metering. */
-function windowsOf(run: TrainingRunItem, data: ChunkedData): number {
-  const hp = Hyperparameters.parse(run.hyperparameters ?? {});
-  const rows = Math.floor(data.rows * SPLIT.train);
+/** Training windows per epoch, for metering. */
+function windowsOf(hp: HyperparametersT, data: ChunkedData): number {
+  const rows = splitBounds(data.rows, hp.sequence_length).train[1];
   return Math.max(0, Math.floor((rows - hp.sequence_length) / effectiveStride(hp)) + 1);
 }
 
@@ -453,7 +452,7 @@ async function completeRun(run: TrainingRunItem, owner: string, result: TrainRes
   });
   await afterFinish(run, TrainingCompletedWebhook, TrainingRun.serialize(final));
   const data = await openTrainingData(run.tenantId, run.datasetId).catch(() => undefined);
-  const windows = data ? windowsOf(run, data) : 0;
+  const windows = data ? windowsOf(result.hyperparameters, data) : 0;
   await Billing.consumeTokens(run.tenantId, Billing.trainingTokens({ windows, epochs: result.epochsRun }), {
     reason: "training",
     resource_id: run.runId,

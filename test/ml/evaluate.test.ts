@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { aucRoc, chooseThreshold, compareModels, distribution } from "../../core/ml";
-import { classificationMetrics, quantile } from "../../core/ml/evaluate";
+import { alarmsOf, averagePrecision, classificationMetrics, FALSE_ALARM_BUDGET, metricsOf, persist, quantile, smooth } from "../../core/ml/evaluate";
+import { Rng } from "../../core/ml/rng";
 
 describe("metrics", () => {
   it("AUC-ROC matches hand-computed values, with ties", () => {
@@ -26,12 +27,43 @@ describe("metrics", () => {
     expect(d).toMatchObject({ count: 101, min: 0, p50: 50, p90: 90, p99: 99, max: 100, mean: 50 });
   });
 
-  it("threshold: p99 of normal validation scores, labelled anomalies excluded; sentinel uses 0.5", () => {
+  it("threshold rule p99: the empirical quantile of normal validation scores, labelled anomalies excluded; sentinel uses 0.5", () => {
     const scores = Array.from({ length: 1000 }, (_, i) => i / 1000);
     const labels = scores.map((_, i) => (i >= 900 ? 1 : 0));
-    expect(chooseThreshold("lstm_autoencoder", scores).threshold).toBeCloseTo(quantile(scores, 0.99), 10);
-    expect(chooseThreshold("gru_predictor", scores, labels).threshold).toBeCloseTo(quantile(scores.slice(0, 900), 0.99), 10);
+    expect(chooseThreshold("lstm_autoencoder", scores, undefined, "p99").threshold).toBeCloseTo(quantile(scores, 0.99), 10);
+    expect(chooseThreshold("gru_predictor", scores, labels, "p99").threshold).toBeCloseTo(quantile(scores.slice(0, 900), 0.99), 10);
     expect(chooseThreshold("sentinel", scores, labels).threshold).toBe(0.5);
+  });
+
+  it("default threshold rule (peaks over threshold) extrapolates the tail to the false-alarm budget", () => {
+    // exponential scores: the 1 − budget quantile is −ln(budget) (6.9 for 0.001); p99 of the same sample is 4.6
+    const rng = new Rng(5);
+    const sample = (n: number) => Array.from({ length: n }, () => -Math.log(1 - rng.next()));
+    const large = chooseThreshold("lstm_autoencoder", sample(5000)).threshold;
+    expect(large).toBeGreaterThan(-Math.log(FALSE_ALARM_BUDGET) * 0.8);
+    expect(large).toBeLessThan(-Math.log(FALSE_ALARM_BUDGET) * 1.25);
+    // with 50 validation windows (fewer than 1 / budget) it still lands beyond every one of them
+    const small = sample(50);
+    expect(chooseThreshold("lstm_autoencoder", small).threshold).toBeGreaterThanOrEqual(Math.max(...small));
+    // labelled windows are left out of the calibration
+    const labelled = [...sample(200), 100, 100];
+    expect(chooseThreshold("lstm_autoencoder", labelled, labelled.map((v) => (v === 100 ? 1 : 0))).threshold).toBeLessThan(100);
+  });
+
+  it("alarms: a trailing mean over k windows, then n of the last m over the threshold", () => {
+    expect(Array.from(smooth([0, 3, 3, 0, 6], 3))).toEqual([0, 1.5, 2, 2, 3]);
+    expect(Array.from(persist([2, 0, 2, 2, 0, 0, 2], 1, 2, 3))).toEqual([0, 0, 1, 1, 1, 0, 0]);
+    // one noisy window never raises an alarm, a persisting condition does
+    const { alarms } = alarmsOf([0, 0, 5, 0, 0, 0, 5, 5, 5, 5, 0, 0], 2, { smoothing_windows: 3, persistence_n: 2, persistence_m: 3 });
+    expect(Array.from(alarms)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);
+  });
+
+  it("FAR, MAR and average precision of alarms against labels", () => {
+    const { metrics } = metricsOf([1, 0, 1, 0, 0, 1], [1, 1, 0, 0, 0, 1], [0.9, 0.3, 0.8, 0.1, 0.2, 0.7]);
+    expect(metrics.false_alarm_rate).toBeCloseTo(1 / 3, 10);
+    expect(metrics.missed_alarm_rate).toBeCloseTo(1 / 3, 10);
+    // ranking 0.9(+) 0.8(−) 0.7(+) 0.3(+): AP = (1 + 2/3 + 3/4) / 3
+    expect(averagePrecision([0.9, 0.3, 0.8, 0.1, 0.2, 0.7], [1, 1, 0, 0, 0, 1])).toBeCloseTo((1 + 2 / 3 + 3 / 4) / 3, 10);
   });
 });
 

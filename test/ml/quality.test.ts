@@ -56,8 +56,9 @@ describe("detection quality on generated faults (stuck, drift, spikes, decorrela
     expect(d.min).toBeLessThanOrEqual(d.p50);
     expect(d.p50).toBeLessThanOrEqual(d.p99);
     expect(d.p99).toBeLessThanOrEqual(d.max);
-    // threshold rule: p99 of the validation window scores
-    expect(r.threshold).toBeCloseTo(r.evaluation.validation_score_distribution.p99, 5);
+    // threshold rule: a tail fit to the (smoothed) validation scores, never below the largest of them
+    expect(r.threshold).toBeGreaterThanOrEqual(r.evaluation.validation_score_distribution.p99);
+    expect(r.evaluation.threshold_rule).toContain("peaks over threshold");
     // the expected alarm rate is the share of stride-1 test windows the exported model flags
     const start = Math.floor(4000 * 0.85);
     const s = await score(r.model, data.columns.map((c) => c.subarray(start)));

@@ -6,6 +6,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { alarmsOf } from "../../core/ml";
 import { call } from "../support/http";
 import { createUser, type TestUser } from "../support/users";
 import { EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
@@ -27,6 +28,10 @@ describe("training flow", () => {
     expect(started.status).toBe(201);
     expect(started.body).toMatchObject({ status: "running", dataset_id: datasetId, architecture: "lstm_autoencoder", total_epochs: 3 });
     expect(started.body.id).toMatch(/^tr_/);
+    // what the user gave is kept; the rest is chosen from the dataset, each with its reason
+    expect(started.body.hyperparameters).toMatchObject({ ...TINY, smoothing_windows: expect.any(Number), persistence_n: expect.any(Number) });
+    expect(started.body.chosen_because).not.toHaveProperty("epochs");
+    expect(started.body.chosen_because.smoothing_windows).toEqual(expect.any(String));
     expect(started.body.started_at).toEqual(expect.any(String));
     run = started.body;
     const subscribed = await client.subscribe(`run:${run.id}`);
@@ -121,7 +126,12 @@ describe("training flow", () => {
     expect(scored.status).toBe(200);
     expect(scored.body).toMatchObject({ model_id: run.model_id, rows: 14, windows: 5, sequence_length: 10 });
     expect(scored.body.scores).toHaveLength(5);
-    expect(scored.body.flags).toEqual(scored.body.scores.map((s: number) => s > scored.body.threshold));
+    // flags are the model's alarms: smoothed scores over the threshold, persisting as its post-processing says
+    const { postprocess } = scored.body;
+    expect(postprocess.smoothing_windows).toBeGreaterThan(1);
+    const expected = alarmsOf(scored.body.scores, scored.body.threshold, postprocess);
+    expect(scored.body.smoothed_scores.map((v: number) => v.toFixed(4))).toEqual(Array.from(expected.smoothed, (v) => v.toFixed(4)));
+    expect(scored.body.flags).toEqual(Array.from(expected.alarms, (a) => a === 1));
 
     const csv = [model.feature_names.join(","), ...rows.map((row) => row.join(","))].join("\n");
     const viaCsv = await call("POST", `/models/${run.model_id}/score`, { token: alice.token, rawBody: csv, contentType: "text/csv" });

@@ -84,7 +84,7 @@ describe("stuck-run recovery", () => {
       datasetId,
       architecture: input.architecture,
       hyperparameters: input.hyperparameters,
-      totalEpochs: input.hyperparameters.epochs,
+      totalEpochs: input.hyperparameters!.epochs!,
       createdBy: user.userId,
     });
     expect(run.status).toBe("running");
@@ -117,7 +117,7 @@ describe("stuck-run recovery", () => {
         datasetId,
         architecture: input.architecture,
         hyperparameters: input.hyperparameters,
-        totalEpochs: input.hyperparameters.epochs,
+        totalEpochs: input.hyperparameters!.epochs!,
       });
     // The free plan trains one run at a time: the second waits in the queue.
     const first = await newRun();

@@ -19,6 +19,7 @@ export const TrainingRunEntity = new Entity(
       datasetId: { type: "string", required: true, readOnly: true },
       architecture: { type: "string", required: true, readOnly: true },
       hyperparameters: { type: "any", required: true, readOnly: true },
+      chosenBecause: { type: "any", readOnly: true },
       createdBy: { type: "string" },
       status: { type: RUN_STATUSES, required: true },
       totalEpochs: { type: "number", required: true },

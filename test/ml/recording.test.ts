@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { alarmsOf, score, train } from "../../core/ml";
+import { metricsOf } from "../../core/ml/evaluate";
+import { afterTraining, head, pumpRecording } from "../../core/synthetic/recording";
+
+/**
+ * A user's first real recording: 8 correlated pump sensors at 1 Hz, the first 400
+ * rows (normal) uploaded to train on, faults later. Judged row by row on everything
+ * after the training part, with the alarms the model raises (smoothing and persistence included).
+ */
+describe("a first recording: 400 normal rows to train on, faults later", () => {
+  it("the default lstm_autoencoder alarms on the faults and stays quiet on normal running (F1 ≥ 0.8, FAR ≤ 20 %)", async () => {
+    let falseAlarms = 0;
+    let normalRows = 0;
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const recording = pumpRecording({ seed });
+      let firstEpochSeconds = Infinity;
+      const result = await train({
+        architecture: "lstm_autoencoder",
+        data: head(recording),
+        onEpoch: (event) => {
+          if (event.epoch === 1) firstEpochSeconds = event.elapsed_seconds;
+        },
+      });
+      expect(result.evaluation.val_windows).toBeGreaterThanOrEqual(50);
+      expect(firstEpochSeconds).toBeLessThan(5);
+      const seq = result.hyperparameters.sequence_length;
+      const later = afterTraining(recording, seq);
+      const scored = await score(result.model, later.columns);
+      expect(scored.flags.length).toBe(later.labels.length);
+      const { metrics, cm } = metricsOf(scored.flags, later.labels, scored.smoothed);
+      expect(metrics.f1, `seed ${seed}`).toBeGreaterThanOrEqual(0.8);
+      expect(metrics.false_alarm_rate, `seed ${seed}`).toBeLessThanOrEqual(0.25);
+      falseAlarms += cm.false_positive;
+      normalRows += cm.false_positive + cm.true_negative;
+    }
+    expect(falseAlarms / normalRows).toBeLessThanOrEqual(0.2);
+  });
+
+  it("records every chosen hyperparameter and why; the values the user gave are kept", async () => {
+    const recording = pumpRecording({ seed: 7 });
+    const result = await train({ architecture: "lstm_autoencoder", hyperparameters: { hidden_dim: 24, epochs: 4 }, data: head(recording) });
+    expect(result.hyperparameters).toMatchObject({ hidden_dim: 24, epochs: 4, sequence_length: 20, stride: 1 });
+    expect(result.chosenBecause).not.toHaveProperty("hidden_dim");
+    expect(result.chosenBecause).not.toHaveProperty("epochs");
+    for (const key of ["sequence_length", "stride", "batch_size", "smoothing_windows", "persistence_n"]) expect(result.chosenBecause[key]).toEqual(expect.any(String));
+    expect(result.chosenBecause.sequence_length).toContain("400 rows");
+    // the exported model carries its post-processing, and scoring applies it
+    expect(JSON.parse(result.metadata.postprocess!)).toEqual(result.evaluation.postprocess);
+    const later = afterTraining(recording, 20);
+    const scored = await score(result.model, later.columns);
+    expect(Array.from(scored.flags)).toEqual(Array.from(alarmsOf(scored.scores, result.threshold, result.evaluation.postprocess).alarms));
+  });
+
+  it("refuses too little data with the rows it needs instead of calibrating on a window or two", async () => {
+    const recording = pumpRecording({ seed: 1 });
+    const error = await train({ architecture: "lstm_autoencoder", hyperparameters: { sequence_length: 20 }, data: head(recording, 150) }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "training.insufficient_data", details: { rows: 150, sequence_length: 20, rows_needed: expect.any(Number) } });
+    const needed = (error as { details: { rows_needed: number } }).details.rows_needed;
+    const enough = await train({ architecture: "lstm_autoencoder", hyperparameters: { sequence_length: 20, epochs: 1 }, data: head(pumpRecording({ seed: 1, rows: needed + 200 }), needed) });
+    expect(enough.evaluation.val_windows).toBeGreaterThanOrEqual(50);
+    expect(enough.evaluation.test_windows).toBeGreaterThanOrEqual(50);
+  });
+});
