@@ -101,6 +101,9 @@ static const char *const FEATURES[F] = { ${spec.features.map(cString).join(", ")
 static const float MEAN[F] = { ${spec.mean.map(floatLiteral).join(", ")} };
 static const float STD[F] = { ${spec.std.map(floatLiteral).join(", ")} };
 static const float THRESHOLD = ${floatLiteral(spec.threshold)};
+#define SMOOTH_K ${spec.postprocess.smoothing_windows}
+#define PERSIST_N ${spec.postprocess.persistence_n}
+#define PERSIST_M ${spec.postprocess.persistence_m}
 
 ${weightTables(spec)}
 

@@ -3,12 +3,14 @@
  * rows in (stdin or a file; columns by position, or by name when the first
  * row is a header), each row normalised with MEAN/STD into a ring of the last
  * T rows, `score_window` on every complete window, `score,flag` out with flag
- * = score > THRESHOLD; plus `--selftest` over the embedded reference windows,
+ * = 1 when the model raises an alarm (the trailing mean of the last SMOOTH_K
+ * scores over THRESHOLD in at least PERSIST_N of the last PERSIST_M windows, as
+ * core/ml alarmsOf does in the cloud); plus `--selftest` over the embedded reference windows,
  * `--info` and the entry point. It is separate from the architecture
  * emitters because it only calls `score_window`, whatever computes it.
  */
 
-/** C text; needs the runtime, the model constants (F, T, MEAN, STD, THRESHOLD, FEATURES, REF_*) and score_window before it. */
+/** C text; needs the runtime, the model constants (F, T, MEAN, STD, THRESHOLD, SMOOTH_K, PERSIST_*, FEATURES, REF_*) and score_window before it. */
 export const DRIVER_C = String.raw`
 /* ------------------------------------------------------------ windows */
 
@@ -27,6 +29,30 @@ static int push_row(const float *raw, float *score) {
   }
   *score = score_window(window);
   return 1;
+}
+
+/* ------------------------------------------------------------ alarms */
+
+static float recent_scores[SMOOTH_K];
+static unsigned char recent_over[PERSIST_M];
+static long windows_seen;
+static double score_sum;
+static int over_count;
+
+/* The alarm for the next window's score: smoothing, then persistence. */
+static int alarm_for(float score) {
+  int s = (int)(windows_seen % SMOOTH_K), p = (int)(windows_seen % PERSIST_M);
+  long kept = windows_seen + 1 < SMOOTH_K ? windows_seen + 1 : SMOOTH_K;
+  float smoothed;
+  if (windows_seen >= SMOOTH_K) score_sum -= recent_scores[s];
+  recent_scores[s] = score;
+  score_sum += score;
+  smoothed = (float)(score_sum / (double)kept);
+  if (windows_seen >= PERSIST_M) over_count -= recent_over[p];
+  recent_over[p] = smoothed > THRESHOLD ? 1 : 0;
+  over_count += recent_over[p];
+  windows_seen++;
+  return over_count >= PERSIST_N;
 }
 
 static int selftest(void) {
@@ -115,7 +141,7 @@ static int handle_line(int len) {
   }
   if (push_row(raw, &score)) {
     out_num(score);
-    out_str(score > THRESHOLD ? ",1\n" : ",0\n");
+    out_str(alarm_for(score) ? ",1\n" : ",0\n");
   }
   return 0;
 }
@@ -158,6 +184,8 @@ static int info(void) {
   out_str("\nprecision "); out_str(PRECISION);
   out_str("\nsequence_length "); out_uint(T);
   out_str("\nthreshold "); out_num(THRESHOLD);
+  out_str("\nsmoothing_windows "); out_uint(SMOOTH_K);
+  out_str("\npersistence "); out_uint(PERSIST_N); out_str(" of "); out_uint(PERSIST_M);
   out_str("\nfeatures ");
   for (j = 0; j < F; j++) { if (j) out_str(","); out_str(FEATURES[j]); }
   out_str("\n");

@@ -8,7 +8,7 @@
  */
 export * as Codegen from "./index";
 
-import { score } from "../ml";
+import { alarmsOf, score } from "../ml";
 import { mulberry32 } from "../ml/rng";
 import { generateC, TOLERANCE, withinTolerance, type Reference } from "./c";
 import { parameterCount, type ModelSpec } from "./spec";
@@ -123,7 +123,7 @@ export function toCsv(features: string[], rows: number[][]): string {
 
 /**
  * Runs `binary` on fresh reference windows and its `--selftest`, comparing
- * each score with ONNX Runtime's and each flag with `score > threshold`.
+ * each score with ONNX Runtime's and each flag with the alarm core/ml raises for those scores.
  * @throws VerificationError on any mismatch (details name the first bad window)
  */
 export async function verify(input: { binary: Binary; spec: ModelSpec; onnx: Uint8Array; windows?: number; seed?: number }): Promise<Verification> {
@@ -152,9 +152,17 @@ export async function verify(input: { binary: Binary; spec: ModelSpec; onnx: Uin
     if (!withinTolerance(have, want)) {
       throw new VerificationError(`score of window ${i} differs from ONNX Runtime`, { window: i, got: have, expected: want, tolerance: TOLERANCE });
     }
-    if (flag !== (have > spec.threshold ? 1 : 0)) {
-      throw new VerificationError(`flag of window ${i} disagrees with the threshold`, { window: i, score: have, flag, threshold: spec.threshold });
-    }
+  }
+  // the binary's alarms must be the cloud's alarms for the same scores
+  const alarms = alarmsOf(Float32Array.from(got, (line) => line.score), Math.fround(spec.threshold), spec.postprocess).alarms;
+  const disagreeing = got.findIndex((line, i) => line.flag !== alarms[i]);
+  if (disagreeing !== -1) {
+    throw new VerificationError(`alarm of window ${disagreeing} disagrees with the model's threshold and post-processing`, {
+      window: disagreeing,
+      flag: got[disagreeing]!.flag,
+      threshold: spec.threshold,
+      postprocess: spec.postprocess,
+    });
   }
   const selftest = await run(binary, ["--selftest"], "", RUN_TIMEOUT_MS);
   if (selftest.code !== 0) {

@@ -2,7 +2,7 @@
  * Reads an exported Flint inference model (core/ml buildInferenceModel: float32
  * model.onnx or int8 model.int8.onnx) into a ModelSpec for the C generator.
  */
-import { buildInferenceModel, decodeModel, defineModel, Hyperparameters } from "../ml";
+import { buildInferenceModel, decodeModel, defineModel, Hyperparameters, NO_POSTPROCESS, type PostProcess } from "../ml";
 import { ARCHITECTURES, assertComplete, assertSupported, dequantized, ModelFormatError, type Architecture, type Loss, type ModelSpec, type Task, type Weight } from "./spec";
 
 export { ModelFormatError } from "./spec";
@@ -95,6 +95,7 @@ export function specFromOnnx(bytes: Uint8Array, identity: { modelId: string; ver
     mean: Array.from(mean),
     std: Array.from(std),
     threshold,
+    postprocess: metadata.postprocess ? { ...NO_POSTPROCESS, ...(JSON.parse(metadata.postprocess) as Partial<PostProcess>) } : NO_POSTPROCESS,
     precision: int8 ? "int8" : "float32",
     ...(architecture === "sentinel" ? { sentinelStats: weights.get("mlp.0.W")?.dims[0] === 2 * features.length ? 2 : 3 } : {}),
     weights,

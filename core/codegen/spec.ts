@@ -4,6 +4,7 @@
  * they were stored. `quantize` derives the int8 variant (per-tensor symmetric
  * scales on every weight matrix; biases stay float32).
  */
+import type { PostProcess } from "../ml";
 import { DomainError } from "../error";
 
 export type Architecture = "lstm_autoencoder" | "gru_predictor" | "sentinel";
@@ -63,6 +64,8 @@ export interface ModelSpec {
   mean: number[];
   std: number[];
   threshold: number;
+  /** How scores become alarms (smoothing and persistence), as in the cloud. */
+  postprocess: PostProcess;
   precision: Precision;
   /** sentinel: window statistics feeding the MLP, 3 = last row, mean, std (2 = last row, mean; older exports). */
   sentinelStats?: 2 | 3;

@@ -112,7 +112,8 @@ describe("late subscribers of a run", () => {
 describe("a subscriber that joins mid-run", () => {
   it("gets the epochs so far as a snapshot, then the live ones, with no epoch missing", async () => {
     const epochs = 30;
-    const started = await startRun(owner, datasetId, { ...TINY, epochs });
+    // patience as long as the run: this test is about delivery, not early stopping
+    const started = await startRun(owner, datasetId, { ...TINY, epochs, patience: epochs });
     expect(started.status).toBe(201);
     const runId = started.body.id as string;
     await waitForRun(owner, runId, (run) => run.current_epoch >= 2 || isFinal(run));
