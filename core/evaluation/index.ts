@@ -34,6 +34,15 @@ export const Info = z.object({
   confusion_matrix: z.record(z.string(), z.number()).nullable(),
   training_curves: z.object({ epochs: z.array(z.number()), train_loss: z.array(z.number()), val_loss: z.array(z.number()) }),
   score_distribution: z.record(z.string(), z.number()).nullable(),
+  threshold_rule: z.string().nullable(),
+  /** how the model turns scores into alarms */
+  postprocess: z.object({ smoothing_windows: z.number(), persistence_n: z.number(), persistence_m: z.number() }).nullable(),
+  /** fault events of the test split (runs of labelled windows) found by the alarms, with the delay in windows */
+  event_detection: z
+    .object({ events: z.number(), detected: z.number(), event_recall: z.number().nullable(), mean_delay_windows: z.number().nullable(), max_delay_windows: z.number().nullable() })
+    .nullable(),
+  /** the test split downsampled for plots: per point the largest smoothed score, any alarm, any label */
+  score_timeline: z.object({ bucket: z.number(), max_score: z.array(z.number()), alarm: z.array(z.number()), label: z.array(z.number()).nullable() }).nullable(),
   gradient_status: z.enum(["none", "running", "completed", "failed"]),
   gradient_evaluation: z.record(z.string(), z.unknown()).nullable(),
   gradient_error: z.string().nullable(),
@@ -42,6 +51,7 @@ export const Info = z.object({
 export type Info = z.infer<typeof Info>;
 
 export function serialize(item: EvaluationItem): Info {
+  const details = (item.details ?? {}) as Record<string, unknown>;
   return {
     id: item.evaluationId,
     model_id: item.modelId,
@@ -51,6 +61,10 @@ export function serialize(item: EvaluationItem): Info {
     confusion_matrix: (item.confusionMatrix ?? null) as Record<string, number> | null,
     training_curves: item.trainingCurves as Info["training_curves"],
     score_distribution: (item.scoreDistribution ?? null) as Record<string, number> | null,
+    threshold_rule: (details.threshold_rule as string | undefined) ?? null,
+    postprocess: (details.postprocess as Info["postprocess"] | undefined) ?? null,
+    event_detection: (details.event_detection as Info["event_detection"] | undefined) ?? null,
+    score_timeline: (details.score_timeline as Info["score_timeline"] | undefined) ?? null,
     gradient_status: item.gradientStatus ?? "none",
     gradient_evaluation: (item.gradientEvaluation ?? null) as Record<string, unknown> | null,
     gradient_error: item.gradientError ?? null,

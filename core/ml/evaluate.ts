@@ -34,6 +34,10 @@ export interface Evaluation {
   expected_alarm_rate: number;
   /** how scores become alarms (smoothing and persistence) */
   postprocess: PostProcess;
+  /** fault events of the test split found by the alarms (labels only) */
+  event_detection: EventDetection | null;
+  /** the test split's smoothed scores, alarms and labels, downsampled for plots */
+  score_timeline: ScoreTimeline;
   training_curves: { epochs: number[]; train_loss: number[]; val_loss: number[] };
 }
 
@@ -305,8 +309,76 @@ export function averagePrecision(scores: ArrayLike<number>, labels: ArrayLike<nu
   return sum / positives;
 }
 
+/** Fault events (runs of labelled windows) found by the alarms, and how late. */
+export interface EventDetection {
+  events: number;
+  detected: number;
+  /** detected / events (null without events) */
+  event_recall: number | null;
+  /** windows from an event's start to its first alarm, over the detected events */
+  mean_delay_windows: number | null;
+  max_delay_windows: number | null;
+}
+
+/**
+ * An event is a run of consecutive labelled windows; it is detected when an alarm
+ * falls inside it, its delay the windows from its start to that first alarm.
+ */
+export function eventDetection(alarms: ArrayLike<number>, labels: ArrayLike<number>): EventDetection {
+  let events = 0;
+  let detected = 0;
+  let delaySum = 0;
+  let delayMax: number | null = null;
+  let start = -1;
+  let firstAlarm = -1;
+  const close = () => {
+    if (start === -1) return;
+    events++;
+    if (firstAlarm !== -1) {
+      detected++;
+      const delay = firstAlarm - start;
+      delaySum += delay;
+      delayMax = Math.max(delayMax ?? 0, delay);
+    }
+    start = -1;
+    firstAlarm = -1;
+  };
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i]! > 0) {
+      if (start === -1) start = i;
+      if (firstAlarm === -1 && alarms[i]! > 0) firstAlarm = i;
+    } else close();
+  }
+  close();
+  return { events, detected, event_recall: events ? detected / events : null, mean_delay_windows: detected ? delaySum / detected : null, max_delay_windows: delayMax };
+}
+
+/** A plot-sized view of consecutive windows: per bucket the largest smoothed score, whether any alarm and any label fell in it. */
+export interface ScoreTimeline {
+  /** windows per point */
+  bucket: number;
+  max_score: number[];
+  alarm: number[];
+  label: number[] | null;
+}
+
+export function scoreTimeline(smoothed: ArrayLike<number>, alarms: ArrayLike<number>, labels: ArrayLike<number> | undefined, maxPoints = 500): ScoreTimeline {
+  const bucket = Math.max(1, Math.ceil(smoothed.length / maxPoints));
+  const points = Math.ceil(smoothed.length / bucket);
+  const max_score = new Array<number>(points).fill(-Infinity);
+  const alarm = new Array<number>(points).fill(0);
+  const label = labels ? new Array<number>(points).fill(0) : null;
+  for (let i = 0; i < smoothed.length; i++) {
+    const p = Math.floor(i / bucket);
+    if (smoothed[i]! > max_score[p]!) max_score[p] = smoothed[i]!;
+    if (alarms[i]) alarm[p] = 1;
+    if (label && labels![i]) label[p] = 1;
+  }
+  return { bucket, max_score: max_score.map((v) => Math.round(v * 1e6) / 1e6), alarm, label };
+}
+
 /** Metrics where a smaller value is better; every other metric is higher-is-better. */
-export const LOWER_IS_BETTER = new Set(["val_loss", "loss", "train_loss", "false_alarm_rate", "expected_alarm_rate", "latency_ms", "model_bytes", "mae", "mse", "rmse"]);
+export const LOWER_IS_BETTER = new Set(["val_loss", "loss", "train_loss", "false_alarm_rate", "missed_alarm_rate", "expected_alarm_rate", "latency_ms", "model_bytes", "mae", "mse", "rmse"]);
 /** Decision order for the winner; the first metric both models report with a difference decides. */
 export const PRIMARY_METRICS = ["f1", "auc_roc", "recall", "precision", "accuracy", "val_loss"];
 

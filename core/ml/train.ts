@@ -8,7 +8,7 @@ import { invalid } from "../error";
 import { validateData, type TrainingData } from "./data";
 import { ADAM_BETA1, ADAM_BETA2, buildEvalGraph, buildInferenceModel, buildStepGraph } from "./engine";
 import { chooseHyperparameters } from "./defaults";
-import { alarmsOf, chooseThreshold, distribution, metricsOf, smooth, type Evaluation, type PostProcess } from "./evaluate";
+import { alarmsOf, chooseThreshold, distribution, eventDetection, metricsOf, scoreTimeline, smooth, type Evaluation, type PostProcess } from "./evaluate";
 import { createSession } from "./io";
 import { defineModel, isSupervised, type ModelDef } from "./models";
 import { Rng } from "./rng";
@@ -539,6 +539,8 @@ async function trainOn(
       validation_score_distribution: distribution(valScores),
       expected_alarm_rate: test.alarms.length ? alarms / test.alarms.length : 0,
       postprocess,
+      event_detection: testEval.labels ? eventDetection(test.alarms, testEval.labels) : null,
+      score_timeline: scoreTimeline(test.smoothed, test.alarms, testEval.labels),
       training_curves: { epochs: st.history.map((h) => h.epoch), train_loss: st.history.map((h) => h.train_loss), val_loss: st.history.map((h) => h.val_loss) },
     };
 

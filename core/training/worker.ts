@@ -398,6 +398,9 @@ async function storeModel(run: TrainingRunItem, data: ChunkedData, result: Train
       test_windows: evaluation.test_windows,
       validation_score_distribution: evaluation.validation_score_distribution,
       quantization: result.quantization,
+      postprocess: evaluation.postprocess,
+      event_detection: evaluation.event_detection,
+      score_timeline: evaluation.score_timeline,
     },
   }));
   return model;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { aucRoc, chooseThreshold, compareModels, distribution } from "../../core/ml";
-import { alarmsOf, averagePrecision, classificationMetrics, FALSE_ALARM_BUDGET, metricsOf, persist, quantile, smooth } from "../../core/ml/evaluate";
+import { alarmsOf, averagePrecision, eventDetection, scoreTimeline, classificationMetrics, FALSE_ALARM_BUDGET, metricsOf, persist, quantile, smooth } from "../../core/ml/evaluate";
 import { Rng } from "../../core/ml/rng";
 
 describe("metrics", () => {
@@ -56,6 +56,15 @@ describe("metrics", () => {
     // one noisy window never raises an alarm, a persisting condition does
     const { alarms } = alarmsOf([0, 0, 5, 0, 0, 0, 5, 5, 5, 5, 0, 0], 2, { smoothing_windows: 3, persistence_n: 2, persistence_m: 3 });
     expect(Array.from(alarms)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]);
+  });
+
+  it("event detection: runs of labelled windows, found when an alarm falls inside, with the delay to it", () => {
+    const labels = [0, 1, 1, 1, 0, 0, 1, 1, 0, 1];
+    const alarms = [1, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+    expect(eventDetection(alarms, labels)).toEqual({ events: 3, detected: 2, event_recall: 2 / 3, mean_delay_windows: 1, max_delay_windows: 2 });
+    expect(eventDetection([1, 0], [0, 0])).toEqual({ events: 0, detected: 0, event_recall: null, mean_delay_windows: null, max_delay_windows: null });
+    const timeline = scoreTimeline([1, 5, 2, 2, 9], [0, 1, 0, 0, 0], [0, 0, 0, 1, 1], 2);
+    expect(timeline).toEqual({ bucket: 3, max_score: [5, 9], alarm: [1, 0], label: [0, 1] });
   });
 
   it("FAR, MAR and average precision of alarms against labels", () => {

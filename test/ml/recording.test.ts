@@ -31,6 +31,9 @@ describe("a first recording: 400 normal rows to train on, faults later", () => {
       const { metrics, cm } = metricsOf(scored.flags, later.labels, scored.smoothed);
       expect(metrics.f1, `seed ${seed}`).toBeGreaterThanOrEqual(0.8);
       expect(metrics.false_alarm_rate, `seed ${seed}`).toBeLessThanOrEqual(0.25);
+      // the int8 build alarms like the float one, so it can be the edge default
+      const int8 = await score(result.quantizedModel, later.columns);
+      expect(Math.abs(metricsOf(int8.flags, later.labels, int8.smoothed).metrics.f1 - metrics.f1), `seed ${seed}`).toBeLessThanOrEqual(0.01);
       falseAlarms += cm.false_positive;
       normalRows += cm.false_positive + cm.true_negative;
     }

@@ -158,6 +158,24 @@ describe("training flow", () => {
     // The synthetic data carries an anomaly column, so classification metrics exist.
     expect(evaluation.body.metrics).toHaveProperty("f1");
     expect(Object.keys(evaluation.body.confusion_matrix).sort()).toEqual(["false_negative", "false_positive", "true_negative", "true_positive"]);
+    for (const name of ["false_alarm_rate", "missed_alarm_rate"]) expect(evaluation.body.metrics[name]).toEqual(expect.any(Number));
+    // ranking metrics need both classes in the test split: both or neither
+    expect(evaluation.body.metrics.auc_pr === null).toBe(evaluation.body.metrics.auc_roc === null);
+    expect(evaluation.body.postprocess).toEqual({
+      smoothing_windows: run.hyperparameters.smoothing_windows,
+      persistence_n: run.hyperparameters.persistence_n,
+      persistence_m: run.hyperparameters.persistence_m,
+    });
+    expect(evaluation.body.threshold_rule).toContain("peaks over threshold");
+    const events = evaluation.body.event_detection;
+    expect(events.detected).toBeLessThanOrEqual(events.events);
+    expect(events.event_recall).toBe(events.events ? events.detected / events.events : null);
+    // the timeline covers every test window in at most 500 points
+    const timeline = evaluation.body.score_timeline;
+    expect(timeline.max_score.length).toBeLessThanOrEqual(500);
+    expect(timeline.max_score.length * timeline.bucket).toBeGreaterThanOrEqual(evaluation.body.score_distribution.count);
+    expect(Math.max(...timeline.max_score)).toBeCloseTo(evaluation.body.score_distribution.max, 4);
+    expect(timeline.label).toHaveLength(timeline.max_score.length);
     const list = await call("GET", `/evaluations?model_id=${run.model_id}`, { token: alice.token });
     expect(list.body.map((e: any) => e.id)).toEqual([run.evaluation_id]);
   });
