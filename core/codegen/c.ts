@@ -13,6 +13,8 @@
  */
 import * as GruPredictor from "./architectures/gru-predictor";
 import * as LstmAutoencoder from "./architectures/lstm-autoencoder";
+import * as Kmeans from "./architectures/kmeans";
+import * as Pca from "./architectures/pca";
 import * as Sentinel from "./architectures/sentinel";
 import { DRIVER_C } from "./driver";
 import { HUBER_C } from "./loss";
@@ -49,6 +51,8 @@ const EMITTERS: Record<Architecture, ArchitectureEmitter> = {
   lstm_autoencoder: LstmAutoencoder,
   gru_predictor: GruPredictor,
   sentinel: Sentinel,
+  pca: Pca,
+  kmeans: Kmeans,
 };
 
 export interface GenerateOptions {
@@ -70,7 +74,7 @@ export function generateC(spec: ModelSpec, options: GenerateOptions): string {
   const { rows, scores } = options.reference;
   if (rows.length < T || scores.length !== rows.length - T + 1) throw new Error("reference rows and scores do not line up");
   // int8 matvec accumulates in a MAXN buffer: the widest output of any layer of any architecture
-  const widths = [4 * H, 3 * H, 128, 64, 1, F, Z, H, 3 * F].filter((w) => w > 0);
+  const widths = [4 * H, 3 * H, 128, 64, 1, F, Z, H, 3 * F, spec.components ?? 0].filter((w) => w > 0);
   const maxN = Math.max(...widths);
   const refRows = rows.flatMap((row) => {
     if (row.length !== F) throw new Error("reference row has the wrong number of features");

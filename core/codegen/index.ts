@@ -30,7 +30,8 @@ export const RUN_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** Parameters × time steps: roughly the multiply-adds of scoring one window. */
 export function macsPerWindow(spec: ModelSpec): number {
-  return parameterCount(spec) * (spec.architecture === "sentinel" ? 1 : spec.sequenceLength);
+  const recurrent = spec.architecture === "lstm_autoencoder" || spec.architecture === "gru_predictor";
+  return recurrent ? parameterCount(spec) * spec.sequenceLength : parameterCount(spec) + 3 * spec.sequenceLength * spec.features.length;
 }
 
 /** How many windows to check: `wanted`, fewer when the model is so large that qemu would take minutes (at least 2). */

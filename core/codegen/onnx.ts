@@ -98,6 +98,8 @@ export function specFromOnnx(bytes: Uint8Array, identity: { modelId: string; ver
     postprocess: metadata.postprocess ? { ...NO_POSTPROCESS, ...(JSON.parse(metadata.postprocess) as Partial<PostProcess>) } : NO_POSTPROCESS,
     precision: int8 ? "int8" : "float32",
     ...(architecture === "sentinel" ? { sentinelStats: weights.get("mlp.0.W")?.dims[0] === 2 * features.length ? 2 : 3 } : {}),
+    ...(architecture === "pca" ? { components: weights.get("pca.project.W")?.dims[1] ?? 0 } : {}),
+    ...(architecture === "kmeans" ? { components: weights.get("kmeans.centroids.W")?.dims[1] ?? 0 } : {}),
     weights,
   };
   assertComplete(spec);
@@ -115,7 +117,7 @@ export function referenceModel(bytes: Uint8Array, spec: ModelSpec): Uint8Array {
   if (spec.precision === "float32") return bytes;
   const { metadata } = decodeModel(bytes);
   const hp = Hyperparameters.parse(JSON.parse(metadata.hyperparameters ?? "{}"));
-  const def = defineModel(spec.architecture, spec.features.length, hp);
+  const def = defineModel(spec.architecture, spec.features.length, { ...hp, clusters: spec.components ?? hp.clusters }, { components: spec.components });
   const weights = new Map([...spec.weights].map(([name, weight]) => [name, weight.data]));
   const norm = { mean: Float32Array.from(spec.mean), std: Float32Array.from(spec.std) };
   return buildInferenceModel(def, weights, norm, metadata, false);

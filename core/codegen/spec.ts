@@ -7,24 +7,27 @@
 import type { PostProcess } from "../ml";
 import { DomainError } from "../error";
 
-export type Architecture = "lstm_autoencoder" | "gru_predictor" | "sentinel";
+export type Architecture = "lstm_autoencoder" | "gru_predictor" | "sentinel" | "pca" | "kmeans";
 export type Precision = "float32" | "int8";
 export type Loss = "mse" | "mae" | "huber" | "bce";
 /**
  * What the score means (core/ml metadata `task`): reconstruction error
  * (lstm_autoencoder), forecast error of the last row (gru_predictor), or a
- * failure probability (sentinel, and gru_predictor trained with loss "bce").
+ * failure probability (sentinel, and gru_predictor trained with loss "bce"), or a
+ * distance from normal window statistics (the pca and kmeans baselines).
  */
-export type Task = "reconstruction" | "forecast" | "classification";
+export type Task = "reconstruction" | "forecast" | "classification" | "distance";
 
-export const ARCHITECTURES: readonly Architecture[] = ["lstm_autoencoder", "gru_predictor", "sentinel"];
-export const TASKS: readonly Task[] = ["reconstruction", "forecast", "classification"];
+export const ARCHITECTURES: readonly Architecture[] = ["lstm_autoencoder", "gru_predictor", "sentinel", "pca", "kmeans"];
+export const TASKS: readonly Task[] = ["reconstruction", "forecast", "classification", "distance"];
 
 /** The tasks the generator implements for each architecture. */
 export const SUPPORTED_TASKS: Readonly<Record<Architecture, readonly Task[]>> = {
   lstm_autoencoder: ["reconstruction"],
   gru_predictor: ["forecast", "classification"],
   sentinel: ["classification"],
+  pca: ["distance"],
+  kmeans: ["distance"],
 };
 
 /**
@@ -69,6 +72,8 @@ export interface ModelSpec {
   precision: Precision;
   /** sentinel: window statistics feeding the MLP, 3 = last row, mean, std (2 = last row, mean; older exports). */
   sentinelStats?: 2 | 3;
+  /** pca: principal directions kept; kmeans: clusters (both from the weights' shapes). */
+  components?: number;
   weights: Map<string, Weight>;
 }
 
@@ -101,6 +106,21 @@ export function expectedWeights(spec: Omit<ModelSpec, "weights">): Map<string, n
     }
     // forecast: the last row's F values; classification: one failure logit
     dense("head", H, spec.task === "classification" ? 1 : F);
+  } else if (spec.architecture === "pca" || spec.architecture === "kmeans") {
+    const d = 3 * F;
+    const K = spec.components ?? 0;
+    out.set("baseline.mean", [d]);
+    out.set("baseline.inv_std", [d]);
+    if (spec.architecture === "pca") {
+      out.set("pca.project.W", [d, K]);
+      out.set("pca.reconstruct.W", [K, d]);
+      out.set("pca.inv_eigenvalues", [K]);
+      out.set("pca.weights", [2]);
+    } else {
+      out.set("kmeans.centroids.W", [d, K]);
+      out.set("kmeans.sq_norms", [K]);
+      out.set("kmeans.inverse_mean", [1]);
+    }
   } else {
     dense("mlp.0", (spec.sentinelStats ?? 3) * F, 128);
     dense("mlp.1", 128, 64);

@@ -6,7 +6,7 @@
  * model no larger than the data can train.
  */
 import { splitBounds } from "./data";
-import { Hyperparameters, type ArchitectureT, type HyperparametersGivenT, type HyperparametersT } from "./schema";
+import { Hyperparameters, isBaseline, type ArchitectureT, type HyperparametersGivenT, type HyperparametersT } from "./schema";
 
 export interface DataShape {
   rows: number;
@@ -87,6 +87,11 @@ export function chooseHyperparameters(architecture: ArchitectureT, shape: DataSh
     Math.max(16, Math.min(64, floorPow2(windows / 16))),
     `${Math.max(16, Math.min(64, floorPow2(windows / 16)))}: at least 16 optimizer steps per epoch over ${windows} training windows`,
   );
+  if (isBaseline(architecture)) {
+    pick("epochs", 1, "fitted in closed form: one pass over the training windows, no epochs");
+    pick("clusters", Math.max(2, Math.min(16, Math.floor(windows / 50))), `${Math.max(2, Math.min(16, Math.floor(windows / 50)))} clusters: about 50 training windows each, at most 16`);
+    return finishAlarms(architecture, small, pick, given, chosen, because);
+  }
   const hidden = pick(
     "hidden_dim",
     small ? 32 : 64,
@@ -103,7 +108,20 @@ export function chooseHyperparameters(architecture: ArchitectureT, shape: DataSh
   pick("patience", Math.max(10, Math.round(epochs / 8)), `early stopping after ${Math.max(10, Math.round(epochs / 8))} epochs without a better validation loss`);
   pick("dropout", small ? 0 : 0.1, small ? "none: early stopping regularises a small model, and dropout slows what it learns from few windows" : "0.1 on the non-recurrent activations");
   pick("learning_rate", small ? 0.003 : 0.001, small ? "0.003: few steps on a small model" : "0.001: Adam's usual rate for a larger model");
-  // Alarm post-processing: average a few windows and ask a condition to persist before raising it.
+  return finishAlarms(architecture, small, pick, given, chosen, because);
+}
+
+type Pick = <K extends keyof HyperparametersT>(key: K, value: HyperparametersT[K], reason: string) => HyperparametersT[K];
+
+/** Alarm post-processing (average a few windows and ask a condition to persist before raising it), then the whole set. */
+function finishAlarms(
+  _architecture: ArchitectureT,
+  small: boolean,
+  pick: Pick,
+  given: HyperparametersGivenT,
+  chosen: Partial<HyperparametersT>,
+  because: Record<string, string>,
+): ChosenHyperparameters {
   const smoothing = pick("smoothing_windows", small ? 3 : 5, `mean of ${small ? 3 : 5} consecutive window scores before the threshold: one noisy window never raises an alarm`);
   const m = pick("persistence_m", Math.max(3, smoothing), "alarm persistence window");
   pick("persistence_n", Math.max(2, Math.ceil((m * 2) / 3)), `an alarm needs ${Math.max(2, Math.ceil((m * 2) / 3))} of the last ${m} smoothed scores over the threshold`);

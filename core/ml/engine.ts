@@ -156,7 +156,7 @@ export function buildInferenceModel(
   } else if (out.outputName === "forecast") {
     g.output(g.add(g.mul(out.output, std), mean), "forecast");
   } else {
-    g.output(out.output, "health");
+    g.output(out.output, out.outputName);
   }
   return g.toBytes({ name: `flint_${def.architecture}`, metadata: { ...metadata, weights: quantize ? "int8_per_channel" : "float32" } });
 }

@@ -22,6 +22,14 @@
  *   logit instead: score = σ(logit), output `health` = 1 − score.
  *   The GRU reads steps 0..T-2 of the window and forecasts step T-1.
  *
+ * pca and kmeans (baselines, fitted in closed form; d = 3F window statistics as for sentinel)
+ *   baseline.mean [d], baseline.inv_std [d]: z = (stats − mean) · inv_std over the training windows
+ *   pca.project.W [d,K] (orthonormal principal directions), pca.reconstruct.W [K,d] (its transpose),
+ *   pca.inv_eigenvalues [K], pca.weights [2]: t = z·P, T² = Σ t²/λ, Q = ‖z − t·Pᵀ‖²,
+ *   score = w0·T² + w1·Q (w0 = 1/K, w1 = 1/mean training Q: both terms near 1 on normal windows)
+ *   kmeans.centroids.W [d,K] (one column per cluster), kmeans.sq_norms [K] (‖c_k‖²), kmeans.inverse_mean [1]:
+ *   score = min_k ‖z − c_k‖² · scale (scale = 1/mean training distance)
+ *
  * sentinel
  *   mlp.0.W [3F,128], mlp.0.b; mlp.1.W [128,64], mlp.1.b; mlp.2.W [64,1], mlp.2.b [1]
  *   input features (n = 3F) = concat(last row, window mean, window std (√(var+1e-6))) of the
@@ -58,12 +66,16 @@ export interface ForwardOut {
   perSample: Tensor;
   /** anomaly score [N] */
   score: Tensor;
-  /** normalised reconstruction [N,T,F] / forecast [N,F] / health [N] */
+  /** normalised reconstruction [N,T,F] / forecast [N,F] / health [N] / baseline statistics [N,2] (pca: T², Q; kmeans: distance, cluster) */
   output: Tensor;
-  outputName: "reconstruction" | "forecast" | "health";
+  outputName: "reconstruction" | "forecast" | "health" | "statistics";
 }
 
-export function defineModel(architecture: ArchitectureT, features: number, hp: HyperparametersT): ModelDef {
+/**
+ * The parameters of an architecture. `components` is the number of principal
+ * directions a fitted pca model keeps (known only after the fit; at most 3F).
+ */
+export function defineModel(architecture: ArchitectureT, features: number, hp: HyperparametersT, fitted: { components?: number } = {}): ModelDef {
   const F = features;
   const H = hp.hidden_dim;
   const params: ParamSpec[] = [];
@@ -97,6 +109,22 @@ export function defineModel(architecture: ArchitectureT, features: number, hp: H
     // loss "bce": failure-probability head on the whole window instead of a forecast
     dense("head", H, hp.loss === "bce" ? 1 : F);
     if (hp.dropout > 0) masks.push({ name: "mask.head", dim: H });
+  } else if (architecture === "pca" || architecture === "kmeans") {
+    const d = 3 * F;
+    const fixed = (name: string, shape: number[]) => params.push({ name, shape, init: "zeros", fanIn: 0, fanOut: 0 });
+    fixed("baseline.mean", [d]);
+    fixed("baseline.inv_std", [d]);
+    if (architecture === "pca") {
+      const K = fitted.components ?? d;
+      fixed("pca.project.W", [d, K]);
+      fixed("pca.reconstruct.W", [K, d]);
+      fixed("pca.inv_eigenvalues", [K]);
+      fixed("pca.weights", [2]);
+    } else {
+      fixed("kmeans.centroids.W", [d, hp.clusters]);
+      fixed("kmeans.sq_norms", [hp.clusters]);
+      fixed("kmeans.inverse_mean", [1]);
+    }
   } else {
     dense("mlp.0", 3 * F, 128);
     dense("mlp.1", 128, 64);
@@ -313,13 +341,28 @@ export function forward(
     const score = g.reduceMean(err, [1], false);
     return { perSample: score, score, output: head, outputName: "forecast" };
   }
+  const feat = windowStatistics(g, x, T, F);
+  if (def.architecture === "pca" || def.architecture === "kmeans") {
+    const z = g.mul(g.sub(feat, P("baseline.mean")), P("baseline.inv_std"));
+    if (def.architecture === "pca") {
+      const t = g.matmul(z, P("pca.project.W"));
+      const t2 = g.reduceSum(g.mul(g.mul(t, t), P("pca.inv_eigenvalues")), [1], false);
+      const residual = g.sub(z, g.matmul(t, P("pca.reconstruct.W")));
+      const q = g.reduceSum(g.mul(residual, residual), [1], false);
+      const [w0, w1] = g.split(P("pca.weights"), 0, [1, 1]) as [Tensor, Tensor];
+      const score = g.add(g.mul(t2, w0), g.mul(q, w1));
+      const stats = g.concat([g.reshape(t2, ["N", 1]), g.reshape(q, ["N", 1])], 1);
+      return { perSample: score, score, output: stats, outputName: "statistics" };
+    }
+    // ‖z − c‖² = ‖z‖² − 2 z·c + ‖c‖², the nearest centroid's
+    const zz = g.reduceSum(g.mul(z, z), [1], true);
+    const distances = g.add(g.sub(zz, g.mul(g.matmul(z, P("kmeans.centroids.W")), g.scalar(2))), P("kmeans.sq_norms"));
+    const nearest = g.raw("ReduceMin", [distances], ["N"], { axes: [1], keepdims: 0 });
+    const score = g.mul(g.relu(nearest), P("kmeans.inverse_mean"));
+    const cluster = g.raw("Cast", [g.raw("ArgMin", [distances], ["N", 1], { axis: 1, keepdims: 1 }, DataType.INT64)], ["N", 1], { to: DataType.FLOAT });
+    return { perSample: score, score, output: g.concat([g.reshape(score, ["N", 1]), cluster], 1), outputName: "statistics" };
+  }
   // sentinel
-  const lastRow = g.reshape(g.slice(x, 1, T - 1, T), ["N", F]);
-  const meanK = g.reduceMean(x, [1], true); // [N,1,F]
-  const mean = g.reshape(meanK, ["N", F]);
-  const dev = g.sub(x, meanK);
-  const sd = g.sqrt(g.add(g.reshape(g.reduceMean(g.mul(dev, dev), [1], true), ["N", F]), g.scalar(1e-6)));
-  const feat = g.concat([lastRow, mean, sd], 1);
   const h1 = drop(g.relu(g.gemm(feat, P("mlp.0.W"), P("mlp.0.b"))), "mask.0");
   const h2 = drop(g.relu(g.gemm(h1, P("mlp.1.W"), P("mlp.1.b"))), "mask.1");
   const logit = g.reshape(g.gemm(h2, P("mlp.2.W"), P("mlp.2.b")), ["N"]);
@@ -327,4 +370,17 @@ export function forward(
   const perSample = target ? g.mul(g.bceWithLogits(logit, target.label), target.weight) : score;
   const health = g.sub(g.scalar(1), score);
   return { perSample, score, output: health, outputName: "health" };
+}
+
+/**
+ * Per sensor over the window: the last row, the mean and the standard deviation
+ * (√(var + 1e-6)), as [N, 3F] in that order (sentinel's MLP input, the baselines' features).
+ */
+export function windowStatistics(g: Graph, x: Tensor, T: number, F: number): Tensor {
+  const lastRow = g.reshape(g.slice(x, 1, T - 1, T), ["N", F]);
+  const meanK = g.reduceMean(x, [1], true); // [N,1,F]
+  const mean = g.reshape(meanK, ["N", F]);
+  const dev = g.sub(x, meanK);
+  const sd = g.sqrt(g.add(g.reshape(g.reduceMean(g.mul(dev, dev), [1], true), ["N", F]), g.scalar(1e-6)));
+  return g.concat([lastRow, mean, sd], 1);
 }

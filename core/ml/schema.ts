@@ -1,7 +1,13 @@
 import { z } from "zod";
 
-export const Architecture = z.enum(["lstm_autoencoder", "gru_predictor", "sentinel"]);
+export const Architecture = z.enum(["lstm_autoencoder", "gru_predictor", "sentinel", "pca", "kmeans"]);
+/** Classic detectors fitted in closed form (no gradient training): the yardstick a neural model must beat. */
+export const BASELINES: readonly ArchitectureT[] = ["pca", "kmeans"];
 export type ArchitectureT = z.infer<typeof Architecture>;
+
+export function isBaseline(architecture: ArchitectureT): boolean {
+  return BASELINES.includes(architecture);
+}
 
 /**
  * Training hyperparameters. Every field is optional; `.parse` applies defaults.
@@ -19,6 +25,9 @@ export type ArchitectureT = z.infer<typeof Architecture>;
  *   on lstm_autoencoder it is treated as mse.
  * - `weight_decay`: L2 added to the gradient for adam/sgd, decoupled for adamw.
  * - `sentinel` ignores hidden_dim/num_layers (fixed n → 128 → 64 → 1 MLP).
+ * - `pca` and `kmeans` are fitted in closed form on window statistics (last row,
+ *   mean and standard deviation of every sensor over the window): they use
+ *   sequence_length, stride and the alarm fields, plus explained_variance / clusters.
  */
 export const Hyperparameters = z.object({
   learning_rate: z.number().positive().max(1).default(0.001),
@@ -42,6 +51,10 @@ export const Hyperparameters = z.object({
   /** An alarm is raised when at least `persistence_n` of the last `persistence_m` smoothed scores pass the threshold. */
   persistence_n: z.number().int().min(1).max(1000).default(1),
   persistence_m: z.number().int().min(1).max(1000).default(1),
+  /** pca: components kept until they explain this share of the window features' variance. */
+  explained_variance: z.number().min(0.5).max(0.999).default(0.9),
+  /** kmeans: clusters of normal windows. */
+  clusters: z.number().int().min(1).max(64).default(8),
 });
 export type HyperparametersInput = z.input<typeof Hyperparameters>;
 export type HyperparametersT = z.infer<typeof Hyperparameters>;

@@ -10,10 +10,11 @@ import { ADAM_BETA1, ADAM_BETA2, buildEvalGraph, buildInferenceModel, buildStepG
 import { chooseHyperparameters } from "./defaults";
 import { alarmsOf, chooseThreshold, distribution, eventDetection, metricsOf, scoreTimeline, smooth, type Evaluation, type PostProcess } from "./evaluate";
 import { createSession } from "./io";
+import { fitBaseline, withScoreScale } from "./baselines";
 import { defineModel, isSupervised, type ModelDef } from "./models";
 import { Rng } from "./rng";
 import { chunkedFromMemory, DEFAULT_MEMORY, isChunked, openWindows, type ChunkedData, type MemoryBudget, type StreamingWindows, type WindowSpec } from "./stream";
-import { Architecture, effectiveStride, Hyperparameters, HyperparametersGiven, type ArchitectureT, type HyperparametersGivenT, type HyperparametersT } from "./schema";
+import { Architecture, effectiveStride, Hyperparameters, HyperparametersGiven, isBaseline, type ArchitectureT, type HyperparametersGivenT, type HyperparametersT } from "./schema";
 
 export interface EpochEvent {
   epoch: number;
@@ -352,7 +353,7 @@ async function trainOn(
   const stride = effectiveStride(hp);
   if (resumed && resumed.fingerprint !== windows.fingerprint) throw invalid("training.checkpoint_mismatch", "Checkpoint was written for different training data");
   const F = windows.F;
-  const def = defineModel(architecture, F, hp);
+  let def = defineModel(architecture, F, hp);
 
   // ---- windows per split
   const valLossSpec = windows.spec("val", stride, true);
@@ -391,9 +392,15 @@ async function trainOn(
     elapsed: 0,
     setup: 0,
   };
-  const step = buildStepGraph(def);
-  if (!resumed) for (const p of def.params) for (const k of step.stateKinds) st.moments.set(`${k}.${p.name}`, new Float32Array(st.params.get(p.name)!.length));
-  const stepSession = await createSession(step.bytes, "train");
+  // baselines are fitted in closed form (a refit after a resume is as quick as reading a checkpoint)
+  const fitted = isBaseline(architecture) ? await fitBaseline(architecture as "pca" | "kmeans", windows, windows.spec("train", stride, true), hp) : undefined;
+  if (fitted) {
+    def = fitted.def;
+    Object.assign(st, { epoch: 0, done: false, history: [], best: null, bestValLoss: Infinity });
+  }
+  const step = fitted ? undefined : buildStepGraph(def);
+  if (step && !resumed) for (const p of def.params) for (const k of step.stateKinds) st.moments.set(`${k}.${p.name}`, new Float32Array(st.params.get(p.name)!.length));
+  const stepSession = step ? await createSession(step.bytes, "train") : undefined;
   const evalSession = await createSession(buildEvalGraph(def), "train");
   const metaCommon = { architecture, hp, fingerprint: windows.fingerprint };
 
@@ -412,7 +419,36 @@ async function trainOn(
   const keep = 1 / (1 - p);
 
   try {
-    outer: while (st.epoch < hp.epochs && !st.done) {
+    if (fitted) {
+      // the score is scaled so normal training windows score about 1, then it is one "epoch"
+      const trainSpec = windows.spec("train", stride, true);
+      const probe = new Map(fitted.params);
+      if (architecture === "pca") probe.set("pca.weights", Float32Array.of(0, 1));
+      const raw = (await evalWindows(evalSession, def, windows, probe, trainSpec, { collect: false })).meanLoss;
+      st.params = withScoreScale(fitted, { q: raw, score: raw });
+      const trainLoss = (await evalWindows(evalSession, def, windows, st.params, trainSpec, { collect: false })).meanLoss;
+      const valLoss = (await evalWindows(evalSession, def, windows, st.params, valLossSpec, { collect: false })).meanLoss;
+      st.epoch = 1;
+      st.done = true;
+      st.best = st.params;
+      st.bestValLoss = valLoss;
+      st.bestEpoch = 1;
+      st.history.push({ epoch: 1, train_loss: trainLoss, val_loss: valLoss });
+      const at = performance.now();
+      await options.onEpoch?.({
+        epoch: 1,
+        total_epochs: 1,
+        train_loss: trainLoss,
+        val_loss: valLoss,
+        best_val_loss: valLoss,
+        learning_rate: 0,
+        elapsed_seconds: elapsed(at),
+        epoch_seconds: (at - loopStarted) / 1000,
+        setup_seconds: st.setup,
+        estimated_remaining_seconds: 0,
+      });
+    }
+    outer: while (stepSession && step && st.epoch < hp.epochs && !st.done) {
       while (windows.pending(st, B)) {
         if (options.shouldStop && (await options.shouldStop())) {
           stopped = true;
@@ -548,7 +584,7 @@ async function trainOn(
     const metadata: Record<string, string> = {
       "flint.format": "1",
       architecture,
-      task: def.supervised ? "classification" : architecture === "lstm_autoencoder" ? "reconstruction" : "forecast",
+      task: def.supervised ? "classification" : architecture === "lstm_autoencoder" ? "reconstruction" : fitted ? "distance" : "forecast",
       features: JSON.stringify(windows.features),
       n_features: String(F),
       sequence_length: String(T),
@@ -558,9 +594,13 @@ async function trainOn(
       postprocess: JSON.stringify(postprocess),
       normalisation: JSON.stringify({ method: "zscore", mean: Array.from(windows.mean), std: Array.from(windows.std) }),
       training_data_sha256: windows.fingerprint,
-      score: def.supervised ? "failure probability σ(logit) in [0,1]" : architecture === "lstm_autoencoder" ? `mean ${hp.loss === "bce" ? "mse" : hp.loss} reconstruction error over time and features (normalised units)` : `mean ${hp.loss === "bce" ? "mse" : hp.loss} error of the last-step forecast over features (normalised units)`,
+      score: architecture === "pca"
+        ? "T²/K + Q/mean training Q of the standardised window statistics (last row, mean, std per sensor)"
+        : architecture === "kmeans"
+          ? "squared distance of the standardised window statistics to the nearest cluster of normal windows, over its training mean"
+          : def.supervised ? "failure probability σ(logit) in [0,1]" : architecture === "lstm_autoencoder" ? `mean ${hp.loss === "bce" ? "mse" : hp.loss} reconstruction error over time and features (normalised units)` : `mean ${hp.loss === "bce" ? "mse" : hp.loss} error of the last-step forecast over features (normalised units)`,
       window_label_rule: evaluation.window_label_rule ?? "",
-      outputs: JSON.stringify(["score", architecture === "lstm_autoencoder" ? "reconstruction" : def.supervised ? "health" : "forecast"]),
+      outputs: JSON.stringify(["score", architecture === "lstm_autoencoder" ? "reconstruction" : fitted ? "statistics" : def.supervised ? "health" : "forecast"]),
       parameters: String(parameters),
       best_epoch: String(st.bestEpoch),
       val_loss: String(st.bestValLoss),
@@ -618,6 +658,6 @@ async function trainOn(
       setupSeconds: st.setup,
     };
   } finally {
-    await Promise.all([stepSession.release(), evalSession.release()]);
+    await Promise.all([stepSession?.release(), evalSession.release()]);
   }
 }

@@ -27,7 +27,7 @@ import { effectiveStride, splitBounds, train, type EpochEvent, type Hyperparamet
 import type { ChunkedData } from "../ml/stream";
 import { Model } from "../model";
 import { extendVisibility } from "../queue";
-import { getObjectBytes, putObject } from "../storage";
+import { deleteObject, getObjectBytes, putObject } from "../storage";
 import { EpochUpdate, TrainingComplete, TrainingCompletedWebhook, TrainingFailed, TrainingFailedWebhook, type PayloadOf, type WebhookEvent } from "../realtime/events";
 import { Webhook } from "../webhook";
 import { openTrainingData } from "./data-source";
@@ -49,7 +49,12 @@ const STOP_POLL_MS = 750;
 
 export type Outcome = "completed" | "stopped" | "failed" | "duplicate" | "finished_already" | "not_started" | "missing" | "lost_lease";
 
-export const checkpointKey = (tenantId: string, runId: string) => `tenants/${tenantId}/training/${runId}/checkpoint.bin`;
+/**
+ * One object per checkpointed epoch: the run's record names the object it
+ * describes, so a worker killed between writing the state and recording it
+ * leaves the record pointing at the previous, complete checkpoint.
+ */
+export const checkpointKey = (tenantId: string, runId: string, epoch: number) => `tenants/${tenantId}/training/${runId}/checkpoint-${epoch}.bin`;
 export const modelIdFor = (runId: string) => `mdl_${runId.replace(/^tr_/, "")}`;
 export const evaluationIdFor = (runId: string) => `eval_${runId.replace(/^tr_/, "")}`;
 
@@ -276,16 +281,18 @@ class Session {
   private async onCheckpoint(state: Uint8Array, epoch: number): Promise<void> {
     if (this.lostLease) return;
     const { tenantId, runId } = this.run;
-    const key = checkpointKey(tenantId, runId);
+    const key = checkpointKey(tenantId, runId, epoch);
     await putObject(key, state, "application/octet-stream");
-    await TrainingRunEntity.patch({ tenantId, runId })
+    const recorded = await TrainingRunEntity.patch({ tenantId, runId })
       .set({ checkpointEpoch: epoch, checkpointKey: key })
       .where((a, op) => op.eq(a.leaseOwner, this.owner))
-      .go()
+      .go({ response: "all_old" })
       .catch((error: unknown) => {
         if (isConditionalFailure(error)) this.lostLease = true;
         else throw error;
       });
+    const previous = recorded ? (recorded.data as Partial<TrainingRunItem>).checkpointKey : undefined;
+    if (previous && previous !== key) await deleteObject(previous).catch((error: unknown) => logger.warn("old checkpoint not deleted", { runId, error: error as Error }));
   }
 
   async execute(): Promise<Outcome> {

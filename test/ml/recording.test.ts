@@ -40,6 +40,25 @@ describe("a first recording: 400 normal rows to train on, faults later", () => {
     expect(falseAlarms / normalRows).toBeLessThanOrEqual(0.2);
   });
 
+  it.each(["pca", "kmeans"] as const)("the %s baseline fits in well under a second and detects the faults too (mean F1 ≥ 0.8)", async (architecture) => {
+    const f1s: number[] = [];
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const recording = pumpRecording({ seed });
+      const started = performance.now();
+      const result = await train({ architecture, data: head(recording) });
+      expect((performance.now() - started) / 1000).toBeLessThan(5);
+      expect(result.epochsRun).toBe(1);
+      expect(result.metadata.task).toBe("distance");
+      const later = afterTraining(recording, result.hyperparameters.sequence_length);
+      const scored = await score(result.model, later.columns);
+      const f1 = metricsOf(scored.flags, later.labels, scored.smoothed).metrics.f1;
+      const int8 = await score(result.quantizedModel, later.columns);
+      expect(Math.abs(metricsOf(int8.flags, later.labels, int8.smoothed).metrics.f1 - f1), `seed ${seed}`).toBeLessThanOrEqual(0.01);
+      f1s.push(f1);
+    }
+    expect(f1s.reduce((a, b) => a + b, 0) / f1s.length).toBeGreaterThanOrEqual(0.8);
+  });
+
   it("records every chosen hyperparameter and why; the values the user gave are kept", async () => {
     const recording = pumpRecording({ seed: 7 });
     const result = await train({ architecture: "lstm_autoencoder", hyperparameters: { hidden_dim: 24, epochs: 4 }, data: head(recording) });

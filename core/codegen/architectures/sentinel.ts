@@ -5,6 +5,7 @@
  */
 import type { ModelSpec } from "../spec";
 import { biasArray, matrixArgs } from "../weights";
+import { WINDOW_STATS_C } from "./window-stats";
 
 /** Needs no cell; NSTATS is defined for every program. */
 export function defines(_spec: ModelSpec): string {
@@ -13,23 +14,11 @@ export function defines(_spec: ModelSpec): string {
 
 /** `score_window(x)`: the failure probability of the normalised T × F window `x`. */
 export function scoreWindow(_spec: ModelSpec): string {
-  return `static float score_window(const float *x) {
+  return `${WINDOW_STATS_C}
+static float score_window(const float *x) {
   float feat[NSTATS * F], h1[128], h2[64], logit[1];
-  int t, j;
-  for (j = 0; j < F; j++) {
-    float mean = 0.0f, var = 0.0f;
-    for (t = 0; t < T; t++) mean += x[t * F + j];
-    mean /= (float)T;
-    feat[j] = x[(T - 1) * F + j];
-    feat[F + j] = mean;
-    if (NSTATS == 3) {
-      for (t = 0; t < T; t++) {
-        float d = x[t * F + j] - mean;
-        var += d * d;
-      }
-      feat[2 * F + j] = (float)__builtin_sqrt((double)(var / (float)T + 1e-6f));
-    }
-  }
+  int j;
+  window_stats(x, feat);
   for (j = 0; j < 128; j++) h1[j] = ${biasArray("mlp.0.b")}[j];
   matvec(h1, feat, NSTATS * F, ${matrixArgs("mlp.0.W")}, 128);
   for (j = 0; j < 128; j++) h1[j] = f_relu(h1[j]);
