@@ -1,12 +1,12 @@
 /**
- * `npm run bench [-- ingest ml realtime compile load memory]`: every benchmark, each
+ * `npm run bench [-- ingest ml quality realtime compile load memory]`: every benchmark, each
  * printing its figures next to the alternatives measured in the same run.
  */
 // Figures only: keep the local runtime's request logs and the SDK's Node-version notice out of them.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 process.env.FLINT_LOG_LEVEL ??= "ERROR";
 
-const all = ["ingest", "ml", "realtime", "compile", "load", "memory"] as const;
+const all = ["ingest", "ml", "quality", "realtime", "compile", "load", "memory"] as const;
 type Bench = (typeof all)[number];
 
 const requested = process.argv.slice(2).filter((arg): arg is Bench => (all as readonly string[]).includes(arg));
@@ -15,6 +15,7 @@ const selected: readonly Bench[] = requested.length > 0 ? requested : all;
 const runners: Record<Bench, () => Promise<unknown>> = {
   ingest: async () => (await import("./ingest")).benchIngest(),
   ml: async () => (await import("./ml")).benchMl(),
+  quality: async () => (await import("./quality")).benchQuality(),
   realtime: async () => {
     const result = await (await import("./realtime")).benchRealtime();
     console.log(JSON.stringify(result, null, 2));
