@@ -152,6 +152,9 @@ export const EpochUpdate = event(
     setup_seconds: Seconds.optional(),
     /** When the epoch ended (epoch ms): clients measure delivery latency against it; null for old records. */
     ended_at: z.number().nullable(),
+    /** architecture "auto": the candidate this epoch trained and its own epoch number (current_epoch counts over all) */
+    candidate: z.string().optional(),
+    candidate_epoch: Count.optional(),
     run_id: z.string(),
   }),
 );

@@ -18,7 +18,7 @@ import { Dataset } from "../dataset";
 import { conflict, DomainError, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
-import { Architecture, chooseHyperparameters, HyperparametersGiven } from "../ml";
+import { Architecture, autoPlan, candidatesFor, chooseHyperparameters, HyperparametersGiven } from "../ml";
 import { enqueue } from "../queue";
 import { Realtime, Topic } from "../realtime";
 import { TrainingComplete, TrainingFailed, TrainingQueued, TrainingStarted, type PayloadOf, type RealtimeEventDefinition } from "../realtime/events";
@@ -29,9 +29,12 @@ import { createRun, finish, finishQueued, getRun, promoteQueued, queuePosition, 
 export { TrainingRunEntity, RUN_STATUSES, type RunStatus, type TrainingRunItem } from "./entities/run";
 export { EpochEntity, type EpochItem } from "./entities/epoch";
 
+/** `auto` trains every candidate architecture on the same split and keeps the best (GET /training/:id/leaderboard). */
+export const RunArchitecture = z.union([Architecture, z.literal("auto")]);
+
 export const StartInput = z.object({
   dataset_id: z.string().min(1).max(100),
-  architecture: Architecture,
+  architecture: RunArchitecture,
   /** Fields left out are chosen from the dataset (the run's `chosen_because` says why). */
   hyperparameters: HyperparametersGiven.optional(),
 });
@@ -135,11 +138,17 @@ export async function start(input: StartInput): Promise<Info> {
   Dataset.assertTrainable(dataset);
   const label = dataset.label_column;
   const features = Object.entries(dataset.column_stats).filter(([name, stats]) => name !== label && stats.count_numeric > 0).length;
-  const { hyperparameters, chosen_because } = chooseHyperparameters(
-    parsed.architecture,
-    { rows: dataset.row_count ?? 0, features: Math.max(1, features), samplingIntervalSeconds: dataset.sampling_interval_seconds ?? undefined },
-    parsed.hyperparameters,
-  );
+  const shape = { rows: dataset.row_count ?? 0, features: Math.max(1, features), samplingIntervalSeconds: dataset.sampling_interval_seconds ?? undefined };
+  const { hyperparameters, chosen_because, totalEpochs } =
+    parsed.architecture === "auto"
+      ? (() => {
+          const plan = autoPlan(shape, parsed.hyperparameters ?? {}, candidatesFor(label !== null));
+          return { hyperparameters: plan.common, chosen_because: plan.chosen_because, totalEpochs: plan.totalEpochs };
+        })()
+      : (() => {
+          const chosen = chooseHyperparameters(parsed.architecture, shape, parsed.hyperparameters);
+          return { ...chosen, totalEpochs: chosen.hyperparameters.epochs };
+        })();
 
   const actor = useActor();
   // Every run is queued when it is created; one that finds a slot starts in the same call, and a queued one
@@ -154,7 +163,7 @@ export async function start(input: StartInput): Promise<Info> {
     architecture: parsed.architecture,
     hyperparameters,
     chosenBecause: chosen_because,
-    totalEpochs: hyperparameters.epochs,
+    totalEpochs,
     createdBy: actor.type === "user" ? actor.userId : undefined,
   });
   if (run.status === "running") {

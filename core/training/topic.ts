@@ -50,6 +50,7 @@ function epochUpdate(run: TrainingRunItem, epoch: EpochItem, previous: EpochItem
     epoch_seconds: Math.round((epoch.epochSeconds ?? epoch.elapsedSeconds - (previous?.elapsedSeconds ?? 0)) * 10) / 10,
     ...(epoch.setupSeconds === undefined ? {} : { setup_seconds: Math.round(epoch.setupSeconds * 10) / 10 }),
     ended_at: epoch.recordedAt ?? null,
+    ...(epoch.candidate ? { candidate: epoch.candidate, candidate_epoch: epoch.candidateEpoch } : {}),
     run_id: run.runId,
   });
 }

@@ -23,7 +23,7 @@ import { Dataset } from "../dataset";
 import { DomainError, isConditionalFailure } from "../error";
 import { Evaluation } from "../evaluation";
 import { logger } from "../logger";
-import { effectiveStride, splitBounds, train, type EpochEvent, type HyperparametersT, type TrainResult } from "../ml";
+import { effectiveStride, splitBounds, train, trainAuto, type AutoResult, type CandidateFigures, type EpochEvent, type HyperparametersT, type TrainResult } from "../ml";
 import type { ChunkedData } from "../ml/stream";
 import { Model } from "../model";
 import { extendVisibility } from "../queue";
@@ -55,6 +55,16 @@ export type Outcome = "completed" | "stopped" | "failed" | "duplicate" | "finish
  * leaves the record pointing at the previous, complete checkpoint.
  */
 export const checkpointKey = (tenantId: string, runId: string, epoch: number) => `tenants/${tenantId}/training/${runId}/checkpoint-${epoch}.bin`;
+/** Where an auto run keeps a candidate's files and results. */
+export const candidateKey = (tenantId: string, runId: string, candidate: string, file: string) => `tenants/${tenantId}/training/${runId}/candidates/${candidate}/${file}`;
+
+/** An auto run's ranked candidates, as the run records them. */
+export interface Leaderboard {
+  winner: string | null;
+  ranking_rule: string | null;
+  candidates: (CandidateFigures & { model_id?: string | null })[];
+}
+
 export const modelIdFor = (runId: string) => `mdl_${runId.replace(/^tr_/, "")}`;
 export const evaluationIdFor = (runId: string) => `eval_${runId.replace(/^tr_/, "")}`;
 
@@ -222,7 +232,7 @@ class Session {
     return this.stopRequested || this.lostLease;
   }
 
-  private async onEpoch(event: EpochEvent): Promise<void> {
+  private async onEpoch(event: EpochEvent & { candidate?: string; candidate_epoch?: number }): Promise<void> {
     const { tenantId, runId } = this.run;
     const now = Date.now();
     const update = finiteOnly({
@@ -251,6 +261,7 @@ class Session {
       setup_seconds: Math.round(event.setup_seconds * 10) / 10,
       /** When the epoch ended (epoch ms): clients measure delivery latency against it. */
       ended_at: now,
+      ...(event.candidate ? { candidate: event.candidate, candidate_epoch: event.candidate_epoch } : {}),
     });
     const [, patched] = await Promise.all([
       EpochEntity.put({
@@ -264,6 +275,8 @@ class Session {
         elapsedSeconds: event.elapsed_seconds,
         epochSeconds: event.epoch_seconds,
         setupSeconds: event.setup_seconds,
+        candidate: event.candidate,
+        candidateEpoch: event.candidate_epoch,
       }).go(),
       TrainingRunEntity.patch({ tenantId, runId })
         .set(update)
@@ -295,6 +308,20 @@ class Session {
     if (previous && previous !== key) await deleteObject(previous).catch((error: unknown) => logger.warn("old checkpoint not deleted", { runId, error: error as Error }));
   }
 
+  /** Records an auto run's leaderboard so far (only while this worker holds the run). */
+  private async onLeaderboard(leaderboard: Partial<Leaderboard>): Promise<void> {
+    if (this.lostLease) return;
+    const { tenantId, runId } = this.run;
+    await TrainingRunEntity.patch({ tenantId, runId })
+      .set({ leaderboard: finiteOnly(leaderboard) })
+      .where((a, op) => op.eq(a.leaseOwner, this.owner))
+      .go()
+      .catch((error: unknown) => {
+        if (isConditionalFailure(error)) this.lostLease = true;
+        else throw error;
+      });
+  }
+
   async execute(): Promise<Outcome> {
     const run = this.run;
     // read chunk by chunk from the columnar copy during training: memory does not grow with the dataset
@@ -306,17 +333,32 @@ class Session {
       return "stopped";
     }
     if (checkpoint) logger.info("resuming run from checkpoint", { runId: run.runId, epoch: run.checkpointEpoch });
-    const result = await train({
-      architecture: run.architecture as Parameters<typeof train>[0]["architecture"],
-      hyperparameters: run.hyperparameters as Parameters<typeof train>[0]["hyperparameters"],
-      data,
-      checkpoint,
-      checkpointEvery: checkpointEvery(run.totalEpochs),
-      startedAt: this.attemptStarted,
-      onEpoch: (event) => this.onEpoch(event),
-      shouldStop: () => this.shouldStop(),
-      onCheckpoint: (state, epoch) => this.onCheckpoint(state, epoch),
-    });
+    const hyperparameters = run.hyperparameters as Parameters<typeof train>[0]["hyperparameters"];
+    // "auto" trains every candidate in turn; it is not checkpointed (a crash trains them again)
+    const auto =
+      run.architecture === "auto"
+        ? await trainAuto({
+            hyperparameters,
+            data,
+            startedAt: this.attemptStarted,
+            onEpoch: (event) => this.onEpoch(event),
+            shouldStop: () => this.shouldStop(),
+            onCandidate: (_candidate, leaderboard) => this.onLeaderboard({ candidates: leaderboard }),
+          })
+        : undefined;
+    const result = auto
+      ? { ...auto.result, epochsRun: auto.leaderboard.reduce((sum, candidate) => sum + (candidate.epochs ?? 0), 0) }
+      : await train({
+          architecture: run.architecture as Parameters<typeof train>[0]["architecture"],
+          hyperparameters,
+          data,
+          checkpoint,
+          checkpointEvery: checkpointEvery(run.totalEpochs),
+          startedAt: this.attemptStarted,
+          onEpoch: (event) => this.onEpoch(event),
+          shouldStop: () => this.shouldStop(),
+          onCheckpoint: (state, epoch) => this.onCheckpoint(state, epoch),
+        });
     const trainedAt = performance.now();
     // The run's training time ends when its model is stored: evaluation, export and upload are waited for too.
     const trainingTime = (): TrainingTime => ({
@@ -328,7 +370,8 @@ class Session {
       await finishStopped(run, this.owner, undefined, trainingTime());
       return "stopped";
     }
-    const model = await storeModel(run, data, result);
+    const model = await storeModel(run, data, result, auto?.winner);
+    if (auto) await this.onLeaderboard(await storeCandidates(run, auto, model.modelId));
     if (result.stopped) {
       await finishStopped(run, this.owner, { result, modelId: model.modelId, evaluationId: model.evaluationId }, trainingTime());
       return "stopped";
@@ -338,16 +381,47 @@ class Session {
   }
 }
 
+/**
+ * An auto run's candidates: each trained one's files and results are kept under
+ * the run, so POST /training/:id/leaderboard/:candidate/keep can make it a model.
+ */
+async function storeCandidates(run: TrainingRunItem, auto: AutoResult, winnerModelId: string): Promise<Leaderboard> {
+  await Promise.all(
+    [...auto.results].map(async ([candidate, result]) => {
+      const { model, quantizedModel, checkpoint: _checkpoint, ...facts } = result;
+      await Promise.all([
+        putObject(candidateKey(run.tenantId, run.runId, candidate, "model.onnx"), model, "application/octet-stream"),
+        putObject(candidateKey(run.tenantId, run.runId, candidate, "model.int8.onnx"), quantizedModel, "application/octet-stream"),
+        putObject(candidateKey(run.tenantId, run.runId, candidate, "result.json"), JSON.stringify(finiteOnly(facts)), "application/json"),
+      ]);
+    }),
+  );
+  return {
+    winner: auto.winner,
+    ranking_rule: auto.ranking_rule,
+    candidates: auto.leaderboard.map((candidate) => ({ ...candidate, model_id: candidate.candidate === auto.winner ? winnerModelId : null })),
+  };
+}
+
 /** Uploads both ONNX files and records the model and its evaluation (idempotent: ids derive from the run). */
-async function storeModel(run: TrainingRunItem, data: ChunkedData, result: TrainResult) {
+export async function storeModel(
+  run: TrainingRunItem,
+  data: Pick<ChunkedData, "features">,
+  result: Omit<TrainResult, "model" | "quantizedModel" | "checkpoint"> & { model: Uint8Array; quantizedModel: Uint8Array },
+  architecture = run.architecture,
+  ids: { modelId: string; evaluationId: string; record?: (model: Parameters<typeof Model.record>[0]) => Promise<Awaited<ReturnType<typeof Model.record>>> } = {
+    modelId: modelIdFor(run.runId),
+    evaluationId: evaluationIdFor(run.runId),
+  },
+) {
   const { tenantId, runId } = run;
-  const modelId = modelIdFor(runId);
-  const evaluationId = evaluationIdFor(runId);
+  const { modelId, evaluationId } = ids;
   await Promise.all([
     putObject(Model.modelKey(tenantId, modelId), result.model, "application/octet-stream"),
     putObject(Model.modelKey(tenantId, modelId, true), result.quantizedModel, "application/octet-stream"),
   ]);
   const hp = result.hyperparameters;
+  const recurrent = architecture === "lstm_autoencoder" || architecture === "gru_predictor";
   const dataset = await Dataset.get(run.datasetId).catch(() => undefined);
   const info: { name?: string; equipment_type?: string } = dataset ?? {};
   const evaluation = result.evaluation;
@@ -357,21 +431,21 @@ async function storeModel(run: TrainingRunItem, data: ChunkedData, result: Train
     expected_alarm_rate: evaluation.expected_alarm_rate,
     ...(evaluation.metrics ?? {}),
   };
-  const architectureName: Record<string, string> = { lstm_autoencoder: "LSTM autoencoder", gru_predictor: "GRU predictor", sentinel: "Sentinel" };
-  const model = await Model.record(finiteOnly({
+  const architectureName: Record<string, string> = { lstm_autoencoder: "LSTM autoencoder", gru_predictor: "GRU predictor", sentinel: "Sentinel", pca: "PCA", kmeans: "k-means" };
+  const model = await (ids.record ?? Model.record)(finiteOnly({
     tenantId,
     modelId,
-    name: `${architectureName[run.architecture] ?? run.architecture} -- ${info.name ?? run.datasetId}`.slice(0, 200),
-    architecture: run.architecture,
+    name: `${architectureName[architecture] ?? architecture} -- ${info.name ?? run.datasetId}`.slice(0, 200),
+    architecture,
     datasetId: run.datasetId,
     equipmentType: info.equipment_type,
     trainingRunId: runId,
     evaluationId,
     parameters: result.parameters,
     featureNames: data.features,
-    hiddenDim: run.architecture === "sentinel" ? undefined : hp.hidden_dim,
-    bottleneckDim: run.architecture === "lstm_autoencoder" ? hp.bottleneck_dim : undefined,
-    numLayers: run.architecture === "sentinel" ? undefined : hp.num_layers,
+    hiddenDim: recurrent ? hp.hidden_dim : undefined,
+    bottleneckDim: architecture === "lstm_autoencoder" ? hp.bottleneck_dim : undefined,
+    numLayers: recurrent ? hp.num_layers : undefined,
     sequenceLength: hp.sequence_length,
     hyperparameters: hp,
     metrics,

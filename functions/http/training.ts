@@ -25,7 +25,9 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
+import { Model } from "../../core/model";
 import { TrainingRun } from "../../core/training";
+import { TrainingLeaderboard } from "../../core/training/leaderboard";
 import { Webhook } from "../../core/webhook";
 import { createApp } from "./common";
 import { bearer, body, errors, idParam, json, nextCursorHeader, openapi, pageQuery } from "./route";
@@ -118,6 +120,42 @@ app.openapi(
     responses: { 200: json(Run, "The run, stopped (or still stopping)"), ...errors(401, 403, 404, 409) },
   }),
   async (c) => c.json(await TrainingRun.stop(c.req.valid("param").id), 200),
+);
+
+// ---------------------------------------------------------------- auto: the leaderboard
+
+const Leaderboard = openapi(TrainingLeaderboard.Info, "TrainingLeaderboard");
+const CandidateParams = IdParam.extend({
+  candidate: z.string().min(1).max(64).openapi({ param: { name: "candidate", in: "path" }, example: "pca" }),
+});
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/training/{id}/leaderboard",
+    tags: ["Training"],
+    summary: "An auto run's candidates, ranked on the same held-out rows",
+    security: bearer,
+    request: { params: IdParam },
+    responses: { 200: json(Leaderboard, "Candidates with their figures, best first"), ...errors(401, 404) },
+  }),
+  async (c) => c.json(await TrainingLeaderboard.get(c.req.valid("param").id), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/training/{id}/leaderboard/{candidate}/keep",
+    tags: ["Training"],
+    summary: "Make another candidate of a finished auto run a model of its own",
+    security: bearer,
+    request: { params: CandidateParams },
+    responses: { 201: json(openapi(Model.Info, "Model"), "The new model"), ...errors(400, 401, 403, 404, 409) },
+  }),
+  async (c) => {
+    const { id, candidate } = c.req.valid("param");
+    return c.json(await TrainingLeaderboard.keep({ run_id: id, candidate }), 201);
+  },
 );
 
 // ---------------------------------------------------------------- webhooks

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { alarmsOf, score, train } from "../../core/ml";
+import { alarmsOf, score, train, trainAuto } from "../../core/ml";
 import { metricsOf } from "../../core/ml/evaluate";
 import { afterTraining, head, pumpRecording } from "../../core/synthetic/recording";
 
@@ -59,6 +59,27 @@ describe("a first recording: 400 normal rows to train on, faults later", () => {
     expect(f1s.reduce((a, b) => a + b, 0) / f1s.length).toBeGreaterThanOrEqual(0.8);
   });
 
+  it("auto picks, without labels, a model that alarms on the faults and stays quiet (mean F1 ≥ 0.8, FAR ≤ 20 %)", async () => {
+    const f1s: number[] = [];
+    let falseAlarms = 0;
+    let normalRows = 0;
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const recording = pumpRecording({ seed });
+      const auto = await trainAuto({ data: head(recording) });
+      expect(auto.leaderboard.filter((c) => c.status === "trained")).toHaveLength(4);
+      expect(auto.leaderboard[0]!.candidate).toBe(auto.winner);
+      const later = afterTraining(recording, auto.result.hyperparameters.sequence_length);
+      const scored = await score(auto.result.model, later.columns);
+      const { metrics, cm } = metricsOf(scored.flags, later.labels, scored.smoothed);
+      f1s.push(metrics.f1);
+      falseAlarms += cm.false_positive;
+      normalRows += cm.false_positive + cm.true_negative;
+    }
+    expect(f1s.reduce((a, b) => a + b, 0) / f1s.length).toBeGreaterThanOrEqual(0.8);
+    expect(Math.min(...f1s)).toBeGreaterThanOrEqual(0.7);
+    expect(falseAlarms / normalRows).toBeLessThanOrEqual(0.2);
+  });
+
   it("records every chosen hyperparameter and why; the values the user gave are kept", async () => {
     const recording = pumpRecording({ seed: 7 });
     const result = await train({ architecture: "lstm_autoencoder", hyperparameters: { hidden_dim: 24, epochs: 4 }, data: head(recording) });
@@ -66,7 +87,7 @@ describe("a first recording: 400 normal rows to train on, faults later", () => {
     expect(result.chosenBecause).not.toHaveProperty("hidden_dim");
     expect(result.chosenBecause).not.toHaveProperty("epochs");
     for (const key of ["sequence_length", "stride", "batch_size", "smoothing_windows", "persistence_n"]) expect(result.chosenBecause[key]).toEqual(expect.any(String));
-    expect(result.chosenBecause.sequence_length).toContain("400 rows");
+    expect(result.chosenBecause.sequence_length).toContain("windows of 20 rows (20 s)");
     // the exported model carries its post-processing, and scoring applies it
     expect(JSON.parse(result.metadata.postprocess!)).toEqual(result.evaluation.postprocess);
     const later = afterTraining(recording, 20);

@@ -21,6 +21,9 @@ export const EpochEntity = new Entity(
       /** As the live event had them (records written before they existed have neither). */
       epochSeconds: { type: "number" },
       setupSeconds: { type: "number" },
+      /** architecture "auto": the candidate this epoch trained, and its own epoch number */
+      candidate: { type: "string" },
+      candidateEpoch: { type: "number" },
       recordedAt: { type: "number", default: () => Date.now() },
     },
     indexes: {

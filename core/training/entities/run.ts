@@ -20,6 +20,8 @@ export const TrainingRunEntity = new Entity(
       architecture: { type: "string", required: true, readOnly: true },
       hyperparameters: { type: "any", required: true, readOnly: true },
       chosenBecause: { type: "any", readOnly: true },
+      /** architecture "auto": every candidate's figures, ranked (see core/ml/auto.ts), and the models kept from it */
+      leaderboard: { type: "any" },
       createdBy: { type: "string" },
       status: { type: RUN_STATUSES, required: true },
       totalEpochs: { type: "number", required: true },
