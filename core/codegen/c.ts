@@ -124,6 +124,10 @@ ${HUBER_C}
 
 ${RECURRENT_C}
 
+/* Each sensor's share of the last window's score (sums to it); HAS_CONTRIBUTION 0 for failure probabilities. */
+#define HAS_CONTRIBUTION ${spec.task === "classification" ? 0 : 1}
+static float contribution[F];
+
 ${emitter.scoreWindow(spec)}
 ${DRIVER_C}`;
 }

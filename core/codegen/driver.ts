@@ -2,10 +2,11 @@
  * The part of every scoring program that is the same for all models: raw CSV
  * rows in (stdin or a file; columns by position, or by name when the first
  * row is a header), each row normalised with MEAN/STD into a ring of the last
- * T rows, `score_window` on every complete window, `score,flag` out with flag
+ * T rows, `score_window` on every complete window, `score,flag,top_sensor` out with flag
  * = 1 when the model raises an alarm (the trailing mean of the last SMOOTH_K
  * scores over THRESHOLD in at least PERSIST_N of the last PERSIST_M windows, as
- * core/ml alarmsOf does in the cloud); plus `--selftest` over the embedded reference windows,
+ * core/ml alarmsOf does in the cloud) and top_sensor the feature with the largest share
+ * of the score (empty for failure probabilities); plus `--selftest` over the embedded reference windows,
  * `--info` and the entry point. It is separate from the architecture
  * emitters because it only calls `score_window`, whatever computes it.
  */
@@ -141,7 +142,13 @@ static int handle_line(int len) {
   }
   if (push_row(raw, &score)) {
     out_num(score);
-    out_str(alarm_for(score) ? ",1\n" : ",0\n");
+    out_str(alarm_for(score) ? ",1," : ",0,");
+    if (HAS_CONTRIBUTION) {
+      int j, top = 0;
+      for (j = 1; j < F; j++) if (contribution[j] > contribution[top]) top = j;
+      out_str(FEATURES[top]);
+    }
+    out_str("\n");
   }
   return 0;
 }
@@ -198,7 +205,7 @@ static int run(int argc, char **argv) {
   if (argc > 1 && str_eq(argv[1], "--selftest")) return selftest();
   if (argc > 1 && str_eq(argv[1], "--info")) return info();
   if (argc > 1 && (str_eq(argv[1], "--help") || str_eq(argv[1], "-h"))) {
-    out_str("usage: flint-model [FILE.csv | - | --selftest | --info]\nPrints score,flag for every window of T rows.\n");
+    out_str("usage: flint-model [FILE.csv | - | --selftest | --info]\nPrints score,flag,top_sensor for every window of T rows.\n");
     out_flush(1);
     return 0;
   }

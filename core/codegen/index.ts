@@ -106,15 +106,32 @@ export interface Verification {
   run_seconds: number;
 }
 
-/** Parses the binary's `score,flag` lines. */
-export function parseScores(stdout: string): { score: number; flag: number }[] {
+/** Parses the binary's `score,flag,top_sensor` lines (top_sensor null when the model has none). */
+export function parseScores(stdout: string): { score: number; flag: number; top_sensor: string | null }[] {
   return stdout
     .split("\n")
     .filter((line) => line.length > 0)
     .map((line) => {
-      const [score, flag] = line.split(",");
-      return { score: Number(score), flag: Number(flag) };
+      const [score, flag, top] = line.split(",");
+      return { score: Number(score), flag: Number(flag), top_sensor: top ? top : null };
     });
+}
+
+/**
+ * The window whose top sensor the binary names differently from ONNX Runtime's
+ * contributions, or -1. Two sensors whose shares are within the score tolerance
+ * of each other may come out either way.
+ */
+export function topSensorMismatch(got: { score: number; top_sensor: string | null }[], contributions: Float32Array | null, features: string[]): number {
+  const F = features.length;
+  return got.findIndex((line, w) => {
+    if (!contributions) return line.top_sensor !== null;
+    const shares = contributions.subarray(w * F, (w + 1) * F);
+    const named = features.indexOf(line.top_sensor ?? "");
+    if (named === -1) return true;
+    const best = Math.max(...shares);
+    return best - shares[named]! > TOLERANCE.atol + TOLERANCE.rtol * Math.abs(line.score);
+  });
 }
 
 /** CSV with a header row (the binary maps columns by name), numbers that round-trip float32. */
@@ -124,14 +141,17 @@ export function toCsv(features: string[], rows: number[][]): string {
 
 /**
  * Runs `binary` on fresh reference windows and its `--selftest`, comparing
- * each score with ONNX Runtime's and each flag with the alarm core/ml raises for those scores.
+ * each score with ONNX Runtime's, each flag with the alarm core/ml raises for those scores
+ * and each top sensor with ONNX Runtime's per-sensor contributions.
  * @throws VerificationError on any mismatch (details name the first bad window)
  */
 export async function verify(input: { binary: Binary; spec: ModelSpec; onnx: Uint8Array; windows?: number; seed?: number }): Promise<Verification> {
   const { spec, binary } = input;
   const windows = input.windows ?? windowsFor(spec, VERIFY_WINDOWS);
   const rows = referenceRows(spec, windows, input.seed ?? 2);
-  const expected = await referenceScores(input.onnx, rows, spec.features.length);
+  const columns = spec.features.map((_, f) => Float32Array.from(rows, (row) => row[f]!));
+  const reference = await score(input.onnx, columns);
+  const expected = Array.from(reference.scores);
   const started = performance.now();
   const result = await run(binary, [], toCsv(spec.features, rows), RUN_TIMEOUT_MS);
   const runSeconds = (performance.now() - started) / 1000;
@@ -164,6 +184,10 @@ export async function verify(input: { binary: Binary; spec: ModelSpec; onnx: Uin
       threshold: spec.threshold,
       postprocess: spec.postprocess,
     });
+  }
+  const wrongSensor = topSensorMismatch(got, reference.contributions, spec.features);
+  if (wrongSensor !== -1) {
+    throw new VerificationError(`top sensor of window ${wrongSensor} differs from ONNX Runtime's contributions`, { window: wrongSensor, got: got[wrongSensor]!.top_sensor });
   }
   const selftest = await run(binary, ["--selftest"], "", RUN_TIMEOUT_MS);
   if (selftest.code !== 0) {

@@ -118,6 +118,7 @@ export function expectedWeights(spec: Omit<ModelSpec, "weights">): Map<string, n
       out.set("pca.weights", [2]);
     } else {
       out.set("kmeans.centroids.W", [d, K]);
+      out.set("kmeans.nearest.W", [K, d]);
       out.set("kmeans.sq_norms", [K]);
       out.set("kmeans.inverse_mean", [1]);
     }

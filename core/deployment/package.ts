@@ -108,7 +108,7 @@ export function buildPackage(input: Omit<Manifest, "format" | "files" | "entrypo
     format: "flint-edge-package/1",
     ...rest,
     entrypoint,
-    usage: `${entrypoint} [FILE.csv | -] prints "score,flag" per window of ${rest.sequence_length} rows; ${entrypoint} --selftest checks the embedded reference windows`,
+    usage: `${entrypoint} [FILE.csv | -] prints "score,flag,top_sensor" per window of ${rest.sequence_length} rows; ${entrypoint} --selftest checks the embedded reference windows`,
     files: [{ path: entrypoint, sha256: sha256(binary), size_bytes: binary.length, mode: "0755" }],
   };
   const manifestBytes = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);

@@ -266,12 +266,15 @@ export async function fitBaseline(architecture: "pca" | "kmeans", windows: Strea
     await update.release();
   }
   const def = defineModel("kmeans", F, { ...hp, clusters: K });
+  const nearest = new Float32Array(K * d);
+  for (let k = 0; k < K; k++) for (let i = 0; i < d; i++) nearest[k * d + i] = centroids[i * K + k]!;
   return {
     def,
     params: new Map([
       ["baseline.mean", mean],
       ["baseline.inv_std", invStd],
       ["kmeans.centroids.W", centroids],
+      ["kmeans.nearest.W", nearest],
       ["kmeans.sq_norms", sqNorms],
       ["kmeans.inverse_mean", Float32Array.of(1)],
     ]),

@@ -158,6 +158,7 @@ export function buildInferenceModel(
   } else {
     g.output(out.output, out.outputName);
   }
+  if (out.contribution) g.output(out.contribution, "contribution");
   return g.toBytes({ name: `flint_${def.architecture}`, metadata: { ...metadata, weights: quantize ? "int8_per_channel" : "float32" } });
 }
 

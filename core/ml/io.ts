@@ -71,6 +71,8 @@ interface Loaded {
   features: number;
   threshold: number;
   postprocess: PostProcess;
+  /** the model has a `contribution` output (per-sensor share of the score) */
+  contributes: boolean;
   /** training means, used to fill leading non-finite values */
   mean: number[];
 }
@@ -87,7 +89,8 @@ function load(model: Uint8Array): Promise<Loaded> {
       const mean = meta.normalisation ? ((JSON.parse(meta.normalisation) as { mean?: number[] }).mean ?? []) : [];
       // models trained before post-processing existed raise an alarm on every window over the threshold
       const postprocess: PostProcess = meta.postprocess ? { ...NO_POSTPROCESS, ...(JSON.parse(meta.postprocess) as Partial<PostProcess>) } : NO_POSTPROCESS;
-      return { session: await createSession(model), seq, features: features.length, threshold: Number(meta.threshold), postprocess, mean };
+      const session = await createSession(model);
+      return { session, seq, features: features.length, threshold: Number(meta.threshold), postprocess, contributes: session.outputNames.includes("contribution"), mean };
     })();
     cache.set(model, p);
     p.catch(() => cache.delete(model));
@@ -103,13 +106,15 @@ export const SCORE_BATCH = 256;
  * feature order, raw units). scores[i] belongs to the window ending at row i + T − 1;
  * smoothed[i] is its score after the model's smoothing and flags[i] = 1 when the
  * model raises an alarm there (smoothed score over the threshold, persisting as the
- * model's post-processing asks). Fewer rows than T gives empty arrays. Non-finite
+ * model's post-processing asks). `contributions` [windows × F] is each sensor's share of
+ * the window's score (null for failure-probability models, whose score does not split
+ * by sensor). Fewer rows than T gives empty arrays. Non-finite
  * values are forward-filled (the training mean before the first finite value), as in training.
  */
 export async function score(
   model: Uint8Array,
   rows: Float32Array[],
-): Promise<{ scores: Float32Array; smoothed: Float32Array; flags: Uint8Array; threshold: number; postprocess: PostProcess }> {
+): Promise<{ scores: Float32Array; smoothed: Float32Array; flags: Uint8Array; contributions: Float32Array | null; threshold: number; postprocess: PostProcess }> {
   const m = await load(model);
   if (rows.length !== m.features) throw invalid("scoring.feature_mismatch", `Model expects ${m.features} feature columns`, { expected: m.features, got: rows.length });
   const n = rows[0]?.length ?? 0;
@@ -117,6 +122,7 @@ export async function score(
   const T = m.seq;
   const count = Math.max(0, n - T + 1);
   const scores = new Float32Array(count);
+  const contributions = m.contributes ? new Float32Array(count * F) : null;
   if (count > 0) {
     const rowMajor = new Float32Array(n * F);
     for (let f = 0; f < F; f++) {
@@ -133,10 +139,11 @@ export async function score(
       const to = Math.min(count, from + SCORE_BATCH);
       const buf = new Float32Array((to - from) * T * F);
       for (let i = from; i < to; i++) buf.set(rowMajor.subarray(i * F, (i + T) * F), (i - from) * T * F);
-      const out = await m.session.run({ input: new ort.Tensor("float32", buf, [to - from, T, F]) }, ["score"]);
+      const out = await m.session.run({ input: new ort.Tensor("float32", buf, [to - from, T, F]) }, contributions ? ["score", "contribution"] : ["score"]);
       scores.set(out["score"]!.data as Float32Array, from);
+      contributions?.set(out["contribution"]!.data as Float32Array, from * F);
     }
   }
   const { smoothed, alarms } = alarmsOf(scores, m.threshold, m.postprocess);
-  return { scores, smoothed, flags: alarms, threshold: m.threshold, postprocess: m.postprocess };
+  return { scores, smoothed, flags: alarms, contributions, threshold: m.threshold, postprocess: m.postprocess };
 }

@@ -27,7 +27,8 @@
  *   pca.project.W [d,K] (orthonormal principal directions), pca.reconstruct.W [K,d] (its transpose),
  *   pca.inv_eigenvalues [K], pca.weights [2]: t = z·P, T² = Σ t²/λ, Q = ‖z − t·Pᵀ‖²,
  *   score = w0·T² + w1·Q (w0 = 1/K, w1 = 1/mean training Q: both terms near 1 on normal windows)
- *   kmeans.centroids.W [d,K] (one column per cluster), kmeans.sq_norms [K] (‖c_k‖²), kmeans.inverse_mean [1]:
+ *   kmeans.centroids.W [d,K] (one column per cluster), kmeans.nearest.W [K,d] (its transpose, to read the nearest
+ *   centroid back for the per-sensor contribution), kmeans.sq_norms [K] (‖c_k‖²), kmeans.inverse_mean [1]:
  *   score = min_k ‖z − c_k‖² · scale (scale = 1/mean training distance)
  *
  * sentinel
@@ -69,6 +70,8 @@ export interface ForwardOut {
   /** normalised reconstruction [N,T,F] / forecast [N,F] / health [N] / baseline statistics [N,2] (pca: T², Q; kmeans: distance, cluster) */
   output: Tensor;
   outputName: "reconstruction" | "forecast" | "health" | "statistics";
+  /** per-sensor share of the score [N,F] (sums to the score); none for failure-probability models */
+  contribution?: Tensor;
 }
 
 /**
@@ -122,6 +125,7 @@ export function defineModel(architecture: ArchitectureT, features: number, hp: H
       fixed("pca.weights", [2]);
     } else {
       fixed("kmeans.centroids.W", [d, hp.clusters]);
+      fixed("kmeans.nearest.W", [hp.clusters, d]);
       fixed("kmeans.sq_norms", [hp.clusters]);
       fixed("kmeans.inverse_mean", [1]);
     }
@@ -306,7 +310,8 @@ export function forward(
     const recon = g.reshape(recon2d, [T, "N", F]);
     const err = elementLoss(g, g.sub(recon, xtm), hp.loss === "bce" ? "mse" : hp.loss);
     const score = g.reduceMean(err, [0, 2], false); // [N]
-    return { perSample: score, score, output: g.transpose(recon, [1, 0, 2]), outputName: "reconstruction" };
+    const contribution = g.mul(g.reduceMean(err, [0], false), g.scalar(1 / F)); // [N,F]
+    return { perSample: score, score, output: g.transpose(recon, [1, 0, 2]), outputName: "reconstruction", contribution };
   }
   if (def.architecture === "gru_predictor") {
     const xtm = g.transpose(x, [1, 0, 2]); // [T,N,F]
@@ -339,7 +344,7 @@ export function forward(
     const target0 = g.reshape(g.slice(xtm, 0, T - 1, T), ["N", F]);
     const err = elementLoss(g, g.sub(head, target0), hp.loss === "bce" ? "mse" : hp.loss);
     const score = g.reduceMean(err, [1], false);
-    return { perSample: score, score, output: head, outputName: "forecast" };
+    return { perSample: score, score, output: head, outputName: "forecast", contribution: g.mul(err, g.scalar(1 / F)) };
   }
   const feat = windowStatistics(g, x, T, F);
   if (def.architecture === "pca" || def.architecture === "kmeans") {
@@ -352,15 +357,23 @@ export function forward(
       const [w0, w1] = g.split(P("pca.weights"), 0, [1, 1]) as [Tensor, Tensor];
       const score = g.add(g.mul(t2, w0), g.mul(q, w1));
       const stats = g.concat([g.reshape(t2, ["N", 1]), g.reshape(q, ["N", 1])], 1);
-      return { perSample: score, score, output: stats, outputName: "statistics" };
+      // T² = Σ_i z_i · (t/λ · Pᵀ)_i and Q = Σ_i r_i²: per statistic, then summed over each sensor's three
+      const t2Part = g.mul(z, g.matmul(g.mul(t, P("pca.inv_eigenvalues")), P("pca.reconstruct.W")));
+      const perStatistic = g.add(g.mul(t2Part, w0), g.mul(g.mul(residual, residual), w1));
+      return { perSample: score, score, output: stats, outputName: "statistics", contribution: bySensor(g, perStatistic, F) };
     }
     // ‖z − c‖² = ‖z‖² − 2 z·c + ‖c‖², the nearest centroid's
     const zz = g.reduceSum(g.mul(z, z), [1], true);
     const distances = g.add(g.sub(zz, g.mul(g.matmul(z, P("kmeans.centroids.W")), g.scalar(2))), P("kmeans.sq_norms"));
     const nearest = g.raw("ReduceMin", [distances], ["N"], { axes: [1], keepdims: 0 });
     const score = g.mul(g.relu(nearest), P("kmeans.inverse_mean"));
-    const cluster = g.raw("Cast", [g.raw("ArgMin", [distances], ["N", 1], { axis: 1, keepdims: 1 }, DataType.INT64)], ["N", 1], { to: DataType.FLOAT });
-    return { perSample: score, score, output: g.concat([g.reshape(score, ["N", 1]), cluster], 1), outputName: "statistics" };
+    const index = g.raw("ArgMin", [distances], ["N"], { axis: 1, keepdims: 0 }, DataType.INT64);
+    const cluster = g.raw("Cast", [g.reshape(index, ["N", 1])], ["N", 1], { to: DataType.FLOAT });
+    const K = def.hp.clusters;
+    const onehot = g.raw("OneHot", [index, g.ints([K]), g.initializer("onehot_values", [2], Float32Array.of(0, 1))], ["N", K], { axis: -1 });
+    const offset = g.sub(z, g.matmul(onehot, P("kmeans.nearest.W"))); // z − nearest centroid
+    const contribution = bySensor(g, g.mul(g.mul(offset, offset), P("kmeans.inverse_mean")), F);
+    return { perSample: score, score, output: g.concat([g.reshape(score, ["N", 1]), cluster], 1), outputName: "statistics", contribution };
   }
   // sentinel
   const h1 = drop(g.relu(g.gemm(feat, P("mlp.0.W"), P("mlp.0.b"))), "mask.0");
@@ -383,4 +396,9 @@ export function windowStatistics(g: Graph, x: Tensor, T: number, F: number): Ten
   const dev = g.sub(x, meanK);
   const sd = g.sqrt(g.add(g.reshape(g.reduceMean(g.mul(dev, dev), [1], true), ["N", F]), g.scalar(1e-6)));
   return g.concat([lastRow, mean, sd], 1);
+}
+
+/** [N, 3F] per window statistic (last row, mean, std of each sensor) → [N, F] per sensor. */
+function bySensor(g: Graph, perStatistic: Tensor, F: number): Tensor {
+  return g.reduceSum(g.reshape(perStatistic, ["N", 3, F]), [1], false);
 }

@@ -223,6 +223,10 @@ export const ScoreResult = z.object({
   /** true where the model raises an alarm: smoothed score over the threshold in at least persistence_n of the last persistence_m windows */
   flags: z.array(z.boolean()),
   postprocess: z.object({ smoothing_windows: z.number(), persistence_n: z.number(), persistence_m: z.number() }),
+  /** per window, the sensor with the largest share of the score (null for failure-probability models) */
+  top_sensors: z.array(z.string().nullable()),
+  /** per window, each sensor's share of the score in feature_names order (sums to the score); null for failure-probability models */
+  contributions: z.array(z.array(z.number())).nullable(),
 });
 export type ScoreResult = z.infer<typeof ScoreResult>;
 
@@ -289,6 +293,11 @@ export async function score(modelId: string, input: ScoreInput): Promise<ScoreRe
   const result = await scoreRows(await scoringBytes(modelKey(model.tenantId, model.modelId)), columns);
   const scores = Array.from(result.scores, (value) => Math.round(value * 1e6) / 1e6);
   const smoothed = Array.from(result.smoothed, (value) => Math.round(value * 1e6) / 1e6);
+  const F = features.length;
+  const contributions = result.contributions
+    ? Array.from({ length: scores.length }, (_, w) => Array.from(result.contributions!.subarray(w * F, (w + 1) * F), (value) => Math.round(value * 1e6) / 1e6))
+    : null;
+  const topSensors = contributions ? contributions.map((row) => features[row.indexOf(Math.max(...row))] ?? null) : scores.map(() => null);
   const flags = Array.from(result.flags, (flag) => flag === 1);
   await Billing.consumeTokens(model.tenantId, Billing.scoringTokens({ windows: scores.length }), {
     reason: "scoring",
@@ -306,6 +315,8 @@ export async function score(modelId: string, input: ScoreInput): Promise<ScoreRe
     smoothed_scores: smoothed,
     flags,
     postprocess: result.postprocess,
+    top_sensors: topSensors,
+    contributions,
   };
 }
 

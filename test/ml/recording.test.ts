@@ -80,6 +80,28 @@ describe("a first recording: 400 normal rows to train on, faults later", () => {
     expect(falseAlarms / normalRows).toBeLessThanOrEqual(0.2);
   });
 
+  it.each(["lstm_autoencoder", "gru_predictor", "pca", "kmeans"] as const)("%s names the sensor behind an alarm; the shares sum to the score", async (architecture) => {
+    const recording = pumpRecording({ seed: 2 });
+    const result = await train({ architecture, data: head(recording) });
+    // the normal start again, with the pressure sensor stepping up by 6 × its spread from row 200
+    const columns = head(recording).columns.map((column) => Float32Array.from(column));
+    const pressure = recording.features.indexOf("pressure");
+    const spread = (JSON.parse(result.metadata.normalisation!) as { std: number[] }).std[pressure]!;
+    for (let i = 200; i < 300; i++) columns[pressure]![i] = columns[pressure]![i]! + 6 * spread;
+    const scored = await score(result.model, columns);
+    const F = recording.features.length;
+    const shares = scored.contributions!;
+    for (let w = 0; w < scored.scores.length; w++) {
+      const sum = shares.subarray(w * F, (w + 1) * F).reduce((a, b) => a + b, 0);
+      expect(Math.abs(sum - scored.scores[w]!)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(scored.scores[w]!)));
+    }
+    const seq = result.hyperparameters.sequence_length;
+    const alarmed = Array.from(scored.flags.keys()).filter((w) => scored.flags[w] && w + seq - 1 >= 200 && w + seq - 1 < 300);
+    expect(alarmed.length).toBeGreaterThan(50);
+    const top = alarmed.map((w) => recording.features[Array.from(shares.subarray(w * F, (w + 1) * F)).reduce((best, v, f, all) => (v > all[best]! ? f : best), 0)]);
+    expect(top.filter((name) => name === "pressure").length / top.length).toBeGreaterThanOrEqual(0.8);
+  });
+
   it("records every chosen hyperparameter and why; the values the user gave are kept", async () => {
     const recording = pumpRecording({ seed: 7 });
     const result = await train({ architecture: "lstm_autoencoder", hyperparameters: { hidden_dim: 24, epochs: 4 }, data: head(recording) });

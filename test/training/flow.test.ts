@@ -132,6 +132,13 @@ describe("training flow", () => {
     const expected = alarmsOf(scored.body.scores, scored.body.threshold, postprocess);
     expect(scored.body.smoothed_scores.map((v: number) => v.toFixed(4))).toEqual(Array.from(expected.smoothed, (v) => v.toFixed(4)));
     expect(scored.body.flags).toEqual(Array.from(expected.alarms, (a) => a === 1));
+    // each window names the sensor with the largest share of its score
+    expect(scored.body.contributions).toHaveLength(5);
+    scored.body.contributions.forEach((shares: number[], w: number) => {
+      expect(shares).toHaveLength(scored.body.feature_names.length);
+      expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(scored.body.scores[w], 4);
+      expect(scored.body.top_sensors[w]).toBe(scored.body.feature_names[shares.indexOf(Math.max(...shares))]);
+    });
 
     const csv = [model.feature_names.join(","), ...rows.map((row) => row.join(","))].join("\n");
     const viaCsv = await call("POST", `/models/${run.model_id}/score`, { token: alice.token, rawBody: csv, contentType: "text/csv" });

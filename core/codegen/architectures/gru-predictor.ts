@@ -40,7 +40,9 @@ ${gru.lines.join("\n")}
   matvec(f, ${last}, H, ${matrixArgs("head.W")}, F);
   for (j = 0; j < F; j++) {
     float d = f[j] - x[(T - 1) * F + j];
-    err += (double)(${lossTerm(spec.loss)});
+    double e = (double)(${lossTerm(spec.loss)});
+    err += e;
+    contribution[j] = (float)(e / (double)F);
   }
   return (float)(err / (double)F);
 }`;

@@ -27,17 +27,21 @@ export function scoreWindow(spec: ModelSpec): string {
   return `static float seq_0[T * H], seq_1[T * H], z[Z];
 static float score_window(const float *x) {
   float r[F];
-  double err = 0;
+  double err = 0, per_sensor[F];
   int t, j;
 ${lines.join("\n")}
+  for (j = 0; j < F; j++) per_sensor[j] = 0;
   for (t = 0; t < T; t++) {
     for (j = 0; j < F; j++) r[j] = ${biasArray("output.b")}[j];
     matvec(r, ${decoder.output} + t * H, H, ${matrixArgs("output.W")}, F);
     for (j = 0; j < F; j++) {
       float d = r[j] - x[t * F + j];
-      err += (double)(${lossTerm(spec.loss)});
+      double e = (double)(${lossTerm(spec.loss)});
+      err += e;
+      per_sensor[j] += e;
     }
   }
+  for (j = 0; j < F; j++) contribution[j] = (float)(per_sensor[j] / (double)(T * F));
   return (float)(err / (double)(T * F));
 }`;
 }
