@@ -8,7 +8,7 @@
  *   npx tsx bench/quality.ts [--small-only]
  */
 import { fileURLToPath } from "node:url";
-import { score, train, type ArchitectureT, type HyperparametersGivenT } from "../core/ml";
+import { score, train, trainAuto, type ArchitectureT, type HyperparametersGivenT } from "../core/ml";
 import { metricsOf } from "../core/ml/evaluate";
 import { afterTraining, head, pumpRecording } from "../core/synthetic/recording";
 
@@ -31,7 +31,7 @@ const PREVIOUS_DEFAULTS: HyperparametersGivenT = {
 
 interface Candidate {
   name: string;
-  architecture: ArchitectureT;
+  architecture: ArchitectureT | "auto";
   hyperparameters?: HyperparametersGivenT;
 }
 
@@ -41,6 +41,8 @@ const CANDIDATES: Candidate[] = [
   { name: "gru_predictor", architecture: "gru_predictor" },
   { name: "pca", architecture: "pca" },
   { name: "kmeans", architecture: "kmeans" },
+  { name: "iforest", architecture: "iforest" },
+  { name: "auto (its pick, without labels)", architecture: "auto" },
 ];
 
 interface Row {
@@ -66,17 +68,16 @@ async function judge(data: string, candidate: Candidate, recordings: ReturnType<
     const started = performance.now();
     let firstEpoch = NaN;
     let setup = NaN;
-    const result = await train({
-      architecture: candidate.architecture,
-      hyperparameters: candidate.hyperparameters,
-      data: head(recording),
-      onEpoch: (event) => {
-        if (event.epoch === 1) {
-          firstEpoch = event.elapsed_seconds;
-          setup = event.setup_seconds;
-        }
-      },
-    });
+    const onEpoch = (event: { epoch: number; elapsed_seconds: number; setup_seconds: number }) => {
+      if (event.epoch === 1) {
+        firstEpoch = event.elapsed_seconds;
+        setup = event.setup_seconds;
+      }
+    };
+    const result =
+      candidate.architecture === "auto"
+        ? (await trainAuto({ hyperparameters: candidate.hyperparameters, data: head(recording), onEpoch })).result
+        : await train({ architecture: candidate.architecture, hyperparameters: candidate.hyperparameters, data: head(recording), onEpoch });
     const trainSeconds = (performance.now() - started) / 1000;
     const later = afterTraining(recording, result.hyperparameters.sequence_length);
     const [float, int8] = await Promise.all([score(result.model, later.columns), score(result.quantizedModel, later.columns)]);

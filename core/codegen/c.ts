@@ -13,6 +13,7 @@
  */
 import * as GruPredictor from "./architectures/gru-predictor";
 import * as LstmAutoencoder from "./architectures/lstm-autoencoder";
+import * as Iforest from "./architectures/iforest";
 import * as Kmeans from "./architectures/kmeans";
 import * as Pca from "./architectures/pca";
 import * as Sentinel from "./architectures/sentinel";
@@ -53,6 +54,7 @@ const EMITTERS: Record<Architecture, ArchitectureEmitter> = {
   sentinel: Sentinel,
   pca: Pca,
   kmeans: Kmeans,
+  iforest: Iforest,
 };
 
 export interface GenerateOptions {
@@ -124,8 +126,8 @@ ${HUBER_C}
 
 ${RECURRENT_C}
 
-/* Each sensor's share of the last window's score (sums to it); HAS_CONTRIBUTION 0 for failure probabilities. */
-#define HAS_CONTRIBUTION ${spec.task === "classification" ? 0 : 1}
+/* Each sensor's share of the last window's score (sums to it); HAS_CONTRIBUTION 0 for failure probabilities and isolation scores. */
+#define HAS_CONTRIBUTION ${spec.task === "classification" || spec.architecture === "iforest" ? 0 : 1}
 static float contribution[F];
 
 ${emitter.scoreWindow(spec)}

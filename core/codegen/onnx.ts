@@ -3,6 +3,7 @@
  * model.onnx or int8 model.int8.onnx) into a ModelSpec for the C generator.
  */
 import { buildInferenceModel, decodeModel, defineModel, Hyperparameters, NO_POSTPROCESS, type PostProcess } from "../ml";
+import { ISOLATION_DEPTH } from "../ml/models";
 import { ARCHITECTURES, assertComplete, assertSupported, dequantized, ModelFormatError, type Architecture, type Loss, type ModelSpec, type Task, type Weight } from "./spec";
 
 export { ModelFormatError } from "./spec";
@@ -100,6 +101,7 @@ export function specFromOnnx(bytes: Uint8Array, identity: { modelId: string; ver
     ...(architecture === "sentinel" ? { sentinelStats: weights.get("mlp.0.W")?.dims[0] === 2 * features.length ? 2 : 3 } : {}),
     ...(architecture === "pca" ? { components: weights.get("pca.project.W")?.dims[1] ?? 0 } : {}),
     ...(architecture === "kmeans" ? { components: weights.get("kmeans.centroids.W")?.dims[1] ?? 0 } : {}),
+    ...(architecture === "iforest" ? { components: (weights.get("iforest.path_length")?.dims[0] ?? 0) / 2 ** ISOLATION_DEPTH } : {}),
     weights,
   };
   assertComplete(spec);
@@ -117,7 +119,12 @@ export function referenceModel(bytes: Uint8Array, spec: ModelSpec): Uint8Array {
   if (spec.precision === "float32") return bytes;
   const { metadata } = decodeModel(bytes);
   const hp = Hyperparameters.parse(JSON.parse(metadata.hyperparameters ?? "{}"));
-  const def = defineModel(spec.architecture, spec.features.length, { ...hp, clusters: spec.components ?? hp.clusters }, { components: spec.components });
+  const def = defineModel(
+    spec.architecture,
+    spec.features.length,
+    { ...hp, clusters: spec.components ?? hp.clusters, trees: spec.components ?? hp.trees },
+    { components: spec.components },
+  );
   const weights = new Map([...spec.weights].map(([name, weight]) => [name, weight.data]));
   const norm = { mean: Float32Array.from(spec.mean), std: Float32Array.from(spec.std) };
   return buildInferenceModel(def, weights, norm, metadata, false);

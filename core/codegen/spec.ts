@@ -5,9 +5,10 @@
  * scales on every weight matrix; biases stay float32).
  */
 import type { PostProcess } from "../ml";
+import { ISOLATION_DEPTH } from "../ml/models";
 import { DomainError } from "../error";
 
-export type Architecture = "lstm_autoencoder" | "gru_predictor" | "sentinel" | "pca" | "kmeans";
+export type Architecture = "lstm_autoencoder" | "gru_predictor" | "sentinel" | "pca" | "kmeans" | "iforest";
 export type Precision = "float32" | "int8";
 export type Loss = "mse" | "mae" | "huber" | "bce";
 /**
@@ -18,7 +19,7 @@ export type Loss = "mse" | "mae" | "huber" | "bce";
  */
 export type Task = "reconstruction" | "forecast" | "classification" | "distance";
 
-export const ARCHITECTURES: readonly Architecture[] = ["lstm_autoencoder", "gru_predictor", "sentinel", "pca", "kmeans"];
+export const ARCHITECTURES: readonly Architecture[] = ["lstm_autoencoder", "gru_predictor", "sentinel", "pca", "kmeans", "iforest"];
 export const TASKS: readonly Task[] = ["reconstruction", "forecast", "classification", "distance"];
 
 /** The tasks the generator implements for each architecture. */
@@ -28,6 +29,7 @@ export const SUPPORTED_TASKS: Readonly<Record<Architecture, readonly Task[]>> = 
   sentinel: ["classification"],
   pca: ["distance"],
   kmeans: ["distance"],
+  iforest: ["distance"],
 };
 
 /**
@@ -72,7 +74,7 @@ export interface ModelSpec {
   precision: Precision;
   /** sentinel: window statistics feeding the MLP, 3 = last row, mean, std (2 = last row, mean; older exports). */
   sentinelStats?: 2 | 3;
-  /** pca: principal directions kept; kmeans: clusters (both from the weights' shapes). */
+  /** pca: principal directions kept; kmeans: clusters; iforest: trees (all from the weights' shapes). */
   components?: number;
   weights: Map<string, Weight>;
 }
@@ -106,12 +108,17 @@ export function expectedWeights(spec: Omit<ModelSpec, "weights">): Map<string, n
     }
     // forecast: the last row's F values; classification: one failure logit
     dense("head", H, spec.task === "classification" ? 1 : F);
-  } else if (spec.architecture === "pca" || spec.architecture === "kmeans") {
+  } else if (spec.architecture === "pca" || spec.architecture === "kmeans" || spec.architecture === "iforest") {
     const d = 3 * F;
     const K = spec.components ?? 0;
     out.set("baseline.mean", [d]);
     out.set("baseline.inv_std", [d]);
-    if (spec.architecture === "pca") {
+    if (spec.architecture === "iforest") {
+      const internal = 2 ** ISOLATION_DEPTH - 1;
+      out.set("iforest.feature", [K * internal]);
+      out.set("iforest.threshold", [K * internal]);
+      out.set("iforest.path_length", [K * (internal + 1)]);
+    } else if (spec.architecture === "pca") {
       out.set("pca.project.W", [d, K]);
       out.set("pca.reconstruct.W", [K, d]);
       out.set("pca.inv_eigenvalues", [K]);

@@ -18,7 +18,7 @@ import { HyperparametersGiven, type ArchitectureT, type HyperparametersGivenT } 
 import { train, type EpochEvent, type TrainOptions, type TrainResult } from "./train";
 
 /** Candidates of an unlabelled dataset; sentinel joins when the data has labels. */
-export const AUTO_CANDIDATES: readonly ArchitectureT[] = ["lstm_autoencoder", "gru_predictor", "pca", "kmeans"];
+export const AUTO_CANDIDATES: readonly ArchitectureT[] = ["lstm_autoencoder", "gru_predictor", "pca", "kmeans", "iforest"];
 /** Held-out rows the candidates are judged on at most. */
 export const JUDGED_ROWS = 20_000;
 /** Placements of the injected faults (each a different sensor draw). */

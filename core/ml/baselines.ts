@@ -8,7 +8,8 @@
 import * as ort from "onnxruntime-node";
 import { Graph, type Tensor } from "./graph";
 import { createSession } from "./io";
-import { defineModel, windowStatistics, type ModelDef } from "./models";
+import { averagePathLength, defineModel, ISOLATION_DEPTH, ISOLATION_SAMPLE, windowStatistics, type ModelDef } from "./models";
+import { Rng } from "./rng";
 import { DataType } from "./onnx";
 import type { HyperparametersT } from "./schema";
 import type { StreamingWindows, WindowSpec } from "./stream";
@@ -19,6 +20,8 @@ const POWER_STEPS = 64;
 const POWER_RUNS = 3;
 /** Lloyd iterations of kmeans (each a pass over the training windows). */
 const LLOYD_ITERATIONS = 15;
+/** Training windows (evenly spaced) the isolation trees draw their samples from. */
+const ISOLATION_POOL = 4_096;
 
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
 
@@ -159,12 +162,13 @@ export interface FittedBaseline {
  * Fits a pca or kmeans model on the training windows of `spec`. The score
  * weights are set afterwards from the training scores (see setScoreScale).
  */
-export async function fitBaseline(architecture: "pca" | "kmeans", windows: StreamingWindows, spec: WindowSpec, hp: HyperparametersT): Promise<FittedBaseline> {
+export async function fitBaseline(architecture: "pca" | "kmeans" | "iforest", windows: StreamingWindows, spec: WindowSpec, hp: HyperparametersT): Promise<FittedBaseline> {
   const T = hp.sequence_length;
   const F = windows.F;
   const d = 3 * F;
   // pass 1: feature statistics, and the features of evenly spaced windows (kmeans' first centroids)
-  const K = Math.min(hp.clusters, spec.count);
+  // windows whose features pass 1 keeps: kmeans' first centroids, or the pool isolation trees sample from
+  const K = architecture === "iforest" ? Math.min(ISOLATION_POOL, spec.count) : Math.min(hp.clusters, spec.count);
   const picks = new Map(Array.from({ length: K }, (_, i) => [Math.floor(((i + 0.5) * spec.count) / K), i]));
   const seeds = new Float32Array(K * d);
   let sum: Float32Array = new Float32Array(d);
@@ -243,6 +247,19 @@ export async function fitBaseline(architecture: "pca" | "kmeans", windows: Strea
   }
 
   const seeded = (await run(standardiseRowsGraph(d), { rows: f32(seeds, [K, d]), ...standardisation }))["z"]!;
+  if (architecture === "iforest") {
+    const forest = growForest(seeded, K, d, hp.trees, hp.seed);
+    return {
+      def: defineModel("iforest", F, hp),
+      params: new Map([
+        ["baseline.mean", mean],
+        ["baseline.inv_std", invStd],
+        ["iforest.feature", forest.feature],
+        ["iforest.threshold", forest.threshold],
+        ["iforest.path_length", forest.pathLength],
+      ]),
+    };
+  }
   let centroids: Float32Array = new Float32Array(d * K);
   for (let k = 0; k < K; k++) for (let i = 0; i < d; i++) centroids[i * K + k] = seeded[k * d + i]!;
   let sqNorms: Float32Array = new Float32Array(K);
@@ -284,6 +301,7 @@ export async function fitBaseline(architecture: "pca" | "kmeans", windows: Strea
 /** Scales the score so its mean over the training windows is about 1 (pca: T²/K plus Q over its training mean). */
 export function withScoreScale(fitted: FittedBaseline, meanTrainingScore: { q?: number; score: number }): Map<string, Float32Array> {
   const params = new Map(fitted.params);
+  if (fitted.def.architecture === "iforest") return params;
   if (fitted.def.architecture === "pca") {
     const K = fitted.def.params.find((p) => p.name === "pca.inv_eigenvalues")!.shape[0]!;
     params.set("pca.weights", Float32Array.of(1 / K, 1 / Math.max(meanTrainingScore.q ?? 1, 1e-12)));
@@ -291,4 +309,60 @@ export function withScoreScale(fitted: FittedBaseline, meanTrainingScore: { q?: 
     params.set("kmeans.inverse_mean", Float32Array.of(1 / Math.max(meanTrainingScore.score, 1e-12)));
   }
   return params;
+}
+
+/**
+ * Grows isolation trees (Liu, Ting and Zhou 2008) on samples of the pooled windows:
+ * each node splits a random feature at a uniform point between the sample's min and
+ * max there, until one window is left or the depth limit. The trees are stored
+ * complete, in heap order: a node that is a leaf passes everything left (threshold
+ * +max float) to the slot that holds its path length, depth + c(size).
+ * Index bookkeeping over at most 256 windows per tree; scoring runs in ONNX Runtime.
+ */
+function growForest(pool: Float32Array, count: number, d: number, trees: number, seed: number) {
+  const internal = 2 ** ISOLATION_DEPTH - 1;
+  const feature = new Float32Array(trees * internal);
+  const threshold = new Float32Array(trees * internal).fill(3.4e38);
+  const pathLength = new Float32Array(trees * (internal + 1));
+  const rng = new Rng((seed ^ 0x1f0e57) >>> 0);
+  const sample = Math.min(ISOLATION_SAMPLE, count);
+  for (let tree = 0; tree < trees; tree++) {
+    // a sample without replacement: a partial Fisher–Yates shuffle of the pool's indices
+    const order = Uint32Array.from({ length: count }, (_, i) => i);
+    for (let i = 0; i < sample; i++) {
+      const j = i + rng.int(count - i);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const grow = (node: number, depth: number, members: Uint32Array) => {
+      const leaf = () => {
+        let slot = node;
+        for (let level = depth; level < ISOLATION_DEPTH; level++) slot = 2 * slot + 1; // always left from here
+        pathLength[tree * (internal + 1) + slot - internal] = depth + averagePathLength(members.length);
+      };
+      if (depth === ISOLATION_DEPTH || members.length <= 1) return leaf();
+      // a feature that still varies within the node, tried at random
+      for (let attempt = 0; attempt < d; attempt++) {
+        const q = rng.int(d);
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (const m of members) {
+          const v = pool[m * d + q]!;
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        if (!(hi > lo)) continue;
+        const split = Math.fround(lo + rng.next() * (hi - lo));
+        feature[tree * internal + node] = q;
+        threshold[tree * internal + node] = split;
+        const left = members.filter((m) => !(pool[m * d + q]! > split));
+        const right = members.filter((m) => pool[m * d + q]! > split);
+        grow(2 * node + 1, depth + 1, left);
+        grow(2 * node + 2, depth + 1, right);
+        return;
+      }
+      leaf();
+    };
+    grow(0, 0, order.slice(0, sample));
+  }
+  return { feature, threshold, pathLength };
 }

@@ -112,7 +112,7 @@ export function defineModel(architecture: ArchitectureT, features: number, hp: H
     // loss "bce": failure-probability head on the whole window instead of a forecast
     dense("head", H, hp.loss === "bce" ? 1 : F);
     if (hp.dropout > 0) masks.push({ name: "mask.head", dim: H });
-  } else if (architecture === "pca" || architecture === "kmeans") {
+  } else if (architecture === "pca" || architecture === "kmeans" || architecture === "iforest") {
     const d = 3 * F;
     const fixed = (name: string, shape: number[]) => params.push({ name, shape, init: "zeros", fanIn: 0, fanOut: 0 });
     fixed("baseline.mean", [d]);
@@ -123,6 +123,12 @@ export function defineModel(architecture: ArchitectureT, features: number, hp: H
       fixed("pca.reconstruct.W", [K, d]);
       fixed("pca.inv_eigenvalues", [K]);
       fixed("pca.weights", [2]);
+    } else if (architecture === "iforest") {
+      // complete trees of ISOLATION_DEPTH levels, heap order, tree after tree (1-D: never quantized)
+      const internal = 2 ** ISOLATION_DEPTH - 1;
+      fixed("iforest.feature", [hp.trees * internal]);
+      fixed("iforest.threshold", [hp.trees * internal]);
+      fixed("iforest.path_length", [hp.trees * (internal + 1)]);
     } else {
       fixed("kmeans.centroids.W", [d, hp.clusters]);
       fixed("kmeans.nearest.W", [hp.clusters, d]);
@@ -347,8 +353,12 @@ export function forward(
     return { perSample: score, score, output: head, outputName: "forecast", contribution: g.mul(err, g.scalar(1 / F)) };
   }
   const feat = windowStatistics(g, x, T, F);
-  if (def.architecture === "pca" || def.architecture === "kmeans") {
+  if (def.architecture === "pca" || def.architecture === "kmeans" || def.architecture === "iforest") {
     const z = g.mul(g.sub(feat, P("baseline.mean")), P("baseline.inv_std"));
+    if (def.architecture === "iforest") {
+      const score = isolationScore(g, z, def.hp.trees, P("iforest.feature"), P("iforest.threshold"), P("iforest.path_length"));
+      return { perSample: score, score, output: g.reshape(score, ["N", 1]), outputName: "statistics" };
+    }
     if (def.architecture === "pca") {
       const t = g.matmul(z, P("pca.project.W"));
       const t2 = g.reduceSum(g.mul(g.mul(t, t), P("pca.inv_eigenvalues")), [1], false);
@@ -401,4 +411,43 @@ export function windowStatistics(g: Graph, x: Tensor, T: number, F: number): Ten
 /** [N, 3F] per window statistic (last row, mean, std of each sensor) → [N, F] per sensor. */
 function bySensor(g: Graph, perStatistic: Tensor, F: number): Tensor {
   return g.reduceSum(g.reshape(perStatistic, ["N", 3, F]), [1], false);
+}
+
+/** Levels of an isolation tree: ⌈log2 256⌉ for the 256-window samples each tree grows on. */
+export const ISOLATION_DEPTH = 8;
+/** Windows each isolation tree is grown on at most. */
+export const ISOLATION_SAMPLE = 256;
+
+/** Average path length of an unsuccessful search in a binary search tree of n points (Liu et al.'s c(n)). */
+export function averagePathLength(n: number): number {
+  if (n <= 1) return 0;
+  if (n === 2) return 1;
+  return 2 * (Math.log(n - 1) + 0.5772156649) - (2 * (n - 1)) / n;
+}
+
+/**
+ * Isolation forest score 2^(−E[h(z)] / c(ψ)): every tree walked at once, one level
+ * per step (right when z[feature] > threshold), h the path length stored at the leaf.
+ */
+function isolationScore(g: Graph, z: Tensor, trees: number, feature: Tensor, threshold: Tensor, pathLength: Tensor): Tensor {
+  const internal = 2 ** ISOLATION_DEPTH - 1;
+  const int64 = (values: number[], name: string) => g.rawInitializer(name, [values.length], DataType.INT64, BigInt64Array.from(values.map(BigInt)));
+  const nodeOffset = int64(Array.from({ length: trees }, (_, t) => t * internal), "iforest.node_offset");
+  const leafOffset = int64(Array.from({ length: trees }, (_, t) => t * (internal + 1) - internal), "iforest.leaf_offset");
+  const one = int64([1], "iforest.one");
+  const two = int64([2], "iforest.two");
+  const features = g.raw("Cast", [feature], [trees * internal], { to: DataType.INT64 }, DataType.INT64);
+  // every walk starts at the root: zeros [N, trees]
+  const shape = g.raw("Concat", [g.raw("Slice", [g.raw("Shape", [z], [2], {}, DataType.INT64), g.ints([0]), g.ints([1])], [1], {}, DataType.INT64), g.ints([trees])], [2], { axis: 0 }, DataType.INT64);
+  let index = g.raw("Cast", [g.raw("Expand", [g.scalar(0), shape], ["N", trees])], ["N", trees], { to: DataType.INT64 }, DataType.INT64);
+  for (let level = 0; level < ISOLATION_DEPTH; level++) {
+    const at = g.raw("Add", [index, nodeOffset], ["N", trees], {}, DataType.INT64);
+    const splitOn = g.raw("Gather", [features, at], ["N", trees], { axis: 0 }, DataType.INT64);
+    const value = g.raw("GatherElements", [z, splitOn], ["N", trees], { axis: 1 });
+    const right = g.raw("Cast", [g.raw("Greater", [value, g.raw("Gather", [threshold, at], ["N", trees], { axis: 0 })], ["N", trees], {}, DataType.BOOL)], ["N", trees], { to: DataType.INT64 }, DataType.INT64);
+    index = g.raw("Add", [g.raw("Add", [g.raw("Mul", [index, two], ["N", trees], {}, DataType.INT64), one], ["N", trees], {}, DataType.INT64), right], ["N", trees], {}, DataType.INT64);
+  }
+  const leaf = g.raw("Add", [index, leafOffset], ["N", trees], {}, DataType.INT64);
+  const depth = g.reduceMean(g.raw("Gather", [pathLength, leaf], ["N", trees], { axis: 0 }), [1], false);
+  return g.exp(g.mul(depth, g.scalar(-Math.LN2 / averagePathLength(ISOLATION_SAMPLE))));
 }

@@ -1,8 +1,8 @@
 import { z } from "zod";
 
-export const Architecture = z.enum(["lstm_autoencoder", "gru_predictor", "sentinel", "pca", "kmeans"]);
+export const Architecture = z.enum(["lstm_autoencoder", "gru_predictor", "sentinel", "pca", "kmeans", "iforest"]);
 /** Classic detectors fitted in closed form (no gradient training): the yardstick a neural model must beat. */
-export const BASELINES: readonly ArchitectureT[] = ["pca", "kmeans"];
+export const BASELINES: readonly ArchitectureT[] = ["pca", "kmeans", "iforest"];
 export type ArchitectureT = z.infer<typeof Architecture>;
 
 export function isBaseline(architecture: ArchitectureT): boolean {
@@ -25,9 +25,9 @@ export function isBaseline(architecture: ArchitectureT): boolean {
  *   on lstm_autoencoder it is treated as mse.
  * - `weight_decay`: L2 added to the gradient for adam/sgd, decoupled for adamw.
  * - `sentinel` ignores hidden_dim/num_layers (fixed n → 128 → 64 → 1 MLP).
- * - `pca` and `kmeans` are fitted in closed form on window statistics (last row,
+ * - `pca`, `kmeans` and `iforest` are fitted (no gradient training) on window statistics (last row,
  *   mean and standard deviation of every sensor over the window): they use
- *   sequence_length, stride and the alarm fields, plus explained_variance / clusters.
+ *   sequence_length, stride and the alarm fields, plus explained_variance / clusters / trees.
  */
 export const Hyperparameters = z.object({
   learning_rate: z.number().positive().max(1).default(0.001),
@@ -55,6 +55,8 @@ export const Hyperparameters = z.object({
   explained_variance: z.number().min(0.5).max(0.999).default(0.9),
   /** kmeans: clusters of normal windows. */
   clusters: z.number().int().min(1).max(64).default(8),
+  /** iforest: isolation trees (each grown on 256 training windows at most). */
+  trees: z.number().int().min(1).max(500).default(100),
 });
 export type HyperparametersInput = z.input<typeof Hyperparameters>;
 export type HyperparametersT = z.infer<typeof Hyperparameters>;

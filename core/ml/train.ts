@@ -393,7 +393,7 @@ async function trainOn(
     setup: 0,
   };
   // baselines are fitted in closed form (a refit after a resume is as quick as reading a checkpoint)
-  const fitted = isBaseline(architecture) ? await fitBaseline(architecture as "pca" | "kmeans", windows, windows.spec("train", stride, true), hp) : undefined;
+  const fitted = isBaseline(architecture) ? await fitBaseline(architecture as "pca" | "kmeans" | "iforest", windows, windows.spec("train", stride, true), hp) : undefined;
   if (fitted) {
     def = fitted.def;
     Object.assign(st, { epoch: 0, done: false, history: [], best: null, bestValLoss: Infinity });
@@ -598,6 +598,8 @@ async function trainOn(
         ? "T²/K + Q/mean training Q of the standardised window statistics (last row, mean, std per sensor)"
         : architecture === "kmeans"
           ? "squared distance of the standardised window statistics to the nearest cluster of normal windows, over its training mean"
+          : architecture === "iforest"
+            ? "isolation score 2^(−mean path length / c(256)) of the standardised window statistics over the trees, in (0, 1)"
           : def.supervised ? "failure probability σ(logit) in [0,1]" : architecture === "lstm_autoencoder" ? `mean ${hp.loss === "bce" ? "mse" : hp.loss} reconstruction error over time and features (normalised units)` : `mean ${hp.loss === "bce" ? "mse" : hp.loss} error of the last-step forecast over features (normalised units)`,
       window_label_rule: evaluation.window_label_rule ?? "",
       outputs: JSON.stringify(["score", architecture === "lstm_autoencoder" ? "reconstruction" : fitted ? "statistics" : def.supervised ? "health" : "forecast"]),

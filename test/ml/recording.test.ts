@@ -66,7 +66,7 @@ describe("a first recording: 400 normal rows to train on, faults later", () => {
     for (const seed of [1, 2, 3, 4, 5, 6]) {
       const recording = pumpRecording({ seed });
       const auto = await trainAuto({ data: head(recording) });
-      expect(auto.leaderboard.filter((c) => c.status === "trained")).toHaveLength(4);
+      expect(auto.leaderboard.filter((c) => c.status === "trained")).toHaveLength(5);
       expect(auto.leaderboard[0]!.candidate).toBe(auto.winner);
       const later = afterTraining(recording, auto.result.hyperparameters.sequence_length);
       const scored = await score(auto.result.model, later.columns);
@@ -100,6 +100,26 @@ describe("a first recording: 400 normal rows to train on, faults later", () => {
     expect(alarmed.length).toBeGreaterThan(50);
     const top = alarmed.map((w) => recording.features[Array.from(shares.subarray(w * F, (w + 1) * F)).reduce((best, v, f, all) => (v > all[best]! ? f : best), 0)]);
     expect(top.filter((name) => name === "pressure").length / top.length).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it("the iforest baseline fits in well under a second and scores fault rows above normal ones", async () => {
+    for (const seed of [1, 2, 3]) {
+      const recording = pumpRecording({ seed });
+      const started = performance.now();
+      const result = await train({ architecture: "iforest", data: head(recording) });
+      expect((performance.now() - started) / 1000).toBeLessThan(5);
+      const later = afterTraining(recording, result.hyperparameters.sequence_length);
+      const scored = await score(result.model, later.columns);
+      expect(scored.contributions).toBeNull();
+      const mean = (label: number) => {
+        const values = Array.from(scored.smoothed).filter((_, i) => later.labels[i] === label);
+        return values.reduce((a, b) => a + b, 0) / values.length;
+      };
+      expect(mean(1), `seed ${seed}`).toBeGreaterThan(mean(0));
+      // an isolation score is in (0, 1)
+      expect(Math.max(...scored.scores)).toBeLessThan(1);
+      expect(Math.min(...scored.scores)).toBeGreaterThan(0);
+    }
   });
 
   it("records every chosen hyperparameter and why; the values the user gave are kept", async () => {

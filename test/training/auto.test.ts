@@ -48,8 +48,8 @@ describe("auto: every candidate on the same data, the best one kept", () => {
     const board = await call("GET", `/training/${run.id}/leaderboard`, { token: owner.token });
     expect(board.status).toBe(200);
     const candidates = board.body.candidates;
-    expect(candidates.map((c: any) => c.candidate).sort()).toEqual(["gru_predictor", "kmeans", "lstm_autoencoder", "pca"]);
-    expect(candidates.map((c: any) => c.rank)).toEqual([1, 2, 3, 4]);
+    expect(candidates.map((c: any) => c.candidate).sort()).toEqual(["gru_predictor", "iforest", "kmeans", "lstm_autoencoder", "pca"]);
+    expect(candidates.map((c: any) => c.rank)).toEqual([1, 2, 3, 4, 5]);
     for (const candidate of candidates) {
       expect(candidate).toMatchObject({ status: "trained", judged_on: "injected_faults" });
       for (const figure of ["f1", "false_alarm_rate", "missed_alarm_rate", "ranking_score", "train_seconds"]) expect(candidate[figure]).toEqual(expect.any(Number));
@@ -65,7 +65,7 @@ describe("auto: every candidate on the same data, the best one kept", () => {
 
     // every candidate's epochs went out live, named, in one increasing count
     const epochs = client.of("epoch_update", run.id).filter((event: any) => !event.snapshot);
-    expect(new Set(epochs.map((event: any) => event.candidate))).toEqual(new Set(["gru_predictor", "kmeans", "lstm_autoencoder", "pca"]));
+    expect(new Set(epochs.map((event: any) => event.candidate))).toEqual(new Set(["gru_predictor", "iforest", "kmeans", "lstm_autoencoder", "pca"]));
     const numbers = epochs.map((event: any) => event.current_epoch);
     expect(numbers).toEqual([...numbers].sort((a: number, b: number) => a - b));
     expect(new Set(numbers).size).toBe(numbers.length);
