@@ -18,7 +18,7 @@ import { Dataset } from "../dataset";
 import { conflict, DomainError, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
-import { Architecture, autoPlan, candidatesFor, chooseHyperparameters, HyperparametersGiven } from "../ml";
+import { Architecture, autoPlan, candidatesFor, chooseHyperparameters, HyperparametersGiven, splitBounds } from "../ml";
 import { enqueue } from "../queue";
 import { Realtime, Topic } from "../realtime";
 import { TrainingComplete, TrainingFailed, TrainingQueued, TrainingStarted, type PayloadOf, type RealtimeEventDefinition } from "../realtime/events";
@@ -126,6 +126,7 @@ export function publish<D extends RealtimeEventDefinition<string, "run">>(
  * and the platform have a free slot, `queued` otherwise.
  *
  * @throws request.invalid (zod) / dataset.not_found (404) / dataset.not_validated (400)
+ * @throws training.insufficient_data (400, with rows_needed) when the dataset is too short for its windows
  * @throws plan.model_limit_reached (403) when the tenant's models plus its unfinished runs already reach
  *   max_models (a run reserves its model atomically with its creation, so a run never finishes over the limit)
  * @throws auth.forbidden for viewers
@@ -149,6 +150,9 @@ export async function start(input: StartInput): Promise<Info> {
           const chosen = chooseHyperparameters(parsed.architecture, shape, parsed.hyperparameters);
           return { ...chosen, totalEpochs: chosen.hyperparameters.epochs };
         })();
+
+  // too few rows for a calibrated threshold: refused now, with the rows needed, rather than failing in the worker
+  if (dataset.row_count !== null) splitBounds(dataset.row_count, Number(hyperparameters.sequence_length));
 
   const actor = useActor();
   // Every run is queued when it is created; one that finds a slot starts in the same call, and a queued one

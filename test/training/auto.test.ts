@@ -11,8 +11,8 @@ import { call } from "../support/http";
 import { createUser, type TestUser } from "../support/users";
 import { EventClient, isFinal, startRun, TINY, validatedDataset, waitForRun } from "./helpers";
 
-function recordingCsv(): string {
-  const data = head(pumpRecording({ seed: 4 }));
+function recordingCsv(rows = 400): string {
+  const data = head(pumpRecording({ seed: 4 }), rows);
   const start = Date.parse("2026-11-02T08:00:00Z");
   const lines = [["timestamp", ...data.features].join(",")];
   for (let i = 0; i < data.columns[0]!.length; i++) {
@@ -117,5 +117,22 @@ describe("auto: every candidate on the same data, the best one kept", () => {
     const notAuto = await call("GET", `/training/${plain.body.id}/leaderboard`, { token: other.token });
     expect(notAuto.status).toBe(404);
     expect(notAuto.body.code).toBe("training.no_leaderboard");
+  });
+});
+
+describe("too little data for a calibrated threshold", () => {
+  it("answers 400 training.insufficient_data with the rows needed when the run is started, and reserves nothing", async () => {
+    const user = await createUser({ role: "operator" });
+    const upload = await uploadMultipart(user, recordingCsv(150), { name: "Short pump run", equipment_type: "pump" }, "short.csv");
+    expect(upload.status).toBe(201);
+    const id = (upload.body as { id: string }).id;
+    expect((await call("POST", `/datasets/${id}/validate`, { token: user.token })).status).toBe(200);
+    for (const architecture of ["lstm_autoencoder", "auto"]) {
+      const refused = await call("POST", "/training/start", { token: user.token, body: { dataset_id: id, architecture } });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ code: "training.insufficient_data", details: { rows: 150, sequence_length: 8 } });
+      expect(refused.body.details.rows_needed).toBeGreaterThan(150);
+    }
+    expect((await call("GET", "/training", { token: user.token })).body).toEqual([]);
   });
 });
