@@ -1,49 +1,24 @@
-import { afterEach, describe, expect, inject, it } from "vitest";
-import WebSocket from "ws";
+import { describe, expect, it } from "vitest";
 import { call } from "../support/http";
 import { createUser, type TestUser } from "../support/users";
+import { EventClient } from "../support/ws";
 import { uploadPresigned } from "./helpers";
 
-const wsUrl = inject("wsUrl");
-const sockets: WebSocket[] = [];
-
-afterEach(() => {
-  for (const socket of sockets.splice(0)) socket.terminate();
-});
-
-async function subscribed(
-  user: TestUser,
-  topic: string,
-  expected = "subscribed",
-): Promise<{ socket: WebSocket; messages: Record<string, unknown>[] }> {
-  const socket = new WebSocket(`${wsUrl}?token=${user.token}`);
-  sockets.push(socket);
-  const messages: Record<string, unknown>[] = [];
-  socket.on("message", (data) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
-  await new Promise((resolve, reject) => {
-    socket.once("open", resolve);
-    socket.once("error", reject);
-  });
-  socket.send(JSON.stringify({ action: "subscribe", topic }));
-  await until(() => messages.some((message) => message.type === expected));
-  return { socket, messages };
+/** A client subscribed to `topic` (the answer awaited: "subscribed", or "error" when refused). */
+async function subscribed(user: TestUser, topic: string): Promise<EventClient> {
+  const client = await EventClient.open(user);
+  await client.subscribe(topic);
+  return client;
 }
 
-async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const forDataset = (datasetId: string) => (event: any) => event.dataset_id === datasetId;
 
 describe("dataset events on the WebSocket", () => {
   it("pushes dataset.ready to the tenant when a presigned upload is ingested", async () => {
     const user = await createUser();
-    const { messages } = await subscribed(user, "tenant");
+    const client = await subscribed(user, "tenant");
     const { datasetId } = await uploadPresigned(user, "timestamp,flow\n2026-01-01T00:00:00Z,1\n2026-01-01T00:01:00Z,2\n");
-    await until(() => messages.some((message) => message.dataset_id === datasetId));
-    expect(messages.find((message) => message.dataset_id === datasetId)).toEqual({
+    expect(await client.waitFor(forDataset(datasetId), 20_000)).toEqual({
       type: "dataset.ready",
       dataset_id: datasetId,
       row_count: 2,
@@ -53,10 +28,9 @@ describe("dataset events on the WebSocket", () => {
 
   it("pushes dataset.failed with the reason for a file that cannot be ingested", async () => {
     const user = await createUser();
-    const { messages } = await subscribed(user, "tenant");
+    const client = await subscribed(user, "tenant");
     const { datasetId } = await uploadPresigned(user, "a,a\n1,2\n");
-    await until(() => messages.some((message) => message.dataset_id === datasetId));
-    expect(messages.find((message) => message.dataset_id === datasetId)).toMatchObject({
+    expect(await client.waitFor(forDataset(datasetId), 20_000)).toMatchObject({
       type: "dataset.failed",
       dataset_id: datasetId,
       code: "dataset.duplicate_header",
@@ -70,12 +44,11 @@ describe("dataset events on the WebSocket", () => {
     const file = "timestamp,flow\n2026-01-01T00:00:00Z,1\n2026-01-01T00:01:00Z,2\n2026-01-01T00:02:00Z,4\n";
     const created = (await call("POST", "/datasets/uploads", { token: user.token, body: { name: "topic", equipment_type: "fan_coil", file_size_bytes: Buffer.byteLength(file) } })).body;
     const topic = `dataset:${created.dataset_id}`;
-    const refused = await subscribed(stranger, topic, "error");
-    expect(refused.messages.find((message) => message.type === "error")).toMatchObject({ code: "dataset.not_found" });
-    const { messages } = await subscribed(user, topic);
+    const refused = await EventClient.open(stranger);
+    expect(await refused.subscribe(topic)).toMatchObject({ type: "error", code: "dataset.not_found" });
+    const client = await subscribed(user, topic);
     expect((await call("PUT", created.upload_url, { rawBody: file })).status).toBe(200);
-    await until(() => messages.some((message) => message.type === "dataset.ready"));
-    expect(messages.find((message) => message.type === "dataset.ready")).toMatchObject({ dataset_id: created.dataset_id, row_count: 3 });
-    expect(refused.messages.some((message) => message.type === "dataset.ready")).toBe(false);
+    expect(await client.waitFor((event) => event.type === "dataset.ready", 20_000)).toMatchObject({ dataset_id: created.dataset_id, row_count: 3 });
+    expect(refused.of("dataset.ready")).toEqual([]);
   });
 });

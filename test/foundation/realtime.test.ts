@@ -1,51 +1,10 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { Realtime } from "../../core/realtime";
 import { createUser } from "../support/users";
+import { EventClient, wsUrl } from "../support/ws";
 
-const wsUrl = inject("wsUrl");
-const sockets: WebSocket[] = [];
-
-afterEach(() => {
-  for (const socket of sockets.splice(0)) socket.terminate();
-});
-
-const inboxes = new WeakMap<WebSocket, { messages: Record<string, unknown>[]; waiters: (() => void)[] }>();
-
-/** Opens a socket and buffers everything it receives, so no message is missed between awaits. */
-function open(url: string, protocols?: string[]): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, protocols);
-    sockets.push(socket);
-    const inbox = { messages: [] as Record<string, unknown>[], waiters: [] as (() => void)[] };
-    inboxes.set(socket, inbox);
-    socket.on("message", (data) => {
-      inbox.messages.push(JSON.parse(data.toString()));
-      for (const wake of inbox.waiters.splice(0)) wake();
-    });
-    socket.once("open", () => resolve(socket));
-    socket.once("unexpected-response", (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
-    socket.once("error", reject);
-  });
-}
-
-async function nextMessage(socket: WebSocket, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-  const inbox = inboxes.get(socket)!;
-  const deadline = Date.now() + timeoutMs;
-  while (inbox.messages.length === 0) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw new Error("no message");
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, remaining);
-      inbox.waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-  return inbox.messages.shift()!;
-}
+const open = (url: string, protocols?: string[]) => EventClient.connect(url, protocols);
 
 describe("WebSocket channel", () => {
   it("refuses a connection without a valid access token", async () => {
@@ -55,38 +14,38 @@ describe("WebSocket channel", () => {
 
   it("delivers an event pushed through the Management API client to a tenant's connection", async () => {
     const user = await createUser();
-    const socket = await open(`${wsUrl}?token=${user.token}`);
-    socket.send(JSON.stringify({ action: "subscribe", topic: "tenant" }));
-    expect(await nextMessage(socket)).toEqual({ type: "subscribed", topic: "tenant" });
+    const client = await open(`${wsUrl}?token=${user.token}`);
+    client.send({ action: "subscribe", topic: "tenant" });
+    expect(await client.next()).toEqual({ type: "subscribed", topic: "tenant" });
 
     const delivered = await Realtime.broadcast(user.tenantId, [], { type: "hello", value: 42 });
     expect(delivered).toBe(1);
-    expect(await nextMessage(socket)).toEqual({ type: "hello", value: 42 });
+    expect(await client.next()).toEqual({ type: "hello", value: 42 });
   });
 
   it("accepts the token as the Sec-WebSocket-Protocol bearer value", async () => {
     const user = await createUser();
-    const socket = await open(wsUrl, ["bearer", user.token]);
-    expect(socket.protocol).toBe("bearer");
+    const client = await open(wsUrl, ["bearer", user.token]);
+    expect(client.socket.protocol).toBe("bearer");
   });
 
   it("does not deliver one tenant's events to another tenant", async () => {
     const alice = await createUser();
     const bob = await createUser();
-    const socket = await open(`${wsUrl}?token=${bob.token}`);
-    socket.send(JSON.stringify({ action: "subscribe", topic: "tenant" }));
-    await nextMessage(socket);
+    const client = await open(`${wsUrl}?token=${bob.token}`);
+    client.send({ action: "subscribe", topic: "tenant" });
+    await client.next();
     expect(await Realtime.broadcast(alice.tenantId, [], { type: "secret" })).toBe(0);
-    await expect(nextMessage(socket, 300)).rejects.toThrow("no message");
+    await expect(client.next(300)).rejects.toThrow("no message");
   });
 
   it("answers a malformed message with an error event instead of dropping the socket", async () => {
     const user = await createUser();
-    const socket = await open(`${wsUrl}?token=${user.token}`);
-    socket.send("not json");
-    const reply = await nextMessage(socket);
+    const client = await open(`${wsUrl}?token=${user.token}`);
+    client.send("not json");
+    const reply = await client.next();
     expect(reply).toMatchObject({ type: "error", code: "request.invalid" });
-    expect(socket.readyState).toBe(WebSocket.OPEN);
+    expect(client.socket.readyState).toBe(WebSocket.OPEN);
   });
 
   it("removes connections the gateway reports gone (410) when publishing", async () => {

@@ -104,7 +104,7 @@ describe("late subscribers of a run", () => {
     const client = await open(stranger);
     const reply = await client.subscribe(`run:${finished.id}`);
     expect(reply).toMatchObject({ type: "error", code: "training_run.not_found", topic: `run:${finished.id}` });
-    await expect(open(stranger, `/ws/training/${finished.id}`)).rejects.toThrow("status 404");
+    await expect(open(stranger, `/ws/training/${finished.id}`)).rejects.toThrow("HTTP 404");
     await expect(client.waitFor((event) => event.type !== "error", 500)).rejects.toThrow("no matching event");
   });
 });

@@ -207,7 +207,7 @@ describe("tenancy", () => {
     const answer = await client.subscribe(`run:${run.id}`);
     expect(answer).toMatchObject({ type: "error", code: "training_run.not_found" });
     client.close();
-    await expect(EventClient.open(stranger, `/ws/training/${run.id}`)).rejects.toThrow("status 404");
+    await expect(EventClient.open(stranger, `/ws/training/${run.id}`)).rejects.toThrow("HTTP 404");
     const own = await EventClient.open(owner, `/ws/training/${run.id}`);
     own.close();
   });
