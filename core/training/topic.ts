@@ -1,6 +1,6 @@
 /**
  * Makes `run:<id>` subscribable (only the calling tenant's own runs resolve)
- * and builds its snapshot: the run's state, its last epochs as
+ * and builds its snapshot: the run as GET /training/:id answers it, its last epochs as
  * `epoch_update` events and, once it is over, its `training_complete` or
  * `training_failed` event, in the shapes the worker publishes them.
  * Reads the entities directly so the WebSocket functions don't load the ML engine.
@@ -12,6 +12,7 @@ import { EpochUpdate, message, TrainingComplete, TrainingFailed } from "../realt
 import { registerTopic, type Snapshot } from "../realtime/topics";
 import { EpochEntity, type EpochItem } from "./entities/epoch";
 import { TrainingRunEntity, type TrainingRunItem } from "./entities/run";
+import { serialize } from "./info";
 
 /** At most this many epochs are replayed; `training_complete.final_metrics` still covers every epoch. */
 export const SNAPSHOT_EPOCHS = 50;
@@ -70,27 +71,6 @@ function finalEvent(run: TrainingRunItem, epochs: EpochItem[]): RealtimeEvent {
   });
 }
 
-/** The fields of GET /training/:id that change while a run progresses. */
-function stateOf(run: TrainingRunItem): Record<string, unknown> {
-  return {
-    id: run.runId,
-    status: run.status,
-    current_epoch: run.currentEpoch ?? 0,
-    total_epochs: run.totalEpochs,
-    best_val_loss: run.bestValLoss ?? null,
-    current_train_loss: run.currentTrainLoss ?? null,
-    current_val_loss: run.currentValLoss ?? null,
-    learning_rate: run.learningRate ?? null,
-    training_time_seconds: Math.round((run.trainingTimeSeconds ?? 0) * 10) / 10,
-    estimated_remaining_seconds: run.status === "running" ? (run.estimatedRemainingSeconds ?? null) : run.status === "queued" ? null : 0,
-    model_id: run.modelId ?? null,
-    evaluation_id: run.evaluationId ?? null,
-    error: run.error ?? null,
-    started_at: run.startedAt ?? null,
-    completed_at: run.completedAt ?? null,
-  };
-}
-
 /** A run's snapshot for a new `run:<id>` subscriber. @throws training_run.not_found for another tenant's run */
 export async function runSnapshot(id: string): Promise<Snapshot> {
   // Strongly consistent reads: the subscription was stored just before, and a write that happened before it must show.
@@ -100,7 +80,7 @@ export async function runSnapshot(id: string): Promise<Snapshot> {
   const first = epochs.length - replayed.length;
   const events = replayed.map((epoch, index) => epochUpdate(run, epoch, epochs[first + index - 1]));
   if (isOver(run)) events.push(finalEvent(run, epochs));
-  return { state: stateOf(run), events };
+  return { state: serialize(run), events };
 }
 
 registerTopic("run", { find: findRun, snapshot: runSnapshot });
