@@ -7,6 +7,7 @@ export * as Model from "./index";
 import { z } from "zod";
 import { assertRole, useTenant } from "../actor";
 import { Cursor } from "../cursor";
+import { parse } from "../fn";
 import { Billing } from "../billing";
 import { invalid, isConditionalFailure, notFound } from "../error";
 import { logger } from "../logger";
@@ -195,7 +196,7 @@ export const Comparison = z.object({
  * the winner is better on that metric.
  */
 export async function compare(modelId: string, input: z.input<typeof CompareInput>): Promise<z.infer<typeof Comparison>> {
-  const { compare_with } = CompareInput.parse(input);
+  const { compare_with } = parse(CompareInput, input);
   if (compare_with === modelId) throw invalid("model.compare_self", "Compare a model with a different model");
   const [a, b] = await Promise.all([get(modelId), get(compare_with)]);
   const left = { id: a.modelId, metrics: numericMetrics(a.metrics) };

@@ -14,6 +14,7 @@ export * as TrainingRun from "./index";
 import { z } from "zod";
 import { assertRole, useTenant, useActor } from "../actor";
 import { Cursor } from "../cursor";
+import { fn } from "../fn";
 import { Dataset } from "../dataset";
 import { conflict, DomainError, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
@@ -75,9 +76,8 @@ export function publish<D extends RealtimeEventDefinition<string, "run">>(
  *   max_models (a run reserves its model atomically with its creation, so a run never finishes over the limit)
  * @throws auth.forbidden for viewers
  */
-export async function start(input: StartInput): Promise<Info> {
+export const start = fn(StartInput, async (parsed): Promise<Info> => {
   assertRole("operator");
-  const parsed = StartInput.parse(input);
   const tenantId = useTenant();
   const dataset = await Dataset.get(parsed.dataset_id);
   Dataset.assertTrainable(dataset);
@@ -122,7 +122,7 @@ export async function start(input: StartInput): Promise<Info> {
     await startQueued();
   }
   return serialize((await getRun(tenantId, run.runId)) ?? run);
-}
+});
 
 /**
  * Puts a running run's message on the training queue and announces the start.
