@@ -576,12 +576,23 @@ async function finishStopped(
 }
 
 /**
+ * The model a worker stored for the run before it died (storeModel runs just
+ * before the run finishes): a run that ends this way keeps it, with its
+ * reservation of max_models, instead of leaving a model nothing counts.
+ */
+async function storedModelOf(run: TrainingRunItem): Promise<{ modelId?: string; evaluationId?: string }> {
+  const modelId = modelIdFor(run.runId);
+  const model = await Model.ModelEntity.get({ tenantId: run.tenantId, modelId }).go({ consistent: true });
+  return model.data ? { modelId, evaluationId: model.data.evaluationId ?? undefined } : {};
+}
+
+/**
  * Marks a run failed with a readable reason, frees its slots, tells its
  * subscribers and the tenant's webhooks, and starts the next queued run.
  * Returns false when the run was not in a state to fail (already final).
  */
 export async function failRun(run: TrainingRunItem, reason: string, options: { expectOwner?: string } = {}): Promise<boolean> {
-  const changed = await finish(run, { status: "failed", error: reason, estimatedRemainingSeconds: 0 }, options);
+  const changed = await finish(run, { status: "failed", error: reason, estimatedRemainingSeconds: 0, ...(await storedModelOf(run)) }, options);
   if (!changed) return false;
   await TrainingRun.publish(run, TrainingFailed, {
     status: "failed",
@@ -609,7 +620,7 @@ export async function deadLetter(message: TrainMessage, receiveCount: number): P
     return "ignored";
   }
   if (run.stopRequested) {
-    const changed = await finish(run, { status: "stopped", estimatedRemainingSeconds: 0 });
+    const changed = await finish(run, { status: "stopped", estimatedRemainingSeconds: 0, ...(await storedModelOf(run)) });
     if (changed) {
       await TrainingRun.publish(run, TrainingComplete, { status: "stopped", current_epoch: run.currentEpoch ?? 0, total_epochs: run.totalEpochs, best_val_loss: run.bestValLoss ?? null, final_metrics: [], model_id: null });
       await TrainingRun.startQueued().catch(() => undefined);

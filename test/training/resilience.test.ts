@@ -28,6 +28,10 @@ import { deletePrefix } from "../../core/storage";
 import { TrainingRun } from "../../core/training";
 import { Webhook } from "../../core/webhook";
 import { getRun } from "../../core/training/slots";
+import { TrainingRunEntity } from "../../core/training/entities/run";
+import { modelIdFor, TrainingWorker } from "../../core/training/worker";
+import { Billing } from "../../core/billing";
+import { Model } from "../../core/model";
 import { pollQueue } from "../../functions/jobs/poller";
 import { handler as trainHandler, recordHandler } from "../../functions/jobs/train";
 import { handler as deadLetterHandler } from "../../functions/jobs/training-dead-letter";
@@ -233,6 +237,38 @@ describe("a message that keeps failing", () => {
     expect(JSON.parse(hooks[0]!.body)).toMatchObject({ type: "training.failed", data: { id: run.id, status: "failed", error: final.body.error } });
     client.close();
   }, 60_000);
+});
+
+describe("a run that dies after its model was stored", () => {
+  it("fails with the model kept and still counted against the plan", async () => {
+    const user = await createUser({ role: "operator" });
+    const datasetId = await validatedDataset(user, { rows: 1_000 });
+    const run = await withActor(actorOf(user), () => TrainingRun.start({ dataset_id: datasetId, architecture: "lstm_autoencoder", hyperparameters: TINY }));
+    expect(await Billing.readCounter(user.tenantId, "models")).toBe(1);
+    // What storeModel leaves behind when the worker dies before it finishes the run.
+    const modelId = modelIdFor(run.id);
+    await Model.record({
+      tenantId: user.tenantId,
+      modelId,
+      name: "stored before the crash",
+      architecture: "lstm_autoencoder",
+      datasetId,
+      trainingRunId: run.id,
+      parameters: 1,
+      featureNames: ["a"],
+      sequenceLength: 10,
+      hyperparameters: {},
+      metrics: {},
+      threshold: 1,
+      fileSizeBytes: 1,
+      quantized: false,
+    });
+    await TrainingRunEntity.patch({ tenantId: user.tenantId, runId: run.id }).remove(["leaseOwner"]).set({ leaseUntil: 0 }).go();
+    expect(await TrainingWorker.deadLetter({ kind: "train", run_id: run.id, tenant_id: user.tenantId }, 3)).toBe("failed");
+    const final = await call("GET", `/training/${run.id}`, { token: user.token });
+    expect(final.body).toMatchObject({ status: "failed", model_id: modelId });
+    expect(await Billing.readCounter(user.tenantId, "models")).toBe(1);
+  });
 });
 
 describe("the Fargate training worker", () => {
