@@ -69,11 +69,9 @@ export function referenceRows(spec: ModelSpec, windows: number, seed: number): n
   return rows;
 }
 
-/** ONNX Runtime's scores (core/ml score) for every sliding window of `rows`. */
-export async function referenceScores(onnx: Uint8Array, rows: number[][], features: number): Promise<number[]> {
-  const columns = Array.from({ length: features }, (_, f) => Float32Array.from(rows, (row) => row[f]!));
-  const { scores } = await score(onnx, columns);
-  return Array.from(scores);
+/** ONNX Runtime's scoring (core/ml score: scores, alarms, contributions) of every sliding window of `rows`. */
+export function referenceScoring(onnx: Uint8Array, rows: number[][], features: number): ReturnType<typeof score> {
+  return score(onnx, Array.from({ length: features }, (_, f) => Float32Array.from(rows, (row) => row[f]!)));
 }
 
 export interface Built {
@@ -90,7 +88,7 @@ export interface Built {
  */
 export async function build(input: { spec: ModelSpec; onnx: Uint8Array; arch: Arch; dir: string; seed?: number }): Promise<Built> {
   const rows = referenceRows(input.spec, windowsFor(input.spec, SELFTEST_WINDOWS), input.seed ?? 1);
-  const reference = { rows, scores: await referenceScores(input.onnx, rows, input.spec.features.length) };
+  const reference = { rows, scores: Array.from((await referenceScoring(input.onnx, rows, input.spec.features.length)).scores) };
   const source = generateC(input.spec, { reference });
   const binary = await compile(source, input.arch, input.dir, `flint-model-${input.arch}-${input.spec.precision}`);
   return { binary, source, reference };
@@ -149,8 +147,7 @@ export async function verify(input: { binary: Binary; spec: ModelSpec; onnx: Uin
   const { spec, binary } = input;
   const windows = input.windows ?? windowsFor(spec, VERIFY_WINDOWS);
   const rows = referenceRows(spec, windows, input.seed ?? 2);
-  const columns = spec.features.map((_, f) => Float32Array.from(rows, (row) => row[f]!));
-  const reference = await score(input.onnx, columns);
+  const reference = await referenceScoring(input.onnx, rows, spec.features.length);
   const expected = Array.from(reference.scores);
   const started = performance.now();
   const result = await run(binary, [], toCsv(spec.features, rows), RUN_TIMEOUT_MS);

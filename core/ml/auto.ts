@@ -14,7 +14,8 @@ import { metricsOf } from "./evaluate";
 import { injectFaults } from "./inject";
 import { score } from "./io";
 import { chunkedFromMemory, isChunked, type ChunkedData } from "./stream";
-import { HyperparametersGiven, type ArchitectureT, type HyperparametersGivenT } from "./schema";
+import { z } from "zod";
+import { Architecture, HyperparametersGiven, type ArchitectureT, type HyperparametersGivenT } from "./schema";
 import { train, type EpochEvent, type TrainOptions, type TrainResult } from "./train";
 
 /** Candidates of an unlabelled dataset; sentinel joins when the data has labels. */
@@ -24,23 +25,25 @@ export const JUDGED_ROWS = 20_000;
 /** Placements of the injected faults (each a different sensor draw). */
 const INJECTION_SEEDS = [17, 29, 43, 61, 79, 97];
 
-export interface CandidateFigures {
-  candidate: ArchitectureT;
-  status: "trained" | "failed" | "not_run";
+/** One candidate's figures on the leaderboard (the schema the API answers them with). */
+export const CandidateFigures = z.object({
+  candidate: Architecture,
+  status: z.enum(["trained", "failed", "not_run"]),
   /** 1 = the winner; null when not trained */
-  rank: number | null;
-  judged_on: "labels" | "injected_faults";
-  f1: number | null;
+  rank: z.number().nullable(),
+  judged_on: z.enum(["labels", "injected_faults"]),
+  f1: z.number().nullable(),
   /** on held-out normal rows (labels: rows labelled normal) */
-  false_alarm_rate: number | null;
-  missed_alarm_rate: number | null;
-  auc_pr: number | null;
+  false_alarm_rate: z.number().nullable(),
+  missed_alarm_rate: z.number().nullable(),
+  auc_pr: z.number().nullable(),
   /** what the ranking orders by: F1 with labels; detection rate minus false-alarm rate without */
-  ranking_score: number | null;
-  train_seconds: number | null;
-  epochs: number | null;
-  error: string | null;
-}
+  ranking_score: z.number().nullable(),
+  train_seconds: z.number().nullable(),
+  epochs: z.number().nullable(),
+  error: z.string().nullable(),
+});
+export type CandidateFigures = z.infer<typeof CandidateFigures>;
 
 export interface AutoEpochEvent extends EpochEvent {
   candidate: ArchitectureT;

@@ -25,16 +25,6 @@ const ISOLATION_POOL = 4_096;
 
 const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
 
-async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Record<string, Float32Array>> {
-  const session = await createSession(bytes);
-  try {
-    const out = await session.run(feeds);
-    return Object.fromEntries(Object.entries(out).map(([name, tensor]) => [name, tensor.data as Float32Array]));
-  } finally {
-    await session.release();
-  }
-}
-
 /** A session used for many batches. */
 async function withSession<T>(bytes: Uint8Array, use: (session: ort.InferenceSession) => Promise<T>): Promise<T> {
   const session = await createSession(bytes);
@@ -43,6 +33,14 @@ async function withSession<T>(bytes: Uint8Array, use: (session: ort.InferenceSes
   } finally {
     await session.release();
   }
+}
+
+/** One run of a graph, its outputs as float arrays. */
+function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Record<string, Float32Array>> {
+  return withSession(bytes, async (session) => {
+    const out = await session.run(feeds);
+    return Object.fromEntries(Object.entries(out).map(([name, tensor]) => [name, tensor.data as Float32Array]));
+  });
 }
 
 /** Running sums of the window statistics and of their squares, and each batch's statistics. */

@@ -92,8 +92,9 @@ export function chooseHyperparameters(architecture: ArchitectureT, shape: DataSh
   );
   if (isBaseline(architecture)) {
     pick("epochs", 1, "fitted in closed form: one pass over the training windows, no epochs");
-    pick("clusters", Math.max(2, Math.min(16, Math.floor(windows / 50))), `${Math.max(2, Math.min(16, Math.floor(windows / 50)))} clusters: about 50 training windows each, at most 16`);
-    return finishAlarms(architecture, small, pick, given, chosen, because);
+    const clusters = Math.max(2, Math.min(16, Math.floor(windows / 50)));
+    if (architecture === "kmeans") pick("clusters", clusters, `${clusters} clusters: about 50 training windows each, at most 16`);
+    return finishAlarms(small, pick, given, chosen, because);
   }
   const hidden = pick(
     "hidden_dim",
@@ -111,14 +112,13 @@ export function chooseHyperparameters(architecture: ArchitectureT, shape: DataSh
   pick("patience", Math.max(10, Math.round(epochs / 8)), `early stopping after ${Math.max(10, Math.round(epochs / 8))} epochs without a better validation loss`);
   pick("dropout", small ? 0 : 0.1, small ? "none: early stopping regularises a small model, and dropout slows what it learns from few windows" : "0.1 on the non-recurrent activations");
   pick("learning_rate", small ? 0.003 : 0.001, small ? "0.003: few steps on a small model" : "0.001: Adam's usual rate for a larger model");
-  return finishAlarms(architecture, small, pick, given, chosen, because);
+  return finishAlarms(small, pick, given, chosen, because);
 }
 
 type Pick = <K extends keyof HyperparametersT>(key: K, value: HyperparametersT[K], reason: string) => HyperparametersT[K];
 
 /** Alarm post-processing (average a few windows and ask a condition to persist before raising it), then the whole set. */
 function finishAlarms(
-  _architecture: ArchitectureT,
   small: boolean,
   pick: Pick,
   given: HyperparametersGivenT,

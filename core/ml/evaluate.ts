@@ -205,7 +205,11 @@ export function normalQuantile(p: number): number {
 }
 
 export function confusion(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): ConfusionMatrix {
-  return confusionOf(Uint8Array.from(Array.from({ length: scores.length }, (_, i) => (scores[i]! > threshold ? 1 : 0))), labels);
+  return confusionOf(overThreshold(scores, threshold), labels);
+}
+
+function overThreshold(scores: ArrayLike<number>, threshold: number): Uint8Array {
+  return Uint8Array.from(scores, (score) => (score > threshold ? 1 : 0));
 }
 
 /** Confusion matrix of 0/1 predictions (alarms) against 0/1 labels. */
@@ -259,7 +263,7 @@ export interface ClassificationMetrics {
 }
 
 export function classificationMetrics(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number) {
-  return metricsOf(Uint8Array.from(Array.from({ length: scores.length }, (_, i) => (scores[i]! > threshold ? 1 : 0))), labels, scores);
+  return metricsOf(overThreshold(scores, threshold), labels, scores);
 }
 
 /** Metrics of alarms (0/1 per window) against labels; the ranking metrics use `scores`. */

@@ -13,5 +13,5 @@ export { Graph, OPSET, type Tensor, type Dim, type DType } from "./graph";
 export { encodeModel, decodeModelProto, DataType, type ModelMsg } from "./onnx";
 export { defineModel, forward, type ModelDef, type ParamSpec } from "./models";
 export { buildStepGraph, buildEvalGraph, buildInferenceModel, quantizePerColumn } from "./engine";
-export { trainAuto, autoPlan, candidatesFor, AUTO_CANDIDATES, type AutoResult, type AutoEpochEvent, type CandidateFigures } from "./auto";
+export { trainAuto, autoPlan, candidatesFor, AUTO_CANDIDATES, CandidateFigures, type AutoResult, type AutoEpochEvent } from "./auto";
 export { injectFaults, INJECTED_FAULTS } from "./inject";

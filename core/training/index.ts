@@ -19,7 +19,7 @@ import { Dataset } from "../dataset";
 import { conflict, DomainError, isConditionalFailure, notFound } from "../error";
 import { createId } from "../id";
 import { logger } from "../logger";
-import { Architecture, autoPlan, candidatesFor, chooseHyperparameters, HyperparametersGiven, splitBounds } from "../ml";
+import { Architecture, autoPlan, candidatesFor, chooseHyperparameters, HyperparametersGiven, splitBounds, type DataShape, type HyperparametersGivenT } from "../ml";
 import { enqueue } from "../queue";
 import { Realtime, Topic } from "../realtime";
 import { TrainingComplete, TrainingFailed, TrainingQueued, TrainingStarted, type PayloadOf, type RealtimeEventDefinition } from "../realtime/events";
@@ -65,6 +65,16 @@ export function publish<D extends RealtimeEventDefinition<string, "run">>(
   return Realtime.publish(definition, Topic.run(run.tenantId, run.runId), { ...payload, run_id: run.runId } as PayloadOf<D>);
 }
 
+/** What a run stores and the epochs it plans; an auto run stores what its candidates share, each chooses the rest. */
+function runPlan(architecture: StartInput["architecture"], shape: DataShape, given: HyperparametersGivenT, labelled: boolean) {
+  if (architecture === "auto") {
+    const plan = autoPlan(shape, given, candidatesFor(labelled));
+    return { hyperparameters: plan.common, chosen_because: plan.chosen_because, totalEpochs: plan.totalEpochs };
+  }
+  const chosen = chooseHyperparameters(architecture, shape, given);
+  return { ...chosen, totalEpochs: chosen.hyperparameters.epochs };
+}
+
 /**
  * Starts a training run on one of the tenant's validated datasets. The run is
  * `running` (and its message is on the training queue) when the tenant's plan
@@ -84,16 +94,7 @@ export const start = fn(StartInput, async (parsed): Promise<Info> => {
   const label = dataset.label_column;
   const features = Object.entries(dataset.column_stats).filter(([name, stats]) => name !== label && stats.count_numeric > 0).length;
   const shape = { rows: dataset.row_count ?? 0, features: Math.max(1, features), samplingIntervalSeconds: dataset.sampling_interval_seconds ?? undefined };
-  const { hyperparameters, chosen_because, totalEpochs } =
-    parsed.architecture === "auto"
-      ? (() => {
-          const plan = autoPlan(shape, parsed.hyperparameters ?? {}, candidatesFor(label !== null));
-          return { hyperparameters: plan.common, chosen_because: plan.chosen_because, totalEpochs: plan.totalEpochs };
-        })()
-      : (() => {
-          const chosen = chooseHyperparameters(parsed.architecture, shape, parsed.hyperparameters);
-          return { ...chosen, totalEpochs: chosen.hyperparameters.epochs };
-        })();
+  const { hyperparameters, chosen_because, totalEpochs } = runPlan(parsed.architecture, shape, parsed.hyperparameters ?? {}, label !== null);
 
   // too few rows for a calibrated threshold: refused now, with the rows needed, rather than failing in the worker
   if (dataset.row_count !== null) splitBounds(dataset.row_count, Number(hyperparameters.sequence_length));

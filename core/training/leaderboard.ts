@@ -10,7 +10,7 @@ import { assertRole, useTenant } from "../actor";
 import { Billing } from "../billing";
 import { conflict, DomainError, isConditionalFailure, notFound } from "../error";
 import { fn } from "../fn";
-import type { TrainResult } from "../ml";
+import { CandidateFigures, type TrainResult } from "../ml";
 import { Model } from "../model";
 import { countReservations } from "../model/quota";
 import { getObjectBytes } from "../storage";
@@ -19,19 +19,7 @@ import { TrainingRunEntity, type TrainingRunItem } from "./entities/run";
 import { getRun } from "./slots";
 import { candidateKey, evaluationIdFor, finiteOnly, modelIdFor, storeModel, type Leaderboard } from "./worker";
 
-const Candidate = z.object({
-  candidate: z.string(),
-  status: z.enum(["trained", "failed", "not_run"]),
-  rank: z.number().nullable(),
-  judged_on: z.enum(["labels", "injected_faults"]),
-  f1: z.number().nullable(),
-  false_alarm_rate: z.number().nullable(),
-  missed_alarm_rate: z.number().nullable(),
-  auc_pr: z.number().nullable(),
-  ranking_score: z.number().nullable(),
-  train_seconds: z.number().nullable(),
-  epochs: z.number().nullable(),
-  error: z.string().nullable(),
+const Candidate = CandidateFigures.extend({
   /** the model this candidate became: the winner's, or one kept from the leaderboard */
   model_id: z.string().nullable(),
 });
@@ -103,9 +91,9 @@ export const keep = fn(KeepInput, async ({ run_id, candidate }): Promise<Model.I
         const written = (await Table.transaction
           .write(({ model: models, usage }) => [Billing.takeOne(usage, tenantId, "models", maxModels), models.create({ ...item, status: "ready" }).commit()])
           .go()) as Billing.TransactionResult;
-        const refused = Billing.refusedItem(written);
-        if (refused === undefined) return (await Model.ModelEntity.get({ tenantId, modelId }).go({ consistent: true })).data!;
-        if (refused === 0 || refused === Billing.TRANSACTION_CONFLICT) return refused === 0 ? Billing.COUNTER_REFUSED : refused;
+        const outcome = Billing.counterOutcome(written, 0);
+        if (outcome === true) return (await Model.ModelEntity.get({ tenantId, modelId }).go({ consistent: true })).data!;
+        if (outcome !== false) return outcome;
         // the model exists: a concurrent keep of the same candidate won
         throw conflict("training.candidate_kept", `Candidate ${candidate} is model ${modelId} already`, { model_id: modelId });
       }),
