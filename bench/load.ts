@@ -6,12 +6,12 @@
  *
  *   npx tsx bench/load.ts [--seconds 60] [--connections 50] [--users 5] [--only "GET /datasets,GET /health"]
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import { json, startPlatform, stopPlatform } from "./platform";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -63,42 +63,9 @@ interface BenchUser {
   modelId: string;
 }
 
-interface Ready {
-  url: string;
-  env: Record<string, string>;
-}
-
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * q))]!;
-}
-
-async function json(response: Response): Promise<any> {
-  const body = await response.json();
-  if (!response.ok) throw new Error(`${response.url} answered ${response.status}: ${JSON.stringify(body)}`);
-  return body;
-}
-
-async function startPlatform(dataDir: string): Promise<{ ready: Ready; child: ChildProcess }> {
-  const child = fork(path.join(root, "dev/start.ts"), [], {
-    execArgv: ["--import", "tsx", ...(process.env.FLINT_BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.FLINT_BENCH_PROFILE}`] : [])],
-    env: { ...process.env, PORT: "0", FLINT_S3_PORT: "0", FLINT_DATA_DIR: dataDir, FLINT_LOG_LEVEL: "ERROR", FLINT_TRAINING_CAPACITY: "8" },
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    child.once("message", (message) => resolve(message as Ready));
-    child.once("exit", (code) => reject(new Error(`the platform exited during start (code ${code})`)));
-  });
-  child.removeAllListeners("exit");
-  return { ready, child };
-}
-
-async function stopPlatform(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** A verified user on its own Pro tenant with a validated dataset and a small trained model. */

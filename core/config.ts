@@ -38,6 +38,7 @@ export const Config = {
   ingestQueueUrl: once(() => required(["SST_Queue_queueUrl_IngestQueue", "FLINT_INGEST_QUEUE_URL"])),
   trainingQueueUrl: once(() => required(["SST_Queue_queueUrl_TrainingQueue", "FLINT_TRAINING_QUEUE_URL"])),
   compileQueueUrl: once(() => required(["SST_Queue_queueUrl_CompileQueue", "FLINT_COMPILE_QUEUE_URL"])),
+  importQueueUrl: once(() => required(["SST_Queue_queueUrl_ImportQueue", "FLINT_IMPORT_QUEUE_URL"])),
   webhookQueueUrl: once(() => required(["SST_Queue_queueUrl_WebhookQueue", "FLINT_WEBHOOK_QUEUE_URL"])),
   realtimeQueueUrl: once(() => required(["SST_Queue_queueUrl_RealtimeQueue", "FLINT_REALTIME_QUEUE_URL"])),
   /** HTTPS endpoint of the WebSocket API's Management API (API Gateway) or the local runtime. */
@@ -75,6 +76,19 @@ export const Config = {
    */
   sessionCacheSeconds: once(() => Number(optional("FLINT_SESSION_CACHE_SECONDS") ?? "5")),
 
+  /**
+   * Loopback and private networks outbound calls to user-given addresses may reach anyway (CIDRs,
+   * comma-separated): none on AWS by default; the local runtime allows loopback.
+   */
+  outboundAllow: once(() => (optional("FLINT_OUTBOUND_ALLOW") ?? "").split(",").map((entry) => entry.trim()).filter(Boolean)),
+  /** How long POST /datasets/connect's probe lets a source's query run before answering 504. */
+  connectorProbeTimeoutMs: once(() => Number(optional("FLINT_CONNECTOR_PROBE_TIMEOUT_MS") ?? "15000")),
+  /** The one folder SQLite files may be imported from by path (never any other server path); unset: none. */
+  sqliteImportDir: once(() => {
+    const value = optional("FLINT_SQLITE_IMPORT_DIR");
+    return value ? path.resolve(value) : undefined;
+  }),
+
   /** Platform-wide concurrent training capacity across all tenants. */
   platformTrainingCapacity: once(() => Number(optional("FLINT_TRAINING_CAPACITY") ?? "8")),
 };
@@ -89,7 +103,8 @@ export type SecretName =
   | "STRIPE_SECRET_KEY"
   | "STRIPE_WEBHOOK_SECRET"
   | "STRIPE_PRICE_PRO"
-  | "STRIPE_PRICE_ENTERPRISE";
+  | "STRIPE_PRICE_ENTERPRISE"
+  | "SECRETS_MASTER_KEY";
 
 const secretCache = new Map<SecretName, Promise<string | undefined>>();
 

@@ -12,7 +12,8 @@ export type ErrorKind =
   | "too_large"
   | "rate_limited"
   | "unavailable"
-  | "upstream"; // a third-party service failed
+  | "upstream" // a third-party service failed
+  | "timeout"; // a third-party service did not answer in time
 
 export class DomainError extends Error {
   constructor(

@@ -7,12 +7,14 @@ import { ChangeMessageVisibilityCommand, SendMessageCommand } from "@aws-sdk/cli
 import { sqs } from "./aws";
 import { Config } from "./config";
 
-export type QueueName = "ingest" | "training" | "compile" | "webhook" | "realtime";
+export type QueueName = "ingest" | "import" | "training" | "compile" | "webhook" | "realtime";
 
 export function queueUrl(queue: QueueName): string {
   switch (queue) {
     case "ingest":
       return Config.ingestQueueUrl();
+    case "import":
+      return Config.importQueueUrl();
     case "training":
       return Config.trainingQueueUrl();
     case "compile":

@@ -50,6 +50,18 @@ export async function headObject(key: string): Promise<{ size: number; etag?: st
   }
 }
 
+/** Every key under `prefix` (after `startAfter`, when given), in key order. */
+export async function* listKeys(prefix: string, startAfter?: string): AsyncGenerator<string> {
+  let token: string | undefined;
+  do {
+    const page = await s3().send(
+      new ListObjectsV2Command({ Bucket: Config.bucketName(), Prefix: prefix, ContinuationToken: token, StartAfter: token ? undefined : startAfter }),
+    );
+    for (const item of page.Contents ?? []) if (item.Key) yield item.Key;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
 export async function deletePrefix(prefix: string): Promise<number> {
   let deleted = 0;
   let token: string | undefined;

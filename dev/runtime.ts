@@ -23,6 +23,7 @@ export const JOB_QUEUES = [
   { name: "ingest", env: "FLINT_INGEST_QUEUE_URL", handler: "functions/jobs/ingest.ts", deadLetterHandler: undefined, batchSize: 5, concurrency: 1, visibilityTimeout: 120, maxReceiveCount: 3 },
   { name: "training", env: "FLINT_TRAINING_QUEUE_URL", handler: "functions/jobs/train.ts", deadLetterHandler: "functions/jobs/training-dead-letter.ts", batchSize: 1, concurrency: 2, visibilityTimeout: 60, maxReceiveCount: 2 },
   { name: "compile", env: "FLINT_COMPILE_QUEUE_URL", handler: "functions/jobs/compile.ts", deadLetterHandler: "functions/jobs/compile-dead-letter.ts", batchSize: 1, concurrency: 1, visibilityTimeout: 300, maxReceiveCount: 3 },
+  { name: "import", env: "FLINT_IMPORT_QUEUE_URL", handler: "functions/jobs/import.ts", deadLetterHandler: undefined, batchSize: 1, concurrency: 1, visibilityTimeout: 120, maxReceiveCount: 3 },
   { name: "webhook", env: "FLINT_WEBHOOK_QUEUE_URL", handler: "functions/jobs/webhooks.ts", deadLetterHandler: undefined, batchSize: 10, concurrency: 1, visibilityTimeout: 30, maxReceiveCount: 3 },
   { name: "realtime", env: "FLINT_REALTIME_QUEUE_URL", handler: "functions/jobs/realtime.ts", deadLetterHandler: undefined, batchSize: 10, concurrency: 1, visibilityTimeout: 30, maxReceiveCount: 3 },
 ] as const;
@@ -116,6 +117,9 @@ async function start(
     FLINT_S3_ENDPOINT: services.s3Endpoint,
     FLINT_WS_MANAGEMENT_ENDPOINT: url,
     FLINT_PUBLIC_URL: url,
+    // Databases on this machine may be imported from; cloud metadata and link-local stay refused.
+    FLINT_OUTBOUND_ALLOW: "127.0.0.0/8,::1",
+    FLINT_SQLITE_IMPORT_DIR: path.join(dataDir, "imports"),
     AWS_REGION: "us-east-1",
     AWS_ACCESS_KEY_ID: "S3RVER",
     AWS_SECRET_ACCESS_KEY: "S3RVER",

@@ -23,6 +23,7 @@ export function Api({ stack }: StackContext) {
   const trainingQueue = access.producer(jobs.trainingQueue);
   const webhookQueue = access.producer(jobs.webhookQueue);
   const compileQueue = access.producer(jobs.compileQueue);
+  const importQueue = access.producer(jobs.importQueue);
 
   const endpoint = (id: string, handler: string, props: Omit<FunctionProps, "handler"> = {}) => {
     const bound = props.bind ?? [];
@@ -55,7 +56,8 @@ export function Api({ stack }: StackContext) {
     bind: [table, jwt],
   });
   const datasets = endpoint("HttpDatasets", "functions/http/datasets.handler", {
-    bind: [table, bucket, ingestQueue, realtime, jwt],
+    // POST /datasets/connect probes the source, seals its spec and queues the import.
+    bind: [table, bucket, ingestQueue, importQueue, realtime, jwt, secrets.SECRETS_MASTER_KEY],
   });
   const training = endpoint("HttpTraining", "functions/http/training.handler", {
     bind: [table, bucket, trainingQueue, webhookQueue, realtime, jwt],

@@ -14,7 +14,7 @@ import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Storage } from "./Storage";
 import { Realtime } from "./Realtime";
-import { UPLOAD_PREFIX, access, bindToCompute, nodeFunction } from "./lib/shared";
+import { UPLOAD_PREFIX, access, bindToCompute, nodeFunction, secretReadAccess } from "./lib/shared";
 
 /**
  * Background work: one SQS queue per job kind, each with its own dead-letter
@@ -44,6 +44,7 @@ export function Jobs({ stack, app }: StackContext) {
   // Consumer timeouts; each queue's visibility timeout stays at or above its consumer's.
   const timeouts = {
     ingest: Duration.minutes(15),
+    import: Duration.minutes(15),
     training: Duration.minutes(15),
     compile: Duration.minutes(10),
     webhook: Duration.seconds(60),
@@ -73,11 +74,13 @@ export function Jobs({ stack, app }: StackContext) {
     });
 
   const ingestDlq = deadLetterQueue("IngestDLQ");
+  const importDlq = deadLetterQueue("ImportDLQ");
   const trainingDlq = deadLetterQueue("TrainingDLQ");
   const compileDlq = deadLetterQueue("CompileDLQ");
   const webhookDlq = deadLetterQueue("WebhookDLQ");
 
   const ingestQueue = jobQueue("IngestQueue", ingestDlq, 3, Duration.minutes(20));
+  const importQueue = jobQueue("ImportQueue", importDlq, 3, Duration.minutes(20));
   // The worker extends visibility while it trains (Fargate runs can exceed this).
   const trainingQueue = jobQueue("TrainingQueue", trainingDlq, 2, Duration.minutes(20));
   const compileQueue = jobQueue("CompileQueue", compileDlq, 3, Duration.minutes(15));
@@ -101,6 +104,19 @@ export function Jobs({ stack, app }: StackContext) {
   const filesRef = s3.Bucket.fromBucketName(stack, "FilesRef", storage.bucket.bucketName);
   filesRef.addEventNotification(s3.EventType.OBJECT_CREATED, new SqsDestination(ingestQueue.cdk.queue), {
     prefix: UPLOAD_PREFIX,
+  });
+
+  // ---------------------------------------------------------------- import
+  // Rows from a tenant's database or HTTP source, streamed into the upload object; then ingested here too.
+  const importWorker = nodeFunction(stack, "ImportWorker", {
+    handler: "functions/jobs/import.handler",
+    timeout: timeouts.import.toSeconds(),
+    memorySize: 1024,
+    bind: [table, bucket, realtime, access.worker(importQueue), access.producer(ingestQueue), storage.secrets.SECRETS_MASTER_KEY],
+    permissions: secretReadAccess([storage.secrets.SECRETS_MASTER_KEY]),
+  });
+  importQueue.addConsumer(stack, {
+    cdk: { function: importWorker, eventSource: { batchSize: 1, reportBatchItemFailures: true } },
   });
 
   // ---------------------------------------------------------- containers
@@ -268,6 +284,7 @@ export function Jobs({ stack, app }: StackContext) {
 
   stack.addOutputs({
     IngestQueueUrl: ingestQueue.queueUrl,
+    ImportQueueUrl: importQueue.queueUrl,
     TrainingQueueUrl: trainingQueue.queueUrl,
     CompileQueueUrl: compileQueue.queueUrl,
     WebhookQueueUrl: webhookQueue.queueUrl,
@@ -276,11 +293,12 @@ export function Jobs({ stack, app }: StackContext) {
 
   return {
     ingestQueue,
+    importQueue,
     trainingQueue,
     compileQueue,
     webhookQueue,
-    deadLetterQueues: { ingest: ingestDlq, training: trainingDlq, compile: compileDlq, webhook: webhookDlq },
-    workers: { ingest, training, compile, webhooks, trainingDeadLetter, compileDeadLetter, retention },
+    deadLetterQueues: { ingest: ingestDlq, import: importDlq, training: trainingDlq, compile: compileDlq, webhook: webhookDlq },
+    workers: { ingest, import: importWorker, training, compile, webhooks, trainingDeadLetter, compileDeadLetter, retention },
     trainingService,
     retentionSchedule,
   };

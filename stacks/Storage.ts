@@ -78,6 +78,8 @@ export function Storage({ stack, app }: StackContext) {
     "STRIPE_WEBHOOK_SECRET",
     "STRIPE_PRICE_PRO",
     "STRIPE_PRICE_ENTERPRISE",
+    // 32 random bytes, base64: the master key of the credentials vault (core/secrets).
+    "SECRETS_MASTER_KEY",
   );
 
   stack.addOutputs({

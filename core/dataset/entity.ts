@@ -23,12 +23,15 @@ export const DatasetEntity = new Entity(
       location: { type: "string" },
       unit: { type: "string" },
       source: { type: "string", required: true, default: "csv_upload" },
-      uploadMethod: { type: ["multipart", "presigned"] as const, required: true },
+      /** How the file arrived: a direct upload, a presigned PUT, or an import from a connected source (core/connector). */
+      uploadMethod: { type: ["multipart", "presigned", "import"] as const, required: true },
       status: { type: STATUSES, required: true },
       failureCode: { type: "string" },
       failureReason: { type: "string" },
       /** Where the raw upload lands: uploads/<tenant>/<dataset>/source.csv. */
       sourceKey: { type: "string", required: true },
+      /** An import's source spec, sealed (credentials included); removed when the import ends. */
+      importSpec: { type: "string" },
       /** Size the client announced for a presigned upload. */
       declaredSizeBytes: { type: "number" },
       uploadExpiresAt: { type: "string" },

@@ -39,7 +39,7 @@ import { issuesOf } from "./validate";
 export { EQUIPMENT_TYPES, STATUSES, DatasetEntity, type DatasetItem } from "./entity";
 export { DatasetFileError, type Profile, type ColumnStats } from "./analyze";
 export type { Recommendation } from "./recommend";
-export { ingest, readyPayload, failedPayload, type IngestResult } from "./ingest";
+export { ingest, readyPayload, failedPayload, takeLease, releaseLease, markFailed, type IngestResult } from "./ingest";
 export { sourceKeyOf, parseSourceKey } from "./store";
 
 /** How long a presigned upload URL stays valid. */
@@ -357,6 +357,30 @@ export async function upload(input: z.input<typeof Metadata> & { file: Uint8Arra
     throw invalid(outcome.error.code, outcome.error.message, outcome.error.details);
   }
   return get(datasetId);
+}
+
+/**
+ * A dataset whose rows an import job brings from a connected source (see
+ * core/connector): created `processing` under the plan's dataset limit, with
+ * its source spec sealed by `seal` (which is given the new dataset's id).
+ * @returns the new dataset's id
+ * @throws plan.dataset_limit_reached (403), auth.forbidden (403)
+ */
+export async function createImport(input: Metadata & { source: string; seal: (tenantId: string, datasetId: string) => Promise<string> }): Promise<string> {
+  assertRole("operator");
+  const data = parse(Metadata, input);
+  const tenantId = useTenant();
+  const datasetId = createId("ds");
+  await createWithSlot({
+    ...newItem(tenantId, datasetId, data),
+    source: input.source,
+    uploadMethod: "import",
+    status: "processing",
+    sourceKey: sourceKeyOf(tenantId, datasetId),
+    importSpec: await input.seal(tenantId, datasetId),
+    createdBy: creatorName(),
+  });
+  return datasetId;
 }
 
 // ---------------------------------------------------------------- delete

@@ -69,25 +69,13 @@ export async function ingest(input: { tenantId: string; datasetId: string; key?:
       return "failed";
     }
   }
-  const leaseId = newLeaseId();
-  const now = Date.now();
-  try {
-    await DatasetEntity.patch({ tenantId, datasetId })
-      .set({ status: "processing", leaseId, leaseUntil: now + LEASE_SECONDS * 1000 })
-      .remove(["expires_at"])
-      .where(
-        (attr, op) =>
-          `(${op.eq(attr.status, "pending_upload")} OR ${op.eq(attr.status, "processing")}) AND (${op.notExists(attr.leaseUntil)} OR ${op.lt(attr.leaseUntil, now)})`,
-      )
-      .go();
-  } catch (error) {
-    if (!isConditionalFailure(error)) throw error;
-    const current = await itemOf(tenantId, datasetId);
-    if (!current || (current.status !== "pending_upload" && current.status !== "processing")) return "ignored";
-    const waitSeconds = Math.ceil(((current.leaseUntil ?? now) - now) / 1000) + 1;
-    await enqueue("ingest", { dataset_id: datasetId, tenant_id: tenantId }, { delaySeconds: Math.min(900, Math.max(1, waitSeconds)) });
+  const lease = await takeLease(tenantId, datasetId, LEASE_SECONDS);
+  if (lease === "gone") return "ignored";
+  if (typeof lease === "object") {
+    await enqueue("ingest", { dataset_id: datasetId, tenant_id: tenantId }, { delaySeconds: lease.retryInSeconds });
     return "deferred";
   }
+  const leaseId = lease;
   // An attempt that died earlier may have left chunks behind: no columnar data is valid before ready.
   await deletePrefix(`${datasetPrefix(tenantId, datasetId)}columnar/`);
   if (item.status === "pending_upload") await forgetPendingUpload(item);
@@ -113,6 +101,34 @@ export async function ingest(input: { tenantId: string; datasetId: string; key?:
     }
     await releaseLease(tenantId, datasetId, leaseId);
     throw error;
+  }
+}
+
+/**
+ * Takes a `pending_upload`/`processing` dataset for one attempt (an ingest,
+ * an import) for `seconds`, if no other attempt holds it.
+ * @returns the lease id; `gone` when the dataset is no longer waiting for
+ *   one; or when another attempt holds it, how long until its lease lapses
+ */
+export async function takeLease(tenantId: string, datasetId: string, seconds: number): Promise<string | "gone" | { retryInSeconds: number }> {
+  const leaseId = newLeaseId();
+  const now = Date.now();
+  try {
+    await DatasetEntity.patch({ tenantId, datasetId })
+      .set({ status: "processing", leaseId, leaseUntil: now + seconds * 1000 })
+      .remove(["expires_at"])
+      .where(
+        (attr, op) =>
+          `(${op.eq(attr.status, "pending_upload")} OR ${op.eq(attr.status, "processing")}) AND (${op.notExists(attr.leaseUntil)} OR ${op.lt(attr.leaseUntil, now)})`,
+      )
+      .go();
+    return leaseId;
+  } catch (error) {
+    if (!isConditionalFailure(error)) throw error;
+    const current = await itemOf(tenantId, datasetId);
+    if (!current || (current.status !== "pending_upload" && current.status !== "processing")) return "gone";
+    const waitSeconds = Math.ceil(((current.leaseUntil ?? now) - now) / 1000) + 1;
+    return { retryInSeconds: Math.min(900, Math.max(1, waitSeconds)) };
   }
 }
 
@@ -166,7 +182,8 @@ export async function runIngest(tenantId: string, datasetId: string, leaseId: st
   return { status: "ingested" };
 }
 
-async function markFailed(tenantId: string, datasetId: string, leaseId: string, error: DatasetFileError): Promise<void> {
+/** Moves a dataset this attempt holds to `failed` (giving its slot back) and tells its subscribers why. */
+export async function markFailed(tenantId: string, datasetId: string, leaseId: string, error: DatasetFileError): Promise<void> {
   const failed = await failWithSlot(
     tenantId,
     datasetId,
@@ -205,7 +222,7 @@ export function failedPayload(datasetId: string, failure: { code: string; reason
   return { dataset_id: datasetId, code: failure.code, reason: failure.reason };
 }
 
-async function releaseLease(tenantId: string, datasetId: string, leaseId: string): Promise<void> {
+export async function releaseLease(tenantId: string, datasetId: string, leaseId: string): Promise<void> {
   await DatasetEntity.patch({ tenantId, datasetId })
     .remove(["leaseId", "leaseUntil"])
     .where((attr, op) => op.eq(attr.leaseId, leaseId))

@@ -200,6 +200,13 @@ export const DatasetFailed = event(
   z.strictObject({ dataset_id: z.string(), code: z.string(), reason: z.string() }),
 );
 
+/** An import from a connected source is under way: rows and CSV bytes read so far (about every 2 s, and once at the end). */
+export const DatasetRowsImported = event(
+  "dataset.rows_imported",
+  "dataset",
+  z.strictObject({ dataset_id: z.string(), rows: Count, bytes: Count, done: z.boolean() }),
+);
+
 /** Validation passed: the dataset is locked and trainable. */
 export const DatasetValidated = event("dataset.validated", "dataset", z.strictObject({ dataset_id: z.string() }));
 
@@ -244,6 +251,7 @@ export const all: readonly EventDefinition[] = [
   TrainingFailed,
   DatasetReady,
   DatasetFailed,
+  DatasetRowsImported,
   DatasetValidated,
   DeploymentStatus,
   TrainingCompletedWebhook,

@@ -33,6 +33,7 @@ const STATUS: Record<ErrorKind, ContentfulStatusCode> = {
   rate_limited: 429,
   unavailable: 503,
   upstream: 502,
+  timeout: 504,
 };
 
 export type Env = { Variables: { actor: Actor; requestId: string } };

@@ -18,14 +18,16 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
+import { Connector } from "../../core/connector";
 import { Dataset } from "../../core/dataset";
+import { authenticateDevice } from "../../core/deployment/target";
 import { MAX_DIRECT_UPLOAD_BYTES } from "../../core/billing/plans";
 import { DomainError } from "../../core/error";
 import { createApp } from "./common";
 import { bearer, body, errors, idParam, json, openapi, pageQuery } from "./route";
 
 /** The multipart envelope around the file is small; the file itself is checked in core. */
-export const app = createApp({ maxBodyBytes: MAX_DIRECT_UPLOAD_BYTES + 1024 * 1024 });
+export const app = createApp({ maxBodyBytes: MAX_DIRECT_UPLOAD_BYTES + 1024 * 1024, schemes: { device: authenticateDevice } });
 
 const tags = ["Datasets"];
 
@@ -124,6 +126,79 @@ app.openapi(
     },
   }),
   async (c) => c.json(await Dataset.createUpload(c.req.valid("json")), 201),
+);
+
+/** Documented loosely: core checks the fields of each source type and answers connector.* codes. */
+const ConnectRequest = openapi(
+  z.looseObject({
+    source_type: z.string().optional().openapi({ description: `One of ${Connector.SOURCE_TYPES.join(", ")}; default aegis_bridge` }),
+    name: z.string(),
+    equipment_type: z.enum(Dataset.EQUIPMENT_TYPES),
+  }),
+  "DatasetConnectRequest",
+  {
+    description: [
+      "Per source_type (seed 002):",
+      "postgresql | tidb: connection_string (postgresql:// or mysql:// URL) or api_url (+ api_key), and query (one SELECT);",
+      "sqlite: connection_string (a file in the platform's import folder), query;",
+      "influxdb: url, database, measurement, time_range?, influx_version? (auto | 3 | 1), token? or username/password?;",
+      "mongodb: api_url (Data API), api_key, database, mongodb_collection, filter?, data_source?;",
+      "spacetimedb: api_url, database, query, auth_token?;",
+      "aegis_bridge | edge_bridge: controller_ip or target_id, collection?, time_range?.",
+    ].join(" "),
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/datasets/connect",
+    tags,
+    summary: "Import a dataset from an external source (database, historian, HTTP API or edge controller)",
+    description:
+      "The source is checked first (connect, the query's first rows, a time column and a numeric one): 400 for a bad spec or query, 502 when the source cannot be reached or refuses the credentials, 504 when it does not answer in time. Then the import runs as a job: the answer is the dataset, `processing`; `dataset.rows_imported` and then `dataset.ready` (or `dataset.failed`) follow on the WebSocket topic `dataset:<id>`.",
+    security: bearer,
+    request: { body: body(ConnectRequest) },
+    responses: {
+      201: json(Info, "The dataset, processing while its rows are imported"),
+      ...errors(400, 401, 403, 502, 504),
+    },
+  }),
+  async (c) => c.json(await Connector.connect(c.req.valid("json")), 201),
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/devices/telemetry",
+    tags: ["Devices"],
+    summary: "A controller pushes sensor rows (CSV or JSON, gzip allowed), buffered for aegis_bridge imports",
+    description:
+      "Authorization: Device <credential>. The body is CSV with a header (`Content-Type: text/csv`) or a JSON array of row objects / `{ rows: [...] }` (`application/json`), " +
+      "optionally `Content-Encoding: gzip`; one column is the time (timestamp, time, ts or datetime: ISO 8601 or epoch seconds/milliseconds). " +
+      `At most ${Connector.MAX_TELEMETRY_BYTES / 1024 / 1024} MB of rows per push. Import them with POST /datasets/connect (source_type aegis_bridge).`,
+    security: [{ device: [] }],
+    request: {
+      query: z.object({ collection: z.string().optional().openapi({ description: "Default hardware_metrics" }) }),
+      body: {
+        required: true,
+        content: { "text/csv": { schema: { type: "string" } }, "application/json": { schema: { type: "array", items: { type: "object" } } } },
+      },
+    },
+    responses: {
+      202: json(z.object({ collection: z.string(), rows: z.number(), hours: z.array(z.string()) }).openapi("TelemetryAccepted"), "Rows stored"),
+      ...errors(400, 401, 413),
+    },
+  }),
+  async (c) => {
+    const accepted = await Connector.pushTelemetry({
+      collection: c.req.valid("query").collection ?? "hardware_metrics",
+      body: new Uint8Array(await c.req.arrayBuffer()),
+      contentType: c.req.header("content-type") ?? "text/csv",
+      gzip: /gzip/i.test(c.req.header("content-encoding") ?? ""),
+    });
+    return c.json(accepted, 202);
+  },
 );
 
 app.openapi(

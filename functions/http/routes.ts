@@ -25,7 +25,8 @@ export const endpointGroupRoutes: EndpointGroup[] = [
     ],
   },
   { name: "admin", routes: ["ANY /api/v1/admin/{proxy+}", "ANY /api/v1/audit/{proxy+}"] },
-  { name: "datasets", routes: ["ANY /api/v1/datasets", "ANY /api/v1/datasets/{proxy+}"] },
+  // Controllers' telemetry is data coming in: the datasets group (its body limit) takes it.
+  { name: "datasets", routes: ["ANY /api/v1/datasets", "ANY /api/v1/datasets/{proxy+}", "POST /api/v1/devices/telemetry"] },
   {
     name: "training",
     routes: ["ANY /api/v1/training", "ANY /api/v1/training/{proxy+}", "ANY /api/v1/webhooks", "ANY /api/v1/webhooks/{proxy+}"],

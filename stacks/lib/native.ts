@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 /** Native packages the app uses (see ./shared.ts for how onnxruntime-node is slimmed). */
-export const NATIVE_PACKAGES = ["@node-rs/argon2", "zstd-napi", "onnxruntime-node"] as const;
+export const NATIVE_PACKAGES = ["@node-rs/argon2", "zstd-napi", "onnxruntime-node", "better-sqlite3"] as const;
 
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["']([^"']+)["']/g;
 const EXTENSIONS = [".ts", ".tsx", ".mts", ".js", ".mjs"];

@@ -177,6 +177,8 @@ export function nodeFunction(scope: Construct, id: string, props: FunctionProps 
     nodejs: {
       ...props.nodejs,
       format: "esm",
+      // pg loads its optional libpq binding only when asked to; it is not installed.
+      esbuild: { ...props.nodejs?.esbuild, external: [...(props.nodejs?.esbuild?.external ?? []), "pg-native"] },
       ...(install.length > 0 ? { install } : {}),
     },
     ...(install.includes("onnxruntime-node") ? { hooks: onnxRuntimeHooks() } : {}),

@@ -42,6 +42,8 @@ export default async function setup(project: TestProject) {
       FLINT_LOG_LEVEL: process.env.FLINT_LOG_LEVEL ?? "WARN",
       FLINT_RETENTION_INTERVAL_MS: String(24 * 60 * 60 * 1000),
       FLINT_TRAINING_CAPACITY: "8",
+      // A query that sleeps past it answers 504 without making the test wait 15 s.
+      FLINT_CONNECTOR_PROBE_TIMEOUT_MS: "3000",
     },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

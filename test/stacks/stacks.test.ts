@@ -80,10 +80,10 @@ interface Ids {
 
 function ids(s: Synth): Ids {
   const queues: Record<string, string> = {};
-  for (const id of ["IngestQueue", "TrainingQueue", "CompileQueue", "WebhookQueue"]) {
+  for (const id of ["IngestQueue", "ImportQueue", "TrainingQueue", "CompileQueue", "WebhookQueue"]) {
     queues[id] = innerLogicalId(s, "Jobs", id, "Queue");
   }
-  for (const id of ["IngestDLQ", "TrainingDLQ", "CompileDLQ", "WebhookDLQ"]) {
+  for (const id of ["IngestDLQ", "ImportDLQ", "TrainingDLQ", "CompileDLQ", "WebhookDLQ"]) {
     queues[id] = innerLogicalId(s, "Jobs", id);
   }
   queues.RealtimeQueue = innerLogicalId(s, "Realtime", "RealtimeQueue", "Queue");
@@ -228,13 +228,14 @@ describe("Storage", () => {
     ).toBe(true);
   });
 
-  it("declares the five secrets with the ids the app reads", () => {
+  it("declares the six secrets with the ids the app reads", () => {
     const secrets = test.stacks.Storage.node.children
       .filter((c) => c.constructor.name === "Secret")
       .map((c) => c.node.id)
       .sort();
     expect(secrets).toEqual([
       "JWT_SIGNING_KEY",
+      "SECRETS_MASTER_KEY",
       "STRIPE_PRICE_ENTERPRISE",
       "STRIPE_PRICE_PRO",
       "STRIPE_SECRET_KEY",
@@ -262,8 +263,8 @@ describe("Jobs", () => {
       }),
     );
     const work = queues.filter(([id]) => !dlqIds.has(id));
-    expect(work.length).toBe(4);
-    expect(dlqIds.size).toBe(4); // one DLQ each, none shared
+    expect(work.length).toBe(5);
+    expect(dlqIds.size).toBe(5); // one DLQ each, none shared
     for (const [, queue] of work) {
       const redrive = queue.Properties.RedrivePolicy;
       expect(redrive).toBeDefined();
@@ -272,6 +273,7 @@ describe("Jobs", () => {
     const maxReceive = (id: string) =>
       test.templates.Jobs.toJSON().Resources[known.queues[id]!].Properties.RedrivePolicy.maxReceiveCount;
     expect(maxReceive("IngestQueue")).toBe(3);
+    expect(maxReceive("ImportQueue")).toBe(3);
     expect(maxReceive("TrainingQueue")).toBe(2);
     expect(maxReceive("CompileQueue")).toBe(3);
     expect(maxReceive("WebhookQueue")).toBe(3);
@@ -279,6 +281,7 @@ describe("Jobs", () => {
       test.templates.Jobs.toJSON().Resources[known.queues[id]!].Properties.RedrivePolicy
         .deadLetterTargetArn["Fn::GetAtt"][0];
     expect(target("IngestQueue")).toBe(known.queues.IngestDLQ);
+    expect(target("ImportQueue")).toBe(known.queues.ImportDLQ);
     expect(target("TrainingQueue")).toBe(known.queues.TrainingDLQ);
     expect(target("CompileQueue")).toBe(known.queues.CompileDLQ);
     expect(target("WebhookQueue")).toBe(known.queues.WebhookDLQ);
@@ -287,7 +290,7 @@ describe("Jobs", () => {
   it("keeps each queue's visibility timeout at or above its consumer's timeout, with partial batch failures", () => {
     const template = test.templates.Jobs.toJSON();
     const mappings = resources(test.templates.Jobs, "AWS::Lambda::EventSourceMapping");
-    expect(mappings.length).toBe(6); // ingest, training, compile, webhooks, dead-letter x2
+    expect(mappings.length).toBe(7); // ingest, import, training, compile, webhooks, dead-letter x2
     for (const [, mapping] of mappings) {
       const props = mapping.Properties;
       expect(props.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
@@ -417,6 +420,7 @@ describe("Jobs", () => {
   it("points each zip worker at its handler", () => {
     const handlers: Record<string, string> = {
       IngestWorker: "functions/jobs/ingest.handler",
+      ImportWorker: "functions/jobs/import.handler",
       WebhookWorker: "functions/jobs/webhooks.handler",
       TrainingDeadLetter: "functions/jobs/training-dead-letter.handler",
       CompileDeadLetter: "functions/jobs/compile-dead-letter.handler",
@@ -486,6 +490,7 @@ const expectedRoutes: Record<string, string> = {
   "ANY /api/v1/devices/{proxy+}": "HttpDeployments",
   "ANY /api/v1/billing/{proxy+}": "HttpBilling",
   "POST /api/v1/billing/webhook": "HttpStripeWebhook",
+  "POST /api/v1/devices/telemetry": "HttpDatasets",
 };
 
 const expectedHandlers: Record<string, string> = {
@@ -542,7 +547,8 @@ describe("least privilege", () => {
     [
       "Api",
       "HttpDatasets",
-      ["table", "bucket", "realtime", "queue:IngestQueue", "send:IngestQueue", ...S("JWT_SIGNING_KEY")],
+      // POST /datasets/connect seals the source's credentials and queues the import.
+      ["table", "bucket", "realtime", "queue:IngestQueue", "send:IngestQueue", "queue:ImportQueue", "send:ImportQueue", ...S("JWT_SIGNING_KEY", "SECRETS_MASTER_KEY")],
     ],
     [
       "Api",
@@ -583,6 +589,12 @@ describe("least privilege", () => {
     ["Realtime", "WsSnapshot", ["table", "realtime", "queue:RealtimeQueue", "send:RealtimeQueue"]],
     // Workers also hold receive/delete on the queue they consume (event source).
     ["Jobs", "IngestWorker", ["table", "bucket", "realtime", "queue:IngestQueue"]],
+    // Opens the sealed source spec; re-queues a deferred import; hands the rows to ingest (which may defer too).
+    [
+      "Jobs",
+      "ImportWorker",
+      ["table", "bucket", "realtime", "queue:ImportQueue", "send:ImportQueue", "queue:IngestQueue", "send:IngestQueue", ...S("SECRETS_MASTER_KEY")],
+    ],
     [
       "Jobs",
       "TrainingWorker",
@@ -616,14 +628,16 @@ describe("least privilege", () => {
     expect(actionsOf("Api", "HttpMeta").filter((a) => /^(s3|sqs):/.test(a))).toEqual([]);
     // billing: no S3
     expect(actionsOf("Api", "HttpBilling").filter((a) => a.startsWith("s3:"))).toEqual([]);
-    // datasets: sqs:SendMessage on the ingest queue and nowhere else
+    // datasets: sqs:SendMessage on the ingest and import queues and nowhere else
     const sends = functionStatements(test, "Api", "HttpDatasets").filter((s) =>
       asList(s.Action as string | string[]).some((a) => a === "sqs:SendMessage" || a === "sqs:*"),
     );
-    expect(sends).toHaveLength(1);
-    expect(JSON.stringify(sends[0]!.Resource)).toContain(known.queues.IngestQueue);
+    expect(sends).toHaveLength(2);
+    const sentTo = JSON.stringify(sends.map((statement) => statement.Resource));
+    expect(sentTo).toContain(known.queues.IngestQueue);
+    expect(sentTo).toContain(known.queues.ImportQueue);
     for (const [name, id] of Object.entries(known.queues)) {
-      if (name !== "IngestQueue") expect(JSON.stringify(sends[0]!.Resource)).not.toContain(id);
+      if (name !== "IngestQueue" && name !== "ImportQueue") expect(sentTo).not.toContain(id);
     }
   });
 
@@ -663,7 +677,7 @@ describe("least privilege", () => {
 describe("function defaults", () => {
   it("applies the app-wide runtime, ESM, architecture, tracing and log retention to every SST function", () => {
     const functions = (Object.values(test.stacks) as Stack[]).flatMap((stack) => stack.getAllFunctions());
-    expect(functions.length).toBe(9 + 4 + 5); // http + ws (routes and the snapshot sender) + zip jobs
+    expect(functions.length).toBe(9 + 4 + 6); // http + ws (routes and the snapshot sender) + zip jobs
     for (const fn of functions as SstFunction[]) {
       const props = (fn as unknown as { props: Json }).props;
       expect(props.runtime, fn.node.id).toBe("nodejs20.x");

@@ -1,0 +1,255 @@
+/**
+ * Connected sources (seed 002 POST /datasets/connect): rows from a database,
+ * a historian or an HTTP source become a dataset through the same ingest as
+ * an upload. The request checks the source with a bounded probe (connect, run
+ * the query for its first rows, check there is a time column and a numeric
+ * one), so a wrong password or host answers at once; the import itself runs
+ * as a job on the import queue: it streams the rows as CSV into the dataset's
+ * upload object (capped at the plan's dataset size), then hands the dataset to
+ * ingest. Progress goes to `dataset:<id>` as `dataset.rows_imported`.
+ */
+export * as Connector from "./index";
+
+import { Readable } from "node:stream";
+import { assertRole, useTenant } from "../actor";
+import { Billing } from "../billing";
+import { Config } from "../config";
+import { Dataset } from "../dataset";
+import { DatasetFileError } from "../dataset/analyze";
+import { DomainError, invalid } from "../error";
+import { parse } from "../fn";
+import { logger } from "../logger";
+import { enqueue } from "../queue";
+import { Realtime, Topic } from "../realtime";
+import { DatasetRowsImported } from "../realtime/events";
+import { Secrets } from "../secrets";
+import { deleteObject, putObject } from "../storage";
+import { csvLine, PROBE_ROWS, shapeOf, type SourceRows, type Value } from "./rows";
+import { ConnectInput, SOURCE_TYPES, type Spec } from "./spec";
+import { limited, singleSelect } from "./sql";
+import type { OpenOptions } from "./sources/common";
+import { openMongoDataApi, openRestRows, openSpacetime } from "./sources/documents";
+import { openInflux } from "./sources/influx";
+import { openMysql } from "./sources/mysql";
+import { copyPostgres, openPostgres } from "./sources/postgres";
+import { openSqlite } from "./sources/sqlite";
+import { openBridge } from "./telemetry";
+
+export { ConnectInput, SOURCE_TYPES, type Spec } from "./spec";
+export { push as pushTelemetry, MAX_TELEMETRY_BYTES } from "./telemetry";
+
+/** The probe inside the HTTP request: quick to connect, quick to answer. */
+const probeOptions = (): OpenOptions => ({ connectTimeoutMs: 5_000, statementTimeoutMs: Config.connectorProbeTimeoutMs() });
+/** The import job (a 15-minute Lambda): the query may stream for most of it. */
+const IMPORT_OPTIONS: OpenOptions = { connectTimeoutMs: 10_000, statementTimeoutMs: 12 * 60_000 };
+/** The import job owns its dataset this long (the import Lambda's timeout). */
+const IMPORT_LEASE_SECONDS = 15 * 60;
+const PROGRESS_EVERY_MS = 2_000;
+/** CSV text is handed to the object upload in pieces of about this size. */
+const CSV_PIECE_BYTES = 256 * 1024;
+
+/** The message on the import queue. */
+export interface ImportMessage {
+  tenant_id: string;
+  dataset_id: string;
+}
+
+/** Opens a source for reading: the probe reads its first rows, the import all of them. */
+async function open(spec: Spec, options: OpenOptions, probe: boolean): Promise<SourceRows> {
+  switch (spec.source_type) {
+    case "postgresql":
+    case "tidb": {
+      const query = singleSelect(spec.query);
+      if (spec.api_url) return openRestRows(spec.api_url, query, spec.api_key, options, probe);
+      const sql = probe ? limited(query, PROBE_ROWS) : query;
+      return spec.source_type === "postgresql" ? openPostgres(spec.connection_string!, sql, options) : openMysql(spec.connection_string!, sql, options);
+    }
+    case "sqlite": {
+      const query = singleSelect(spec.query);
+      return openSqlite(spec.connection_string, probe ? limited(query, PROBE_ROWS) : query, options);
+    }
+    case "influxdb":
+      return openInflux(spec, options, probe);
+    case "mongodb":
+      return openMongoDataApi(spec, options, probe);
+    case "spacetimedb":
+      return openSpacetime({ ...spec, query: singleSelect(spec.query) }, options, probe);
+    case "aegis_bridge":
+    case "edge_bridge":
+      return openBridge(useTenant(), spec, probe);
+  }
+}
+
+/** The first rows of a source, read and closed: what the probe checks. */
+async function sample(spec: Spec): Promise<{ columns: string[]; rows: Value[][] }> {
+  const source = await open(spec, probeOptions(), true);
+  const rows: Value[][] = [];
+  try {
+    for await (const row of source.rows) {
+      rows.push(row);
+      if (rows.length >= PROBE_ROWS) break;
+    }
+  } finally {
+    await source.close();
+  }
+  return { columns: source.columns, rows };
+}
+
+/** Where a sealed spec belongs: it opens only for this tenant's dataset. */
+const sealContext = (tenantId: string, datasetId: string) => `dataset-import:${tenantId}:${datasetId}`;
+
+/**
+ * Checks the source and starts importing it as a new dataset.
+ * @returns the new dataset (status `processing`; `dataset.ready` follows on `dataset:<id>`)
+ * @throws connector.unsupported_source / request.invalid / connector.not_select /
+ *   connector.invalid_connection_string / connector.address_not_allowed /
+ *   connector.query_failed / connector.no_time_column / connector.no_numeric_columns /
+ *   connector.no_rows (400), connector.cannot_connect (502), connector.timeout (504),
+ *   plan.dataset_limit_reached / auth.forbidden (403)
+ */
+export async function connect(input: unknown): Promise<Dataset.Info> {
+  assertRole("operator");
+  const given = (input ?? {}) as Record<string, unknown>;
+  const sourceType = given.source_type ?? "aegis_bridge";
+  if (typeof sourceType !== "string" || !(SOURCE_TYPES as readonly string[]).includes(sourceType)) {
+    throw invalid("connector.unsupported_source", `source_type must be one of ${SOURCE_TYPES.join(", ")}`, { source_type: sourceType, supported: SOURCE_TYPES });
+  }
+  const spec = parse(ConnectInput, { ...given, source_type: sourceType });
+  const probe = await sample(spec);
+  const shape = shapeOf(probe.columns, probe.rows);
+  if ("problem" in shape) {
+    const messages = {
+      no_rows:
+        spec.source_type === "aegis_bridge" || spec.source_type === "edge_bridge"
+          ? "The controller has pushed no rows for this collection and time range (controllers push to POST /api/v1/devices/telemetry)"
+          : "The source returned no rows",
+      no_time_column: "The source's rows have no time column (a column of timestamps in every row)",
+      no_numeric_columns: "The source's rows have no numeric column besides the time",
+    } as const;
+    throw invalid(`connector.${shape.problem}`, messages[shape.problem], { columns: probe.columns, rows_sampled: probe.rows.length });
+  }
+  const datasetId = await Dataset.createImport({
+    name: spec.name,
+    equipment_type: spec.equipment_type,
+    location: spec.location,
+    unit: spec.unit,
+    source: spec.source_type,
+    seal: (tenantId, id) => Secrets.seal(JSON.stringify(spec), sealContext(tenantId, id)),
+  });
+  const tenantId = useTenant();
+  try {
+    await enqueue("import", { tenant_id: tenantId, dataset_id: datasetId } satisfies ImportMessage);
+  } catch (error) {
+    // Never a dataset that nothing will import.
+    await Dataset.remove(datasetId).catch(() => undefined);
+    throw error;
+  }
+  return Dataset.get(datasetId);
+}
+
+/** The CSV text of a source's rows, in pieces of about CSV_PIECE_BYTES. */
+async function* csvOf(source: SourceRows): AsyncGenerator<Buffer> {
+  let piece = csvLine(source.columns);
+  try {
+    for await (const row of source.rows) {
+      piece += csvLine(row);
+      if (piece.length >= CSV_PIECE_BYTES) {
+        yield Buffer.from(piece, "utf8");
+        piece = "";
+      }
+    }
+    yield Buffer.from(piece, "utf8");
+  } finally {
+    await source.close().catch(() => undefined);
+  }
+}
+
+/** The import's CSV: PostgreSQL writes its own (COPY); every other source's rows are written here. */
+async function csvFor(spec: Spec): Promise<AsyncIterable<Buffer>> {
+  if (spec.source_type === "postgresql" && spec.connection_string) return copyPostgres(spec.connection_string, singleSelect(spec.query), IMPORT_OPTIONS);
+  return csvOf(await open(spec, IMPORT_OPTIONS, false));
+}
+
+const NEWLINE = 10;
+
+/** Passes the CSV on, counting rows (lines after the header) and bytes, and refusing more than `maxBytes`. */
+async function* counted(csv: AsyncIterable<Buffer>, maxBytes: number, tier: string, totals: { rows: number; bytes: number }): AsyncGenerator<Buffer> {
+  let lines = 0;
+  for await (const chunk of csv) {
+    totals.bytes += chunk.byteLength;
+    if (totals.bytes > maxBytes) throw sizeLimit(maxBytes, tier);
+    for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, at + 1)) lines++;
+    totals.rows = Math.max(0, lines - 1);
+    yield chunk;
+  }
+}
+
+const sizeLimit = (maxBytes: number, tier: string) =>
+  new DomainError("forbidden", "plan.dataset_size_limit_reached", `The source holds more than your ${tier} plan's dataset size allows`, { limit: maxBytes, tier });
+
+export type ImportResult = "imported" | "failed" | "ignored" | "deferred";
+
+/**
+ * The import job: streams the source into the dataset's upload object and
+ * hands it to ingest. Idempotent: a dataset that is no longer waiting for its
+ * import is ignored; a second attempt while one holds the lease is deferred.
+ * A source error fails the dataset with the error's code and message (and
+ * gives its slot back); an unexpected error is retried, and fails the dataset
+ * on the last attempt.
+ */
+export async function runImport(message: ImportMessage & { finalAttempt?: boolean }): Promise<ImportResult> {
+  const { tenant_id: tenantId, dataset_id: datasetId } = message;
+  const item = await Dataset.DatasetEntity.get({ tenantId, datasetId }).go({ consistent: true });
+  const dataset = item.data;
+  if (!dataset || dataset.uploadMethod !== "import" || dataset.status !== "processing" || !dataset.importSpec) return "ignored";
+  const lease = await Dataset.takeLease(tenantId, datasetId, IMPORT_LEASE_SECONDS);
+  if (lease === "gone") return "ignored";
+  if (typeof lease === "object") {
+    await enqueue("import", { tenant_id: tenantId, dataset_id: datasetId } satisfies ImportMessage, { delaySeconds: lease.retryInSeconds });
+    return "deferred";
+  }
+  const topic = Topic.dataset(tenantId, datasetId);
+  const totals = { rows: 0, bytes: 0 };
+  const fail = async (error: DomainError | DatasetFileError) => {
+    await deleteObject(dataset.sourceKey).catch(() => undefined);
+    await Dataset.markFailed(tenantId, datasetId, lease, new DatasetFileError(error.code, error.message, error.details as Record<string, unknown> | undefined));
+    await Dataset.DatasetEntity.patch({ tenantId, datasetId }).remove(["importSpec"]).go().catch(() => undefined);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const spec = parse(ConnectInput, JSON.parse(await Secrets.open(dataset.importSpec, sealContext(tenantId, datasetId))));
+    const limits = await Billing.currentLimits();
+    const csv = await csvFor(spec);
+    timer = setInterval(() => {
+      void Realtime.publish(DatasetRowsImported, topic, { dataset_id: datasetId, rows: totals.rows, bytes: totals.bytes, done: false }).catch(() => undefined);
+    }, PROGRESS_EVERY_MS);
+    try {
+      await putObject(dataset.sourceKey, Readable.from(counted(csv, limits.max_dataset_size_bytes, limits.tier, totals)), "text/csv");
+    } finally {
+      clearInterval(timer);
+    }
+  } catch (error) {
+    clearInterval(timer);
+    if (error instanceof DomainError) {
+      logger.warn("import failed", { tenantId, datasetId, code: error.code, rows: totals.rows });
+      await fail(error);
+      return "failed";
+    }
+    if (message.finalAttempt) {
+      logger.error("import failed on its last attempt", { tenantId, datasetId, error: error as Error });
+      await fail(new DomainError("upstream", "connector.import_error", "The import could not be completed; please connect again"));
+      return "failed";
+    }
+    await Dataset.releaseLease(tenantId, datasetId, lease);
+    throw error;
+  }
+  await Realtime.publish(DatasetRowsImported, topic, { dataset_id: datasetId, rows: totals.rows, bytes: totals.bytes, done: true });
+  // The rows are stored: credentials are no longer needed, and ingest may take the dataset.
+  await Dataset.DatasetEntity.patch({ tenantId, datasetId })
+    .remove(["importSpec", "leaseId", "leaseUntil"])
+    .where((attr, op) => op.eq(attr.leaseId, lease))
+    .go();
+  const ingested = await Dataset.ingest({ tenantId, datasetId, finalAttempt: message.finalAttempt });
+  logger.info("import", { tenantId, datasetId, rows: totals.rows, bytes: totals.bytes, ingest: ingested });
+  return ingested === "failed" ? "failed" : "imported";
+}
