@@ -14,6 +14,7 @@ import { DatasetEntity, PendingUploadEntity } from "./dataset/entity";
 import { DeploymentEntity, TargetEntity, TargetSlotEntity } from "./deployment/entities";
 import { EvaluationEntity } from "./evaluation/entity";
 import { ModelEntity } from "./model/entity";
+import { SecretEntity, SecretNameEntity } from "./secrets/entity";
 import { TenantEntity } from "./tenant/entity";
 import { EpochEntity } from "./training/entities/epoch";
 import { QueueEntryEntity } from "./training/entities/queue-entry";
@@ -54,4 +55,6 @@ export const Table = new Service({
   targetSlot: TargetSlotEntity,
   webhook: WebhookEntity,
   delivery: DeliveryEntity,
+  secret: SecretEntity,
+  secretName: SecretNameEntity,
 });

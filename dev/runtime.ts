@@ -37,6 +37,8 @@ export interface RuntimeOptions {
   admin?: { username: string; password?: string; email?: string };
   /** Milliseconds between retention runs (EventBridge schedule stand-in). */
   retentionIntervalMs?: number;
+  /** Milliseconds between runs of the connection sync schedule (every 5 minutes on AWS). */
+  syncIntervalMs?: number;
   /** Extra environment (e.g. Stripe settings) applied before anything reads config. */
   env?: Record<string, string>;
   quiet?: boolean;
@@ -251,6 +253,14 @@ async function start(
     timer.unref();
     cleanups.push(() => clearInterval(timer));
   }
+
+  // The connection sync schedule (an EventBridge rule every 5 minutes on AWS).
+  const { handler: syncSchedule } = (await import(path.join(root, "functions/jobs/sync-schedule.ts"))) as { handler: (event: ScheduledEvent) => Promise<unknown> };
+  const syncTimer = setInterval(() => {
+    void syncSchedule(scheduledEvent()).catch(() => undefined);
+  }, options.syncIntervalMs ?? 60_000);
+  syncTimer.unref();
+  cleanups.push(() => clearInterval(syncTimer));
 
   let admin: Runtime["admin"];
   if (options.admin) {

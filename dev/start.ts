@@ -20,6 +20,7 @@ try {
       password: process.env.FLINT_ADMIN_PASSWORD,
     },
     retentionIntervalMs: process.env.FLINT_RETENTION_INTERVAL_MS ? Number(process.env.FLINT_RETENTION_INTERVAL_MS) : undefined,
+    syncIntervalMs: process.env.FLINT_SYNC_INTERVAL_MS ? Number(process.env.FLINT_SYNC_INTERVAL_MS) : undefined,
   });
   const lines = [
     "",

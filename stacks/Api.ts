@@ -59,6 +59,10 @@ export function Api({ stack }: StackContext) {
     // POST /datasets/connect probes the source, seals its spec and queues the import.
     bind: [table, bucket, ingestQueue, importQueue, realtime, jwt, secrets.SECRETS_MASTER_KEY],
   });
+  const connections = endpoint("HttpConnections", "functions/http/connections.handler", {
+    // A sync reads the connection's vault secrets, probes the source and queues the import.
+    bind: [table, bucket, importQueue, jwt, secrets.SECRETS_MASTER_KEY],
+  });
   const training = endpoint("HttpTraining", "functions/http/training.handler", {
     bind: [table, bucket, trainingQueue, webhookQueue, realtime, jwt],
   });
@@ -68,6 +72,10 @@ export function Api({ stack }: StackContext) {
   });
   const deployments = endpoint("HttpDeployments", "functions/http/deployments.handler", {
     bind: [table, bucket, compileQueue, realtime, jwt],
+  });
+  const secretsVault = endpoint("HttpSecrets", "functions/http/secrets.handler", {
+    // Values are sealed and opened with the master key.
+    bind: [table, jwt, secrets.SECRETS_MASTER_KEY],
   });
   const billing = endpoint("HttpBilling", "functions/http/billing.handler", {
     bind: [
@@ -90,9 +98,11 @@ export function Api({ stack }: StackContext) {
     accounts,
     admin,
     datasets,
+    connections,
     training,
     models,
     deployments,
+    secrets: secretsVault,
     billing,
     "stripe-webhook": stripeWebhook,
   };

@@ -119,6 +119,15 @@ export function Jobs({ stack, app }: StackContext) {
     cdk: { function: importWorker, eventSource: { batchSize: 1, reportBatchItemFailures: true } },
   });
 
+  // Saved connections with a schedule: every 5 minutes, the due ones get a sync job.
+  const syncSchedule = nodeFunction(stack, "SyncSchedule", {
+    handler: "functions/jobs/sync-schedule.handler",
+    timeout: 60,
+    memorySize: 512,
+    bind: [table, access.producer(importQueue)],
+  });
+  const syncCron = new Cron(stack, "ConnectionSync", { schedule: "rate(5 minutes)", job: syncSchedule });
+
   // ---------------------------------------------------------- containers
   const containerEnvironment = {
     SST_APP: app.name,
@@ -298,8 +307,9 @@ export function Jobs({ stack, app }: StackContext) {
     compileQueue,
     webhookQueue,
     deadLetterQueues: { ingest: ingestDlq, import: importDlq, training: trainingDlq, compile: compileDlq, webhook: webhookDlq },
-    workers: { ingest, import: importWorker, training, compile, webhooks, trainingDeadLetter, compileDeadLetter, retention },
+    workers: { ingest, import: importWorker, syncSchedule, training, compile, webhooks, trainingDeadLetter, compileDeadLetter, retention },
     trainingService,
     retentionSchedule,
+    syncCron,
   };
 }

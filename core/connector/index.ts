@@ -24,8 +24,8 @@ import { Realtime, Topic } from "../realtime";
 import { DatasetRowsImported } from "../realtime/events";
 import { Secrets } from "../secrets";
 import { deleteObject, putObject } from "../storage";
-import { csvLine, PROBE_ROWS, shapeOf, type SourceRows, type Value } from "./rows";
-import { ConnectInput, SOURCE_TYPES, type Spec } from "./spec";
+import { csvLine, PROBE_ROWS, shapeOf, type ProbeShape, type SourceRows, type Value } from "./rows";
+import { ConnectInput, SOURCE_TYPES, type Spec, type TimeRange } from "./spec";
 import { limited, singleSelect } from "./sql";
 import type { OpenOptions } from "./sources/common";
 import { openMongoDataApi, openRestRows, openSpacetime } from "./sources/documents";
@@ -34,6 +34,7 @@ import { openMysql } from "./sources/mysql";
 import { copyPostgres, openPostgres } from "./sources/postgres";
 import { openSqlite } from "./sources/sqlite";
 import { openBridge } from "./telemetry";
+import { openStream } from "./uploads";
 
 export { ConnectInput, SOURCE_TYPES, type Spec } from "./spec";
 export { push as pushTelemetry, MAX_TELEMETRY_BYTES } from "./telemetry";
@@ -54,35 +55,80 @@ export interface ImportMessage {
   dataset_id: string;
 }
 
-/** Opens a source for reading: the probe reads its first rows, the import all of them. */
-async function open(spec: Spec, options: OpenOptions, probe: boolean): Promise<SourceRows> {
+/** A sync: only rows whose time column is after `after` (ISO 8601), the newest row the previous version holds. */
+export interface Since {
+  column: string;
+  after: string;
+}
+
+/** `query` limited to rows after `since`, in the source's SQL dialect. */
+function sqlAfter(query: string, since: Since, dialect: "postgresql" | "mysql" | "sqlite"): string {
+  const quoted = dialect === "mysql" ? `\`${since.column.replace(/`/g, "``")}\`` : `"${since.column.replace(/"/g, '""')}"`;
+  const at = new Date(since.after).toISOString();
+  const condition =
+    dialect === "mysql"
+      ? `${quoted} > '${at.replace("T", " ").replace("Z", "")}'`
+      : dialect === "sqlite"
+        ? `julianday(${quoted}) > julianday('${at}')`
+        : `${quoted} > '${at}'`;
+  return `SELECT * FROM (${query}) AS flint_sync WHERE ${condition}`;
+}
+
+/** The time range after `since` (exclusive) up to the range's end, or now. */
+function rangeAfter(range: TimeRange | undefined, since: Since | undefined): TimeRange | undefined {
+  if (!since) return range;
+  return { start: new Date(Date.parse(since.after) + 1).toISOString(), end: range?.end ?? new Date().toISOString() };
+}
+
+/** Opens a source for reading: the probe reads its first rows, the import all of them (after `since`, for a sync). */
+async function open(spec: Spec, options: OpenOptions, probe: boolean, since?: Since): Promise<SourceRows> {
   switch (spec.source_type) {
     case "postgresql":
     case "tidb": {
-      const query = singleSelect(spec.query);
-      if (spec.api_url) return openRestRows(spec.api_url, query, spec.api_key, options, probe);
+      const selected = singleSelect(spec.query);
+      if (spec.api_url) return afterRows(await openRestRows(spec.api_url, selected, spec.api_key, options, probe), since);
+      const query = since ? sqlAfter(selected, since, spec.source_type === "postgresql" ? "postgresql" : "mysql") : selected;
       const sql = probe ? limited(query, PROBE_ROWS) : query;
       return spec.source_type === "postgresql" ? openPostgres(spec.connection_string!, sql, options) : openMysql(spec.connection_string!, sql, options);
     }
     case "sqlite": {
-      const query = singleSelect(spec.query);
+      const selected = singleSelect(spec.query);
+      const query = since ? sqlAfter(selected, since, "sqlite") : selected;
       return openSqlite(spec.connection_string, probe ? limited(query, PROBE_ROWS) : query, options);
     }
     case "influxdb":
-      return openInflux(spec, options, probe);
+      return openInflux({ ...spec, time_range: rangeAfter(spec.time_range, since) }, options, probe);
     case "mongodb":
-      return openMongoDataApi(spec, options, probe);
+      return afterRows(await openMongoDataApi(spec, options, probe && !since), since);
     case "spacetimedb":
-      return openSpacetime({ ...spec, query: singleSelect(spec.query) }, options, probe);
+      return afterRows(await openSpacetime({ ...spec, query: singleSelect(spec.query) }, options, probe && !since), since);
     case "aegis_bridge":
     case "edge_bridge":
-      return openBridge(useTenant(), spec, probe);
+      return openBridge(useTenant(), { ...spec, time_range: rangeAfter(spec.time_range, since) });
+    case "upload_stream":
+      return openStream(useTenant(), { ...spec, time_range: rangeAfter(spec.time_range, since) });
   }
 }
 
+/** For sources that cannot filter: the rows after `since`, filtered here. */
+function afterRows(source: SourceRows, since: Since | undefined): SourceRows {
+  if (!since) return source;
+  const index = source.columns.indexOf(since.column);
+  const after = Date.parse(since.after);
+  if (index === -1) return source;
+  async function* rows() {
+    for await (const row of source.rows) {
+      const value = row[index];
+      const time = value instanceof Date ? value.getTime() : Date.parse(String(value));
+      if (!(time <= after)) yield row;
+    }
+  }
+  return { ...source, rows: rows() };
+}
+
 /** The first rows of a source, read and closed: what the probe checks. */
-async function sample(spec: Spec): Promise<{ columns: string[]; rows: Value[][] }> {
-  const source = await open(spec, probeOptions(), true);
+async function sample(spec: Spec, since?: Since): Promise<{ columns: string[]; rows: Value[][] }> {
+  const source = await open(spec, probeOptions(), true, since);
   const rows: Value[][] = [];
   try {
     for await (const row of source.rows) {
@@ -115,26 +161,56 @@ export async function connect(input: unknown): Promise<Dataset.Info> {
     throw invalid("connector.unsupported_source", `source_type must be one of ${SOURCE_TYPES.join(", ")}`, { source_type: sourceType, supported: SOURCE_TYPES });
   }
   const spec = parse(ConnectInput, { ...given, source_type: sourceType });
-  const probe = await sample(spec);
-  const shape = shapeOf(probe.columns, probe.rows);
+  await probe(spec);
+  return startImport(spec);
+}
+
+/**
+ * Checks that the first rows of a source (after `since`, for a sync) can become a dataset.
+ * @returns the shape found, or "no_rows" when a sync finds nothing new (`allowEmpty`)
+ * @throws connector.no_rows / no_time_column / no_numeric_columns (400) and whatever opening the source throws
+ */
+export async function probe(spec: Spec, options: { since?: Since; allowEmpty?: boolean } = {}): Promise<ProbeShape & { columns: string[]; rows_sampled: number }> {
+  const sampled = await sample(spec, options.since);
+  const shape = shapeOf(sampled.columns, sampled.rows);
   if ("problem" in shape) {
     const messages = {
       no_rows:
         spec.source_type === "aegis_bridge" || spec.source_type === "edge_bridge"
           ? "The controller has pushed no rows for this collection and time range (controllers push to POST /api/v1/devices/telemetry)"
-          : "The source returned no rows",
+          : spec.source_type === "upload_stream"
+            ? "No rows were pushed to this stream in this time range (gateways push to POST /api/v1/upload/batch)"
+          : options.since
+            ? `The source has no rows after ${options.since.after}`
+            : "The source returned no rows",
       no_time_column: "The source's rows have no time column (a column of timestamps in every row)",
       no_numeric_columns: "The source's rows have no numeric column besides the time",
     } as const;
-    throw invalid(`connector.${shape.problem}`, messages[shape.problem], { columns: probe.columns, rows_sampled: probe.rows.length });
+    throw invalid(`connector.${shape.problem}`, messages[shape.problem], { columns: sampled.columns, rows_sampled: sampled.rows.length });
   }
+  return { ...shape, columns: sampled.columns, rows_sampled: sampled.rows.length };
+}
+
+/** What the import job opens: the spec, and for a sync where it starts. */
+interface SealedImport {
+  spec: Spec;
+  since?: Since;
+}
+
+/**
+ * Creates the dataset and queues its import.
+ * @param sync a saved connection's next version: its number, the version before it and where that one ended
+ */
+export async function startImport(spec: Spec, sync?: { connectionId: string; version: number; previousVersionId?: string; since?: Since }): Promise<Dataset.Info> {
+  const sealed: SealedImport = { spec, since: sync?.since };
   const datasetId = await Dataset.createImport({
-    name: spec.name,
+    name: sync ? `${spec.name} v${sync.version}` : spec.name,
     equipment_type: spec.equipment_type,
     location: spec.location,
     unit: spec.unit,
     source: spec.source_type,
-    seal: (tenantId, id) => Secrets.seal(JSON.stringify(spec), sealContext(tenantId, id)),
+    seal: (tenantId, id) => Secrets.seal(JSON.stringify(sealed), sealContext(tenantId, id)),
+    version: sync ? { connectionId: sync.connectionId, number: sync.version, previousVersionId: sync.previousVersionId } : undefined,
   });
   const tenantId = useTenant();
   try {
@@ -165,9 +241,12 @@ async function* csvOf(source: SourceRows): AsyncGenerator<Buffer> {
 }
 
 /** The import's CSV: PostgreSQL writes its own (COPY); every other source's rows are written here. */
-async function csvFor(spec: Spec): Promise<AsyncIterable<Buffer>> {
-  if (spec.source_type === "postgresql" && spec.connection_string) return copyPostgres(spec.connection_string, singleSelect(spec.query), IMPORT_OPTIONS);
-  return csvOf(await open(spec, IMPORT_OPTIONS, false));
+async function csvFor({ spec, since }: SealedImport): Promise<AsyncIterable<Buffer>> {
+  if (spec.source_type === "postgresql" && spec.connection_string) {
+    const query = singleSelect(spec.query);
+    return copyPostgres(spec.connection_string, since ? sqlAfter(query, since, "postgresql") : query, IMPORT_OPTIONS);
+  }
+  return csvOf(await open(spec, IMPORT_OPTIONS, false, since));
 }
 
 const NEWLINE = 10;
@@ -217,9 +296,9 @@ export async function runImport(message: ImportMessage & { finalAttempt?: boolea
   };
   let timer: NodeJS.Timeout | undefined;
   try {
-    const spec = parse(ConnectInput, JSON.parse(await Secrets.open(dataset.importSpec, sealContext(tenantId, datasetId))));
+    const sealed = JSON.parse(await Secrets.open(dataset.importSpec, sealContext(tenantId, datasetId))) as SealedImport;
     const limits = await Billing.currentLimits();
-    const csv = await csvFor(spec);
+    const csv = await csvFor({ spec: parse(ConnectInput, sealed.spec), since: sealed.since });
     timer = setInterval(() => {
       void Realtime.publish(DatasetRowsImported, topic, { dataset_id: datasetId, rows: totals.rows, bytes: totals.bytes, done: false }).catch(() => undefined);
     }, PROGRESS_EVERY_MS);

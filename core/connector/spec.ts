@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { EQUIPMENT_TYPES } from "../dataset/entity";
 
-export const SOURCE_TYPES = ["aegis_bridge", "edge_bridge", "influxdb", "postgresql", "tidb", "sqlite", "mongodb", "spacetimedb"] as const;
+export const SOURCE_TYPES = ["aegis_bridge", "edge_bridge", "influxdb", "postgresql", "tidb", "sqlite", "mongodb", "spacetimedb", "upload_stream"] as const;
 export type SourceType = (typeof SOURCE_TYPES)[number];
 
 const Name = z.string().trim().min(1, "name is required").max(200, "name must be at most 200 characters");
@@ -85,6 +85,13 @@ export const ConnectInput = z.discriminatedUnion("source_type", [
     /** The Data API's cluster name. */
     data_source: Text("data_source", 256).default("Cluster0"),
     filter: z.record(z.string(), z.unknown()).default({}),
+  }),
+  z.object({
+    /** Rows gateways pushed to POST /upload/batch with a key of this stream. */
+    source_type: z.literal("upload_stream"),
+    ...Common,
+    stream: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, "stream may hold letters, digits, '_', '.' and '-'"),
+    time_range: TimeRange.optional(),
   }),
   z.object({
     source_type: z.literal("spacetimedb"),

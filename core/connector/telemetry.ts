@@ -67,11 +67,15 @@ function timeOf(value: Value): number {
   return typeof value === "string" ? Date.parse(value) : Number.NaN;
 }
 
-export interface PushInput {
-  collection: string;
+/** Rows as a client sent them: CSV or JSON, maybe gzipped. */
+export interface RowsBody {
   body: Uint8Array;
   contentType: string;
   gzip: boolean;
+}
+
+export interface PushInput extends RowsBody {
+  collection: string;
 }
 
 /**
@@ -85,6 +89,16 @@ export async function push(input: PushInput): Promise<{ collection: string; rows
   if (actor.type !== "device") throw unauthorized("auth.device_required", "Telemetry is pushed with a device credential (Authorization: Device <credential>)");
   const collection = Collection.safeParse(input.collection);
   if (!collection.success) throw invalid("telemetry.invalid_collection", collection.error.issues[0]!.message);
+  const stored = await storeRows(prefixOf(actor.tenantId, actor.targetId, collection.data), input);
+  return { collection: collection.data, ...stored };
+}
+
+/**
+ * Checks a body of rows and stores it under `prefix`, split by the hour of
+ * each row's time.
+ * @throws telemetry.* (400) for a body that is not rows with a time column, request.too_large (413)
+ */
+export async function storeRows(prefix: string, input: RowsBody): Promise<{ rows: number; hours: string[] }> {
   let bytes = Buffer.from(input.body);
   if (input.gzip) {
     try {
@@ -114,12 +128,11 @@ export async function push(input: PushInput): Promise<{ collection: string; rows
   }
   const header = [...columns];
   header[timeIndex] = "timestamp";
-  const prefix = prefixOf(actor.tenantId, actor.targetId, collection.data);
   const batch = createId("tb");
   for (const [hour, rows] of byHour) {
     await putObject(`${prefix}${hour}/${batch}.csv`, csvLine(header) + rows.map(csvLine).join(""), "text/csv");
   }
-  return { collection: collection.data, rows: records.length, hours: [...byHour.keys()].sort() };
+  return { rows: records.length, hours: [...byHour.keys()].sort() };
 }
 
 const tooLarge = () =>
@@ -153,11 +166,16 @@ async function targetOf(tenantId: string, spec: BridgeSpec): Promise<string> {
  * last 30 days by default), hour by hour. Columns are the first batch's;
  * a later batch's other columns are matched by name.
  */
-export async function openBridge(tenantId: string, spec: BridgeSpec, probe: boolean): Promise<SourceRows> {
+export async function openBridge(tenantId: string, spec: BridgeSpec): Promise<SourceRows> {
   const targetId = await targetOf(tenantId, spec);
-  const end = spec.time_range ? Date.parse(spec.time_range.end) : Date.now();
-  const start = spec.time_range ? Date.parse(spec.time_range.start) : end - DEFAULT_RANGE_DAYS * 86_400_000;
-  const prefix = prefixOf(tenantId, targetId, spec.collection);
+  // The probe reads as far as it needs: batches are read one at a time, as the rows are.
+  return openBuffered(prefixOf(tenantId, targetId, spec.collection), spec.time_range);
+}
+
+/** Rows stored by `storeRows` under `prefix` within the time range (the last 30 days by default), hour by hour. */
+export async function openBuffered(prefix: string, range: TimeRange | undefined): Promise<SourceRows> {
+  const end = range ? Date.parse(range.end) : Date.now();
+  const start = range ? Date.parse(range.start) : end - DEFAULT_RANGE_DAYS * 86_400_000;
   const keys: string[] = [];
   // Keys sort by hour: start listing at the first hour of the range.
   for await (const key of listKeys(prefix, `${prefix}${hourOf(start)}`)) {
@@ -165,7 +183,6 @@ export async function openBridge(tenantId: string, spec: BridgeSpec, probe: bool
     if (hour < hourOf(start)) continue;
     if (hour > hourOf(end)) break;
     keys.push(key);
-    if (probe) break;
   }
   if (keys.length === 0) return { columns: [], rows: (async function* () {})(), close: async () => {} };
   const read = async (key: string) => recordsOf(Buffer.from(await getObjectBytes(key)).toString("utf8"), "csv");

@@ -30,6 +30,10 @@ export const DatasetEntity = new Entity(
       failureReason: { type: "string" },
       /** Where the raw upload lands: uploads/<tenant>/<dataset>/source.csv. */
       sourceKey: { type: "string", required: true },
+      /** A dataset synced from a saved connection: the connection, its version number and the version before it. */
+      connectionId: { type: "string" },
+      versionNumber: { type: "number" },
+      previousVersionId: { type: "string" },
       /** An import's source spec, sealed (credentials included); removed when the import ends. */
       importSpec: { type: "string" },
       /** Size the client announced for a presigned upload. */

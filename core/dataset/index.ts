@@ -126,6 +126,8 @@ export const Info = Summary.extend({
   upload_expires_at: z.string().nullable(),
   validated_at: z.string().nullable(),
   updated_at: z.string(),
+  /** Synced from a saved connection: which one, which version, and the version before it (rows up to its end). */
+  connection: z.object({ connection_id: z.string(), version: z.number(), previous_version_id: z.string().nullable() }).nullable(),
 });
 export type Info = z.infer<typeof Info>;
 
@@ -179,6 +181,9 @@ function infoOf(item: DatasetItem): Info {
     upload_expires_at: item.status === "pending_upload" ? (item.uploadExpiresAt ?? null) : null,
     validated_at: item.validatedAt ?? null,
     updated_at: item.updatedAt,
+    connection: item.connectionId
+      ? { connection_id: item.connectionId, version: item.versionNumber ?? 1, previous_version_id: item.previousVersionId ?? null }
+      : null,
   };
 }
 
@@ -366,7 +371,14 @@ export async function upload(input: z.input<typeof Metadata> & { file: Uint8Arra
  * @returns the new dataset's id
  * @throws plan.dataset_limit_reached (403), auth.forbidden (403)
  */
-export async function createImport(input: Metadata & { source: string; seal: (tenantId: string, datasetId: string) => Promise<string> }): Promise<string> {
+export async function createImport(
+  input: Metadata & {
+    source: string;
+    seal: (tenantId: string, datasetId: string) => Promise<string>;
+    /** A sync of a saved connection: the new version follows `previousVersionId`. */
+    version?: { connectionId: string; number: number; previousVersionId?: string };
+  },
+): Promise<string> {
   assertRole("operator");
   const data = parse(Metadata, input);
   const tenantId = useTenant();
@@ -378,6 +390,9 @@ export async function createImport(input: Metadata & { source: string; seal: (te
     status: "processing",
     sourceKey: sourceKeyOf(tenantId, datasetId),
     importSpec: await input.seal(tenantId, datasetId),
+    connectionId: input.version?.connectionId,
+    versionNumber: input.version?.number,
+    previousVersionId: input.version?.previousVersionId,
     createdBy: creatorName(),
   });
   return datasetId;

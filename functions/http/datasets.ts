@@ -19,6 +19,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
 import { Connector } from "../../core/connector";
+import { Uploads } from "../../core/connector/uploads";
 import { Dataset } from "../../core/dataset";
 import { authenticateDevice } from "../../core/deployment/target";
 import { MAX_DIRECT_UPLOAD_BYTES } from "../../core/billing/plans";
@@ -30,6 +31,19 @@ import { bearer, body, errors, idParam, json, openapi, pageQuery } from "./route
 export const app = createApp({ maxBodyBytes: MAX_DIRECT_UPLOAD_BYTES + 1024 * 1024, schemes: { device: authenticateDevice } });
 
 const tags = ["Datasets"];
+
+/** A body of sensor rows, as controllers and gateways push them. */
+const RowsBodyDoc = {
+  required: true,
+  content: { "text/csv": { schema: { type: "string" as const } }, "application/json": { schema: { type: "array" as const, items: { type: "object" as const } } } },
+};
+
+app.openAPIRegistry.registerComponent("securitySchemes", "uploadKey", {
+  type: "apiKey",
+  in: "header",
+  name: "X-Upload-Auth",
+  description: "An upload key (`fup.<id>.<secret>`) created under /upload/keys",
+});
 
 const Summary = openapi(Dataset.Summary, "DatasetSummary");
 const Info = openapi(Dataset.Info, "Dataset");
@@ -180,10 +194,7 @@ app.openapi(
     security: [{ device: [] }],
     request: {
       query: z.object({ collection: z.string().optional().openapi({ description: "Default hardware_metrics" }) }),
-      body: {
-        required: true,
-        content: { "text/csv": { schema: { type: "string" } }, "application/json": { schema: { type: "array", items: { type: "object" } } } },
-      },
+      body: RowsBodyDoc,
     },
     responses: {
       202: json(z.object({ collection: z.string(), rows: z.number(), hours: z.array(z.string()) }).openapi("TelemetryAccepted"), "Rows stored"),
@@ -193,6 +204,73 @@ app.openapi(
   async (c) => {
     const accepted = await Connector.pushTelemetry({
       collection: c.req.valid("query").collection ?? "hardware_metrics",
+      body: new Uint8Array(await c.req.arrayBuffer()),
+      contentType: c.req.header("content-type") ?? "text/csv",
+      gzip: /gzip/i.test(c.req.header("content-encoding") ?? ""),
+    });
+    return c.json(accepted, 202);
+  },
+);
+
+const UploadKey = openapi(Uploads.KeyInfo, "UploadKey");
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/upload/keys",
+    tags: ["Upload API"],
+    summary: "Create an upload key for one stream (admin); the key is shown only in this answer",
+    security: bearer,
+    request: { body: body(openapi(Uploads.CreateKeyInput, "CreateUploadKey")) },
+    responses: { 201: json(UploadKey.extend({ key: z.string() }).openapi("CreatedUploadKey"), "The key, for X-Upload-Auth"), ...errors(400, 401, 403) },
+  }),
+  async (c) => c.json(await Uploads.createKey(c.req.valid("json")), 201),
+);
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/upload/keys",
+    tags: ["Upload API"],
+    summary: "The tenant's upload keys, without their secrets (admin)",
+    security: bearer,
+    responses: { 200: json(z.array(UploadKey), "Upload keys, newest first"), ...errors(401, 403) },
+  }),
+  async (c) => c.json(await Uploads.listKeys({}), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "delete",
+    path: "/upload/keys/{id}",
+    tags: ["Upload API"],
+    summary: "Revoke an upload key (admin); the stream's rows stay",
+    security: bearer,
+    request: { params: idParam("upk_01jd3x5k2m8n9p0q1r2s3t4u5v") },
+    responses: { 200: json(UploadKey, "The revoked key"), ...errors(401, 403, 404) },
+  }),
+  async (c) => c.json(await Uploads.revokeKey(c.req.valid("param").id), 200),
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/upload/batch",
+    tags: ["Upload API"],
+    summary: "A gateway pushes sensor rows to its key's stream (X-Upload-Auth); cut them into datasets with source_type upload_stream",
+    description:
+      "The body is CSV with a header or JSON rows, `Content-Encoding: gzip` allowed, with a time column (timestamp, time, ts or datetime). " +
+      `At most ${Connector.MAX_TELEMETRY_BYTES / 1024 / 1024} MB of rows per push.`,
+    security: [{ uploadKey: [] }],
+    request: { body: RowsBodyDoc },
+    responses: {
+      202: json(z.object({ stream: z.string(), rows: z.number(), hours: z.array(z.string()) }).openapi("UploadAccepted"), "Rows stored"),
+      ...errors(400, 401, 413),
+    },
+  }),
+  async (c) => {
+    const accepted = await Uploads.pushBatch({
+      uploadAuth: c.req.header("x-upload-auth"),
       body: new Uint8Array(await c.req.arrayBuffer()),
       contentType: c.req.header("content-type") ?? "text/csv",
       gzip: /gzip/i.test(c.req.header("content-encoding") ?? ""),

@@ -4,7 +4,7 @@
  * response is written, documented and checked the same way everywhere.
  */
 import { z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { Cursor } from "../../core/cursor";
 import { unauthorized } from "../../core/error";
 import type { Env } from "./common";
@@ -81,3 +81,9 @@ export function pageQuery(maxLimit = 100) {
 export const nextCursorHeader = {
   "X-Next-Cursor": { schema: { type: "string" as const }, description: "Cursor of the next page, absent on the last page" },
 };
+
+/** A list page as a bare array, with the next page's cursor in `X-Next-Cursor` (see `nextCursorHeader`). */
+export function pageAnswer<T>(c: Context, page: { items: T[]; cursor: string | null }) {
+  if (page.cursor) c.header("X-Next-Cursor", page.cursor);
+  return c.json(page.items, 200);
+}

@@ -26,7 +26,8 @@ export const endpointGroupRoutes: EndpointGroup[] = [
   },
   { name: "admin", routes: ["ANY /api/v1/admin/{proxy+}", "ANY /api/v1/audit/{proxy+}"] },
   // Controllers' telemetry is data coming in: the datasets group (its body limit) takes it.
-  { name: "datasets", routes: ["ANY /api/v1/datasets", "ANY /api/v1/datasets/{proxy+}", "POST /api/v1/devices/telemetry"] },
+  { name: "datasets", routes: ["ANY /api/v1/datasets", "ANY /api/v1/datasets/{proxy+}", "POST /api/v1/devices/telemetry", "ANY /api/v1/upload/{proxy+}"] },
+  { name: "connections", routes: ["ANY /api/v1/connections", "ANY /api/v1/connections/{proxy+}"] },
   {
     name: "training",
     routes: ["ANY /api/v1/training", "ANY /api/v1/training/{proxy+}", "ANY /api/v1/webhooks", "ANY /api/v1/webhooks/{proxy+}"],
@@ -39,6 +40,7 @@ export const endpointGroupRoutes: EndpointGroup[] = [
     name: "deployments",
     routes: ["ANY /api/v1/deployments", "ANY /api/v1/deployments/{proxy+}", "ANY /api/v1/devices/{proxy+}"],
   },
+  { name: "secrets", routes: ["ANY /api/v1/secrets", "ANY /api/v1/secrets/{proxy+}"] },
   { name: "billing", routes: ["ANY /api/v1/billing/{proxy+}"] },
   { name: "stripe-webhook", routes: ["POST /api/v1/billing/webhook"] },
 ];

@@ -425,6 +425,7 @@ describe("Jobs", () => {
       TrainingDeadLetter: "functions/jobs/training-dead-letter.handler",
       CompileDeadLetter: "functions/jobs/compile-dead-letter.handler",
       RetentionWorker: "functions/jobs/retention.handler",
+      SyncSchedule: "functions/jobs/sync-schedule.handler",
     };
     for (const [id, handler] of Object.entries(handlers)) {
       const fn = child(test, "Jobs", id) as unknown as { props: { handler: string } };
@@ -432,15 +433,15 @@ describe("Jobs", () => {
     }
   });
 
-  it("schedules retention daily against the retention function", () => {
+  it("schedules retention daily and the connection syncs every 5 minutes, each against its function", () => {
     const rules = resources(test.templates.Jobs, "AWS::Events::Rule");
-    expect(rules).toHaveLength(1);
-    const [, rule] = rules[0]!;
-    expect(rule.Properties.ScheduleExpression).toBe("rate(1 day)");
-    expect(rule.Properties.Targets).toEqual([
-      expect.objectContaining({
-        Arn: { "Fn::GetAtt": [functionLogicalId(test, "Jobs", "RetentionWorker"), "Arn"] },
-      }),
+    expect(rules).toHaveLength(2);
+    const targetOf = (expression: string) => rules.find(([, rule]) => rule.Properties.ScheduleExpression === expression)?.[1].Properties.Targets;
+    expect(targetOf("rate(1 day)")).toEqual([
+      expect.objectContaining({ Arn: { "Fn::GetAtt": [functionLogicalId(test, "Jobs", "RetentionWorker"), "Arn"] } }),
+    ]);
+    expect(targetOf("rate(5 minutes)")).toEqual([
+      expect.objectContaining({ Arn: { "Fn::GetAtt": [functionLogicalId(test, "Jobs", "SyncSchedule"), "Arn"] } }),
     ]);
   });
 });
@@ -488,9 +489,14 @@ const expectedRoutes: Record<string, string> = {
   "ANY /api/v1/deployments": "HttpDeployments",
   "ANY /api/v1/deployments/{proxy+}": "HttpDeployments",
   "ANY /api/v1/devices/{proxy+}": "HttpDeployments",
+  "ANY /api/v1/connections": "HttpConnections",
+  "ANY /api/v1/connections/{proxy+}": "HttpConnections",
+  "ANY /api/v1/secrets": "HttpSecrets",
+  "ANY /api/v1/secrets/{proxy+}": "HttpSecrets",
   "ANY /api/v1/billing/{proxy+}": "HttpBilling",
   "POST /api/v1/billing/webhook": "HttpStripeWebhook",
   "POST /api/v1/devices/telemetry": "HttpDatasets",
+  "ANY /api/v1/upload/{proxy+}": "HttpDatasets",
 };
 
 const expectedHandlers: Record<string, string> = {
@@ -501,6 +507,8 @@ const expectedHandlers: Record<string, string> = {
   HttpTraining: "functions/http/training.handler",
   HttpModels: "functions/http/models.handler",
   HttpDeployments: "functions/http/deployments.handler",
+  HttpSecrets: "functions/http/secrets.handler",
+  HttpConnections: "functions/http/connections.handler",
   HttpBilling: "functions/http/billing.handler",
   HttpStripeWebhook: "functions/http/stripe-webhook.handler",
 };
@@ -571,6 +579,10 @@ describe("least privilege", () => {
       "HttpDeployments",
       ["table", "bucket", "realtime", "queue:CompileQueue", "send:CompileQueue", ...S("JWT_SIGNING_KEY")],
     ],
+    // Seals and opens the vault's values.
+    ["Api", "HttpSecrets", ["table", ...S("JWT_SIGNING_KEY", "SECRETS_MASTER_KEY")]],
+    // A sync reads the vault, probes the source and queues the import (a failed queueing removes the dataset).
+    ["Api", "HttpConnections", ["table", "bucket", "queue:ImportQueue", "send:ImportQueue", ...S("JWT_SIGNING_KEY", "SECRETS_MASTER_KEY")]],
     [
       "Api",
       "HttpBilling",
@@ -611,6 +623,8 @@ describe("least privilege", () => {
     ],
     ["Jobs", "CompileDeadLetter", ["table", "realtime", "queue:CompileDLQ"]],
     ["Jobs", "RetentionWorker", ["table", "bucket"]],
+    // Queues the due connections' syncs.
+    ["Jobs", "SyncSchedule", ["table", "queue:ImportQueue", "send:ImportQueue"]],
   ];
 
   for (const [stack, id, want] of expected) {
@@ -668,6 +682,7 @@ describe("least privilege", () => {
     expect(env("Api", "HttpDatasets")).not.toContain("SST_Queue_queueUrl_TrainingQueue");
     expect(env("Api", "HttpMeta").filter((name) => name.startsWith("SST_") && name.includes("_Queue_"))).toEqual([]);
     expect(env("Api", "HttpStripeWebhook")).not.toContain("SST_Secret_value_JWT_SIGNING_KEY");
+    expect(env("Api", "HttpSecrets")).toEqual(expect.arrayContaining(["SST_Table_tableName_Data", "SST_Secret_value_SECRETS_MASTER_KEY"]));
     expect(env("Jobs", "IngestWorker")).toContain("SST_WebSocketApi_url_Realtime");
   });
 });
@@ -677,7 +692,7 @@ describe("least privilege", () => {
 describe("function defaults", () => {
   it("applies the app-wide runtime, ESM, architecture, tracing and log retention to every SST function", () => {
     const functions = (Object.values(test.stacks) as Stack[]).flatMap((stack) => stack.getAllFunctions());
-    expect(functions.length).toBe(9 + 4 + 6); // http + ws (routes and the snapshot sender) + zip jobs
+    expect(functions.length).toBe(11 + 4 + 7); // http + ws (routes and the snapshot sender) + zip jobs
     for (const fn of functions as SstFunction[]) {
       const props = (fn as unknown as { props: Json }).props;
       expect(props.runtime, fn.node.id).toBe("nodejs20.x");

@@ -100,10 +100,11 @@ describe("test/support/servers", () => {
   });
 
   describe("a test process that ends without stop()", () => {
-    /** Runs a Node process that starts PostgreSQL and InfluxDB in a temp dir of its own, then `ending` ("exit" or "hang"). */
-    async function child(ending: "exit" | "hang") {
-      const tmp = mkdtempSync(path.join(os.tmpdir(), "flint-servers-test-"));
-      chmodSync(tmp, 0o755); // the servers run as nobody under root
+    /**
+     * Runs a Node process that starts PostgreSQL and InfluxDB with `tmp` as its
+     * TMPDIR, prints their ports, then exits ("exit") or waits to be ended ("wait").
+     */
+    async function child(tmp: string, ending: "exit" | "wait") {
       const script = path.join(tmp, "child.mts");
       writeFileSync(
         script,
@@ -119,41 +120,66 @@ describe("test/support/servers", () => {
         env: { ...process.env, TMPDIR: tmp },
         stdio: ["ignore", "pipe", "inherit"],
       });
+      const exited = new Promise<void>((resolve) => process_.once("exit", () => resolve()));
       const ports = await new Promise<number[]>((resolve, reject) => {
         let out = "";
         process_.stdout.on("data", (chunk: Buffer) => {
           out += chunk.toString();
           if (out.includes("\n")) resolve(JSON.parse(out.split("\n")[0]!) as number[]);
         });
-        process_.once("exit", (code) => reject(new Error(`child exited (${code}) before its servers started`)));
+        void exited.then(() => reject(new Error(`child exited (${process_.exitCode}) before its servers started`)));
       });
-      const exited = new Promise<void>((resolve) => {
-        if (process_.exitCode !== null || process_.signalCode !== null) resolve();
-        else process_.once("exit", () => resolve());
-      });
-      return { tmp, ports, process: process_, exited };
+      expect(ports).toHaveLength(2);
+      return { ports, process: process_, exited };
     }
 
+    /** A TMPDIR of the test's own, which `nobody` (the servers' account under root) can reach. */
+    function tempDir(): string {
+      const tmp = mkdtempSync(path.join(os.tmpdir(), "flint-servers-test-"));
+      chmodSync(tmp, 0o755);
+      return tmp;
+    }
+
+    const serverDirs = (tmp: string) => readdirSync(tmp).filter((name) => name.startsWith("flint-"));
+
     it("ends its servers and removes their dirs when it exits", { timeout: START * 2 }, async () => {
-      const { tmp, ports, exited } = await child("exit");
+      const tmp = tempDir();
       try {
+        const { ports, exited } = await child(tmp, "exit");
         await exited;
-        expect(ports).toHaveLength(2);
         for (const port of ports) expect(await isListening(port)).toBe(false);
-        expect(readdirSync(tmp).filter((name) => name.startsWith("flint-"))).toEqual([]);
+        expect(serverDirs(tmp)).toEqual([]);
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }
     });
 
-    it("ends its servers when it is killed outright (parent-death signal)", { timeout: START * 2 }, async () => {
-      const { tmp, ports, process: process_, exited } = await child("hang");
+    it("ends its servers and removes their dirs when SIGTERM ends it (as vitest ends its workers)", { timeout: START * 2 }, async () => {
+      const tmp = tempDir();
       try {
-        for (const port of ports) expect(await isListening(port)).toBe(true);
-        process_.kill("SIGKILL");
+        const { ports, process: process_, exited } = await child(tmp, "wait");
+        process_.kill("SIGTERM");
         await exited;
-        for (const port of ports) expect(await until(async () => !(await isListening(port)), 10_000)).toBe(true);
-        expect(readdirSync(tmp).filter((name) => name.startsWith("flint-"))).toHaveLength(2); // left for the test to remove
+        expect(process_.signalCode).toBe("SIGTERM");
+        for (const port of ports) expect(await isListening(port)).toBe(false);
+        expect(serverDirs(tmp)).toEqual([]);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
+    it("ends its servers when it is killed outright (parent-death signal); the next start removes their dirs", { timeout: START * 3 }, async () => {
+      const tmp = tempDir();
+      try {
+        const killed = await child(tmp, "wait");
+        for (const port of killed.ports) expect(await isListening(port)).toBe(true);
+        killed.process.kill("SIGKILL");
+        await killed.exited;
+        for (const port of killed.ports) expect(await until(async () => !(await isListening(port)), 10_000)).toBe(true);
+        expect(serverDirs(tmp)).toHaveLength(2);
+        const next = await child(tmp, "exit");
+        await next.exited;
+        expect(serverDirs(tmp)).toEqual([]);
       } finally {
         rmSync(tmp, { recursive: true, force: true });
       }

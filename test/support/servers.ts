@@ -68,7 +68,7 @@ export async function startPostgres(options: ServerOptions = {}): Promise<Databa
         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "shared_buffers=16MB",
         "-c", "max_connections=50", "-c", "logging_collector=off",
       ], dir, { stop: "SIGINT", emergency: "SIGQUIT" });
-      const superuser = { host: "127.0.0.1", port, user: "postgres", password: superPassword, database: "postgres" };
+      const superuser = { host: "127.0.0.1", port, user: "postgres", password: superPassword, database: "postgres", connectionTimeoutMillis: PROBE_TIMEOUT_MS };
       await untilReady(instance, startTimeoutMs, async () => {
         const client = new pg.Client(superuser);
         client.on("error", () => {});
@@ -131,7 +131,7 @@ export async function startMariaDb(options: ServerOptions = {}): Promise<Databas
         `--init-file=${path.join(dir, "init.sql")}`, ...settings,
       ], dir, { stop: "SIGKILL", emergency: "SIGKILL" });
       await untilReady(instance, startTimeoutMs, async () => {
-        const connection = await mysql.createConnection({ host: "127.0.0.1", port, user, password, database });
+        const connection = await mysql.createConnection({ host: "127.0.0.1", port, user, password, database, connectTimeout: PROBE_TIMEOUT_MS });
         await connection.end();
       });
       return { instance, port };
@@ -183,7 +183,7 @@ export async function startInfluxDb1(options: ServerOptions = {}): Promise<Datab
       const instance = launch("influxd", influxd, ["run", "-config", config], dir, { stop: "SIGKILL", emergency: "SIGKILL" });
       const base = `http://127.0.0.1:${port}`;
       await untilReady(instance, startTimeoutMs, async () => {
-        const ping = await fetch(`${base}/ping`);
+        const ping = await fetch(`${base}/ping`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
         if (ping.status !== 204) throw new Error(`/ping answered ${ping.status}`);
       });
       try {
@@ -207,7 +207,7 @@ export async function startInfluxDb1(options: ServerOptions = {}): Promise<Datab
 async function influxQuery(base: string, q: string, auth?: { user: string; password: string }): Promise<void> {
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
   if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString("base64")}`;
-  const response = await fetch(`${base}/query`, { method: "POST", headers, body: new URLSearchParams({ q }) });
+  const response = await fetch(`${base}/query`, { method: "POST", headers, body: new URLSearchParams({ q }), signal: AbortSignal.timeout(30_000) });
   const text = await response.text();
   if (!response.ok || text.includes('"error"')) throw new Error(`InfluxDB refused ${q.split(" ").slice(0, 2).join(" ")}: ${response.status} ${text}`);
 }
@@ -525,6 +525,9 @@ function freePort(): Promise<number> {
 
 class PortTaken extends Error {}
 
+/** How long one readiness probe may take: something else that holds the port may accept and never answer. */
+const PROBE_TIMEOUT_MS = 3_000;
+
 /**
  * Gives `start` two free ports (the server's, and one more for a server that
  * listens on two); when the server could not bind one (taken between the check
@@ -556,8 +559,10 @@ async function untilReady(instance: Instance, timeoutMs: number, probe: () => Pr
       throw /address already in use/i.test(log) ? new PortTaken(message) : new Error(message);
     }
     try {
-      await probe();
-      return;
+      // A server that exits while a probe waits ends the wait: the next round reports it.
+      const attempt = probe().then(() => true);
+      attempt.catch(() => {}); // a probe given up on still settles: not an unhandled rejection
+      if (await Promise.race([attempt, instance.exited.then(() => false)])) return;
     } catch (error) {
       lastError = error;
     }
