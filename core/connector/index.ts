@@ -13,6 +13,7 @@ export * as Connector from "./index";
 import { Readable } from "node:stream";
 import { assertRole, useTenant } from "../actor";
 import { Billing } from "../billing";
+import { Breaker } from "../breaker";
 import { Config } from "../config";
 import { Dataset } from "../dataset";
 import { DatasetFileError } from "../dataset/analyze";
@@ -110,6 +111,40 @@ async function open(spec: Spec, options: OpenOptions, probe: boolean, since?: Si
   }
 }
 
+/** The host a spec reaches over the network (its circuit breaker's name), or undefined for local sources. */
+function hostOf(spec: Spec): string | undefined {
+  const address =
+    "connection_string" in spec && spec.connection_string && spec.source_type !== "sqlite"
+      ? spec.connection_string
+      : "api_url" in spec && spec.api_url
+        ? spec.api_url
+        : "url" in spec
+          ? spec.url
+          : undefined;
+  if (!address) return undefined;
+  const match = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?([^/?#]+)/i.exec(address);
+  return match?.[1]?.toLowerCase();
+}
+
+/**
+ * Runs `connect` through the source host's circuit breaker (per tenant, so one
+ * tenant's dead database never blocks another's): after repeated failures to
+ * connect, calls fail fast with 503 connector.circuit_open until a probe succeeds.
+ */
+function guarded<T>(spec: Spec, connect: () => Promise<T>): Promise<T> {
+  const host = hostOf(spec);
+  if (!host) return connect();
+  return Breaker.guard(
+    `connector:${useTenant()}:${host}`,
+    {
+      code: "connector.circuit_open",
+      label: host,
+      isFailure: (error) => error instanceof DomainError && (error.kind === "upstream" || error.kind === "timeout"),
+    },
+    connect,
+  );
+}
+
 /** For sources that cannot filter: the rows after `since`, filtered here. */
 function afterRows(source: SourceRows, since: Since | undefined): SourceRows {
   if (!since) return source;
@@ -128,7 +163,7 @@ function afterRows(source: SourceRows, since: Since | undefined): SourceRows {
 
 /** The first rows of a source, read and closed: what the probe checks. */
 async function sample(spec: Spec, since?: Since): Promise<{ columns: string[]; rows: Value[][] }> {
-  const source = await open(spec, probeOptions(), true, since);
+  const source = await guarded(spec, () => open(spec, probeOptions(), true, since));
   const rows: Value[][] = [];
   try {
     for await (const row of source.rows) {
@@ -244,9 +279,9 @@ async function* csvOf(source: SourceRows): AsyncGenerator<Buffer> {
 async function csvFor({ spec, since }: SealedImport): Promise<AsyncIterable<Buffer>> {
   if (spec.source_type === "postgresql" && spec.connection_string) {
     const query = singleSelect(spec.query);
-    return copyPostgres(spec.connection_string, since ? sqlAfter(query, since, "postgresql") : query, IMPORT_OPTIONS);
+    return guarded(spec, () => copyPostgres(spec.connection_string!, since ? sqlAfter(query, since, "postgresql") : query, IMPORT_OPTIONS));
   }
-  return csvOf(await open(spec, IMPORT_OPTIONS, false, since));
+  return csvOf(await guarded(spec, () => open(spec, IMPORT_OPTIONS, false, since)));
 }
 
 const NEWLINE = 10;

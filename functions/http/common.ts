@@ -66,7 +66,7 @@ export function handleError(error: Error, c: Context): Response {
 function headersFor(error: DomainError): Record<string, string> {
   const details = error.details as { retry_after_seconds?: number; headers?: Record<string, string> } | undefined;
   const headers: Record<string, string> = { ...(details?.headers ?? {}) };
-  if (error.kind === "rate_limited" && details?.retry_after_seconds !== undefined) {
+  if ((error.kind === "rate_limited" || error.kind === "unavailable") && details?.retry_after_seconds !== undefined) {
     headers["Retry-After"] = String(details.retry_after_seconds);
   }
   return headers;

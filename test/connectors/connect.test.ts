@@ -7,6 +7,7 @@
  * have the same statistics.
  */
 import { mkdirSync } from "node:fs";
+import net from "node:net";
 import { gzipSync } from "node:zlib";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -251,6 +252,39 @@ describe("POST /datasets/connect refuses what cannot become a dataset, at once a
     }
     expect(await datasetCount()).toBe(before);
   }, 120_000);
+
+  it("fails fast once a host failed repeatedly (circuit breaker per tenant and host), and recovers when it answers again", async () => {
+    const carol = await createUser();
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const body = { source_type: "influxdb", url: `http://127.0.0.1:${port}`, database: "building_sensors", measurement: "ahu_readings", token: TOKEN };
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const refused = await connect(body, carol);
+      expect(refused.status, `attempt ${attempt}`).toBe(502);
+      expect(refused.body.code).toBe("connector.cannot_connect");
+    }
+    const fast = await connect(body, carol);
+    expect(fast.status).toBe(503);
+    expect(fast.body.code).toBe("connector.circuit_open");
+    expect(Number(fast.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    // Another tenant reaching the same host is not blocked by carol's breaker.
+    expect((await connect(body)).body.code).toBe("connector.cannot_connect");
+
+    const revived = await startContractServer({ rows, token: TOKEN, port });
+    try {
+      expect((await connect(body, carol)).status).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 2_200));
+      const probed = await connect(body, carol);
+      expect(probed.status, JSON.stringify(probed.body)).toBe(201);
+      expect((await connect(body, carol)).status).toBe(201);
+    } finally {
+      await revived.close();
+    }
+  });
 
   it("a viewer may not connect a source, and another tenant sees nothing of an imported dataset", async () => {
     const viewer = await createUser({ tenantId: alice.tenantId, role: "viewer" });

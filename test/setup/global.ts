@@ -44,6 +44,8 @@ export default async function setup(project: TestProject) {
       FLINT_TRAINING_CAPACITY: "8",
       // A query that sleeps past it answers 504 without making the test wait 15 s.
       FLINT_CONNECTOR_PROBE_TIMEOUT_MS: "3000",
+      // An open circuit breaker probes again after 2 s instead of 30 s.
+      FLINT_BREAKER_COOLDOWN_MS: "2000",
     },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

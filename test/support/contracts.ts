@@ -31,6 +31,8 @@ export interface ContractOptions {
   token: string;
   /** Milliseconds every answer waits (to test timeouts). */
   delayMs?: number;
+  /** Listen on this port (default: a free one). */
+  port?: number;
 }
 
 function readBody(request: http.IncomingMessage): Promise<string> {
@@ -112,7 +114,7 @@ export async function startContractServer(options: ContractOptions): Promise<Con
     }
     send(response, 404, { error: "not found" });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
