@@ -24,6 +24,8 @@ import { enqueue } from "../queue";
 import { Realtime, Topic } from "../realtime";
 import { DatasetRowsImported } from "../realtime/events";
 import { Secrets } from "../secrets";
+import { MAX_DIRECT_UPLOAD_BYTES } from "../billing/plans";
+import { createId } from "../id";
 import { deleteObject, putObject } from "../storage";
 import { csvLine, PROBE_ROWS, shapeOf, type ProbeShape, type SourceRows, type Value } from "./rows";
 import { ConnectInput, SOURCE_TYPES, type Spec, type TimeRange } from "./spec";
@@ -33,7 +35,7 @@ import { openMongoDataApi, openRestRows, openSpacetime } from "./sources/documen
 import { openInflux } from "./sources/influx";
 import { openMysql } from "./sources/mysql";
 import { copyPostgres, openPostgres } from "./sources/postgres";
-import { openSqlite } from "./sources/sqlite";
+import { openSqlite, UPLOADED } from "./sources/sqlite";
 import { openBridge } from "./telemetry";
 import { openStream } from "./uploads";
 
@@ -95,7 +97,7 @@ async function open(spec: Spec, options: OpenOptions, probe: boolean, since?: Si
     case "sqlite": {
       const selected = singleSelect(spec.query);
       const query = since ? sqlAfter(selected, since, "sqlite") : selected;
-      return openSqlite(spec.connection_string, probe ? limited(query, PROBE_ROWS) : query, options);
+      return openSqlite(useTenant(), spec.connection_string, probe ? limited(query, PROBE_ROWS) : query, options);
     }
     case "influxdb":
       return openInflux({ ...spec, time_range: rangeAfter(spec.time_range, since) }, options, probe);
@@ -196,8 +198,45 @@ export async function connect(input: unknown): Promise<Dataset.Info> {
     throw invalid("connector.unsupported_source", `source_type must be one of ${SOURCE_TYPES.join(", ")}`, { source_type: sourceType, supported: SOURCE_TYPES });
   }
   const spec = parse(ConnectInput, { ...given, source_type: sourceType });
+  if (spec.source_type === "sqlite" && spec.connection_string.startsWith(UPLOADED)) {
+    throw invalid("connector.sqlite_not_found", "Upload the SQLite file to POST /datasets/connect/sqlite, or name a file in the import folder");
+  }
   await probe(spec);
   return startImport(spec);
+}
+
+const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
+
+/**
+ * An uploaded SQLite file as the source (POST /datasets/connect/sqlite,
+ * multipart with `query` and the `file`): the file is kept
+ * under the tenant in the bucket until its import ends, probed and imported
+ * like a file of the import folder.
+ * @throws connector.not_sqlite (400), dataset.file_too_large (413), and what connect throws
+ */
+export async function connectFile(input: { fields: Record<string, unknown>; file: Uint8Array }): Promise<Dataset.Info> {
+  assertRole("operator");
+  if (input.file.byteLength > MAX_DIRECT_UPLOAD_BYTES) {
+    throw new DomainError("too_large", "dataset.file_too_large", `Uploaded files are limited to ${MAX_DIRECT_UPLOAD_BYTES / 1024 / 1024} MB`, { limit: MAX_DIRECT_UPLOAD_BYTES, size_bytes: input.file.byteLength });
+  }
+  if (!Buffer.from(input.file.subarray(0, SQLITE_MAGIC.length)).equals(SQLITE_MAGIC)) throw invalid("connector.not_sqlite", "The file is not a SQLite database");
+  const key = `tenants/${useTenant()}/imports/${createId("sqlf")}.db`;
+  const spec = parse(ConnectInput, { ...input.fields, source_type: "sqlite", connection_string: `${UPLOADED}${key}` });
+  await putObject(key, input.file, "application/vnd.sqlite3");
+  try {
+    await probe(spec);
+    return await startImport(spec);
+  } catch (error) {
+    await deleteObject(key).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** An uploaded source file is kept only until its import ends. */
+async function forgetUploadedFile(spec: Spec): Promise<void> {
+  if (spec.source_type === "sqlite" && spec.connection_string.startsWith(UPLOADED)) {
+    await deleteObject(spec.connection_string.slice(UPLOADED.length)).catch(() => undefined);
+  }
 }
 
 /**
@@ -330,10 +369,12 @@ export async function runImport(message: ImportMessage & { finalAttempt?: boolea
     await Dataset.DatasetEntity.patch({ tenantId, datasetId }).remove(["importSpec"]).go().catch(() => undefined);
   };
   let timer: NodeJS.Timeout | undefined;
+  let spec: Spec | undefined;
   try {
     const sealed = JSON.parse(await Secrets.open(dataset.importSpec, sealContext(tenantId, datasetId))) as SealedImport;
     const limits = await Billing.currentLimits();
-    const csv = await csvFor({ spec: parse(ConnectInput, sealed.spec), since: sealed.since });
+    spec = parse(ConnectInput, sealed.spec);
+    const csv = await csvFor({ spec, since: sealed.since });
     timer = setInterval(() => {
       void Realtime.publish(DatasetRowsImported, topic, { dataset_id: datasetId, rows: totals.rows, bytes: totals.bytes, done: false }).catch(() => undefined);
     }, PROGRESS_EVERY_MS);
@@ -347,17 +388,20 @@ export async function runImport(message: ImportMessage & { finalAttempt?: boolea
     if (error instanceof DomainError) {
       logger.warn("import failed", { tenantId, datasetId, code: error.code, rows: totals.rows });
       await fail(error);
+      if (spec) await forgetUploadedFile(spec);
       return "failed";
     }
     if (message.finalAttempt) {
       logger.error("import failed on its last attempt", { tenantId, datasetId, error: error as Error });
       await fail(new DomainError("upstream", "connector.import_error", "The import could not be completed; please connect again"));
+      if (spec) await forgetUploadedFile(spec);
       return "failed";
     }
     await Dataset.releaseLease(tenantId, datasetId, lease);
     throw error;
   }
   await Realtime.publish(DatasetRowsImported, topic, { dataset_id: datasetId, rows: totals.rows, bytes: totals.bytes, done: true });
+  if (spec) await forgetUploadedFile(spec);
   // The rows are stored: credentials are no longer needed, and ingest may take the dataset.
   await Dataset.DatasetEntity.patch({ tenantId, datasetId })
     .remove(["importSpec", "leaseId", "leaseUntil"])

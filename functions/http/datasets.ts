@@ -181,6 +181,39 @@ app.openapi(
   async (c) => c.json(await Connector.connect(c.req.valid("json")), 201),
 );
 
+const ConnectSqliteForm = openapi(
+  z.looseObject({
+    name: z.string(),
+    equipment_type: z.string(),
+    query: z.string(),
+    file: z.any().optional().openapi({ type: "string", format: "binary", description: "The SQLite database (max 100 MB)" }),
+  }),
+  "DatasetConnectSqliteFile",
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/datasets/connect/sqlite",
+    tags,
+    summary: "Import a dataset from an uploaded SQLite file (multipart: name, equipment_type, query, file)",
+    description: "As POST /datasets/connect with source_type sqlite, the database sent with the request; the file is kept only until its import ends.",
+    security: bearer,
+    request: { body: { required: true, content: { "multipart/form-data": { schema: ConnectSqliteForm } } } },
+    responses: {
+      201: json(Info, "The dataset, processing while its rows are imported"),
+      ...errors(400, 401, 403, 413),
+    },
+  }),
+  async (c) => {
+    const { file, ...fields } = c.req.valid("form") as Record<string, unknown>;
+    if (!(file instanceof File)) {
+      throw new DomainError("invalid", "dataset.file_required", "A SQLite file is required in the multipart field 'file'", { field: "file" });
+    }
+    return c.json(await Connector.connectFile({ fields, file: new Uint8Array(await file.arrayBuffer()) }), 201);
+  },
+);
+
 app.openapi(
   createRoute({
     method: "post",

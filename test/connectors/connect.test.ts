@@ -6,7 +6,7 @@
  * The same rows uploaded as CSV are the reference: an imported dataset must
  * have the same statistics.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { gzipSync } from "node:zlib";
 import path from "node:path";
@@ -15,6 +15,7 @@ import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Billing } from "../../core/billing";
+import { listKeys } from "../../core/storage";
 import { startContractServer, type ContractServer, type SensorRow } from "../support/contracts";
 import { call } from "../support/http";
 import { startInfluxDb1, startMariaDb, startPostgres, type DatabaseServer } from "../support/servers";
@@ -151,6 +152,29 @@ describe("POST /datasets/connect imports the same data as an upload", () => {
   it("sqlite: a file in the import folder, read-only", async () => {
     const reply = await connect({ source_type: "sqlite", connection_string: "readings.db", query: "SELECT * FROM readings ORDER BY timestamp" });
     await expectSameAsUpload(reply, "sqlite");
+  });
+
+  it("sqlite: a file uploaded with the request (POST /datasets/connect/sqlite), kept only until its import ends", async () => {
+    const file = path.join(process.env.FLINT_SQLITE_IMPORT_DIR!, "readings.db");
+    const form = new FormData();
+    form.set("name", "Connected");
+    form.set("equipment_type", "air_handler");
+    form.set("query", "SELECT * FROM readings ORDER BY timestamp");
+    form.set("file", new Blob([readFileSync(file)]), "plant.db");
+    const reply = await call("POST", "/datasets/connect/sqlite", { token: alice.token, rawBody: form });
+    await expectSameAsUpload(reply, "sqlite");
+    const kept: string[] = [];
+    for await (const key of listKeys(`tenants/${alice.tenantId}/imports/`)) kept.push(key);
+    expect(kept).toEqual([]);
+
+    const notSqlite = new FormData();
+    for (const [field, value] of form.entries()) if (field !== "file") notSqlite.set(field, value);
+    notSqlite.set("file", new Blob([csv]), "plant.db");
+    const refused = await call("POST", "/datasets/connect/sqlite", { token: alice.token, rawBody: notSqlite });
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe("connector.not_sqlite");
+    notSqlite.delete("file");
+    expect((await call("POST", "/datasets/connect/sqlite", { token: alice.token, rawBody: notSqlite })).body.code).toBe("dataset.file_required");
   });
 
   it("influxdb 1.x: InfluxQL over HTTP, the version found by /ping", async () => {

@@ -1,14 +1,20 @@
 /**
- * SQLite files through better-sqlite3, opened read-only, from the one import
- * folder the platform is configured with (never any other path on the
- * server). A statement that writes is refused by SQLite itself as well.
+ * SQLite files through better-sqlite3, opened read-only: a file uploaded with
+ * the request (kept in the bucket under the tenant, copied to a temp file to
+ * read), or one in the import folder the platform is configured with (never
+ * any other path on the server). A statement that writes is refused by SQLite
+ * itself as well.
  */
-import { realpathSync } from "node:fs";
+import { createWriteStream, realpathSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import { setImmediate } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { Config } from "../../config";
 import { DomainError, invalid } from "../../error";
+import { getObjectStream } from "../../storage";
 import type { SourceRows, Value } from "../rows";
 import { timedOut, type OpenOptions } from "./common";
 
@@ -35,8 +41,49 @@ function fileOf(connectionString: string): string {
   return real;
 }
 
-export async function openSqlite(connectionString: string, query: string, options: OpenOptions): Promise<SourceRows> {
-  const file = fileOf(connectionString);
+/** An uploaded file's connection string: where it is kept in the bucket. */
+export const UPLOADED = "upload:";
+
+/** A local copy of a tenant's uploaded SQLite file, and how to remove it. */
+async function localCopy(tenantId: string, connectionString: string): Promise<{ file: string; remove: () => Promise<void> }> {
+  const key = connectionString.slice(UPLOADED.length);
+  // Only the tenant's own uploads: a key is never taken from outside the tenant's prefix.
+  if (!key.startsWith(`tenants/${tenantId}/`) || key.includes("..")) throw invalid("connector.sqlite_not_found", "No such uploaded SQLite file");
+  const dir = await mkdtemp(path.join(os.tmpdir(), "flint-sqlite-"));
+  const file = path.join(dir, "source.db");
+  try {
+    await pipeline(await getObjectStream(key), createWriteStream(file));
+  } catch {
+    await rm(dir, { recursive: true, force: true });
+    throw invalid("connector.sqlite_not_found", "The uploaded SQLite file is gone");
+  }
+  return { file, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function openSqlite(tenantId: string, connectionString: string, query: string, options: OpenOptions): Promise<SourceRows> {
+  if (connectionString.startsWith(UPLOADED)) {
+    const copy = await localCopy(tenantId, connectionString);
+    try {
+      const source = await openSqliteFile(copy.file, query, options);
+      return { ...source, rows: removedAfter(source.rows, copy.remove), close: async () => { await source.close(); await copy.remove(); } };
+    } catch (error) {
+      await copy.remove();
+      throw error;
+    }
+  }
+  return openSqliteFile(fileOf(connectionString), query, options);
+}
+
+async function* removedAfter(rows: AsyncIterable<Value[]>, remove: () => Promise<void>): AsyncGenerator<Value[]> {
+  try {
+    yield* rows;
+  } finally {
+    await remove();
+  }
+}
+
+/** Reads `query` from the SQLite file at `file` (already checked to be one Flint may read). */
+export async function openSqliteFile(file: string, query: string, options: OpenOptions): Promise<SourceRows> {
   let db: Database.Database;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
