@@ -84,7 +84,7 @@ export interface PushInput extends RowsBody {
  * @throws auth.device_required (401), telemetry.* (400) for a body that is
  *   not rows with a time column, request.too_large (413) past the size cap
  */
-export async function push(input: PushInput): Promise<{ collection: string; rows: number; hours: string[] }> {
+export async function push(input: PushInput): Promise<{ collection: string; rows: number; time_range: TimeRange }> {
   const actor = useActor();
   if (actor.type !== "device") throw unauthorized("auth.device_required", "Telemetry is pushed with a device credential (Authorization: Device <credential>)");
   const collection = Collection.safeParse(input.collection);
@@ -98,7 +98,7 @@ export async function push(input: PushInput): Promise<{ collection: string; rows
  * each row's time.
  * @throws telemetry.* (400) for a body that is not rows with a time column, request.too_large (413)
  */
-export async function storeRows(prefix: string, input: RowsBody): Promise<{ rows: number; hours: string[] }> {
+export async function storeRows(prefix: string, input: RowsBody): Promise<{ rows: number; time_range: TimeRange }> {
   let bytes = Buffer.from(input.body);
   if (input.gzip) {
     try {
@@ -116,9 +116,13 @@ export async function storeRows(prefix: string, input: RowsBody): Promise<{ rows
   const timeIndex = columns.findIndex((column) => TIME_NAMES.includes(column.toLowerCase()));
   if (timeIndex === -1) throw invalid("telemetry.no_time_column", `The rows need a time column (${TIME_NAMES.join(", ")})`, { columns });
   const byHour = new Map<string, Value[][]>();
+  let first = Infinity;
+  let last = -Infinity;
   for (const [index, record] of records.entries()) {
     const time = timeOf(record[timeIndex]);
     if (!Number.isFinite(time)) throw invalid("telemetry.invalid_time", `Row ${index + 1} has no valid time`, { row: index + 1 });
+    first = Math.min(first, time);
+    last = Math.max(last, time);
     const row = [...record];
     row[timeIndex] = new Date(time);
     const hour = hourOf(time);
@@ -132,7 +136,7 @@ export async function storeRows(prefix: string, input: RowsBody): Promise<{ rows
   for (const [hour, rows] of byHour) {
     await putObject(`${prefix}${hour}/${batch}.csv`, csvLine(header) + rows.map(csvLine).join(""), "text/csv");
   }
-  return { rows: records.length, hours: [...byHour.keys()].sort() };
+  return { rows: records.length, time_range: { start: new Date(first).toISOString(), end: new Date(last).toISOString() } };
 }
 
 const tooLarge = () =>

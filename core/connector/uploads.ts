@@ -105,7 +105,7 @@ export function streamPrefix(tenantId: string, stream: string): string {
  * A gateway's push (POST /upload/batch): rows appended to the key's stream.
  * @throws upload.invalid_key (401), telemetry.* (400), request.too_large (413)
  */
-export async function pushBatch(input: RowsBody & { uploadAuth: string | undefined }): Promise<{ stream: string; rows: number; hours: string[] }> {
+export async function pushBatch(input: RowsBody & { uploadAuth: string | undefined }): Promise<{ stream: string; rows: number; time_range: TimeRange }> {
   const key = await keyOf(input.uploadAuth);
   const stored = await storeRows(streamPrefix(key.tenantId, key.stream), input);
   await UploadKeyEntity.patch({ keyId: key.keyId }).set({ lastUsedAt: new Date().toISOString() }).go().catch(() => undefined);

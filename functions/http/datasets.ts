@@ -230,7 +230,7 @@ app.openapi(
       body: RowsBodyDoc,
     },
     responses: {
-      202: json(z.object({ collection: z.string(), rows: z.number(), hours: z.array(z.string()) }).openapi("TelemetryAccepted"), "Rows stored"),
+      202: json(z.object({ collection: z.string(), rows: z.number(), time_range: z.object({ start: z.string(), end: z.string() }) }).openapi("TelemetryAccepted"), "Rows stored"),
       ...errors(400, 401, 413),
     },
   }),
@@ -297,7 +297,7 @@ app.openapi(
     security: [{ uploadKey: [] }],
     request: { body: RowsBodyDoc },
     responses: {
-      202: json(z.object({ stream: z.string(), rows: z.number(), hours: z.array(z.string()) }).openapi("UploadAccepted"), "Rows stored"),
+      202: json(z.object({ stream: z.string(), rows: z.number(), time_range: z.object({ start: z.string(), end: z.string() }) }).openapi("UploadAccepted"), "Rows stored"),
       ...errors(400, 401, 413),
     },
   }),

@@ -340,7 +340,7 @@ describe("aegis_bridge: controllers push telemetry, and a time range of it becom
       headers: { "content-encoding": "gzip" },
     });
     expect(first.status, JSON.stringify(first.body)).toBe(202);
-    expect(first.body).toMatchObject({ collection: "hardware_metrics", rows: half });
+    expect(first.body).toEqual({ collection: "hardware_metrics", rows: half, time_range: { start: rows[0]!.timestamp, end: rows[half - 1]!.timestamp } });
     const second = await call("POST", "/devices/telemetry", {
       device: controller.credential,
       body: rows.slice(half).map((row) => ({ ...row, timestamp: Date.parse(row.timestamp) / 1000 })),
