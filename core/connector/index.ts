@@ -241,10 +241,11 @@ async function forgetUploadedFile(spec: Spec): Promise<void> {
 
 /**
  * Checks that the first rows of a source (after `since`, for a sync) can become a dataset.
- * @returns the shape found, or "no_rows" when a sync finds nothing new (`allowEmpty`)
- * @throws connector.no_rows / no_time_column / no_numeric_columns (400) and whatever opening the source throws
+ * @returns the time column, the numeric columns, all columns and how many rows were read
+ * @throws connector.no_rows (also when a sync finds nothing new) / no_time_column / no_numeric_columns (400),
+ *   and whatever opening the source throws
  */
-export async function probe(spec: Spec, options: { since?: Since; allowEmpty?: boolean } = {}): Promise<ProbeShape & { columns: string[]; rows_sampled: number }> {
+export async function probe(spec: Spec, options: { since?: Since } = {}): Promise<ProbeShape & { columns: string[]; rows_sampled: number }> {
   const sampled = await sample(spec, options.since);
   const shape = shapeOf(sampled.columns, sampled.rows);
   if ("problem" in shape) {
