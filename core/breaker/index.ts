@@ -47,15 +47,20 @@ const openError = (options: GuardOptions, until: number, now: number) =>
     retry_after_seconds: Math.max(1, Math.ceil((until - now) / 1000)),
   });
 
-/** Lets the call through, or throws the fast failure; claims the probe when the cool-down is over. */
-async function admit(name: string, options: GuardOptions): Promise<"closed" | "probe"> {
+/**
+ * Lets the call through, or throws the fast failure; claims the probe when the cool-down is over.
+ * @returns how the call was let through, and whether the breaker had failures to forget on success
+ */
+async function admit(name: string, options: GuardOptions): Promise<{ admitted: "closed" | "probe"; clean: boolean }> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const now = Date.now();
     const item = await read(name);
-    if (!item || item.state === "closed") return "closed";
+    if (!item || item.state === "closed") return { admitted: "closed", clean: !item || item.failures === 0 };
     if (now < (item.until ?? 0)) throw openError(options, item.until ?? now, now);
     // Open and cooled down, or a half-open probe that never reported: this caller probes.
-    if (await write(item, { state: "half_open", failures: item.failures, windowStart: item.windowStart, until: now + PROBE_MS, lastError: item.lastError }, name)) return "probe";
+    if (await write(item, { state: "half_open", failures: item.failures, windowStart: item.windowStart, until: now + PROBE_MS, lastError: item.lastError }, name)) {
+      return { admitted: "probe", clean: false };
+    }
   }
   throw openError(options, Date.now() + 1000, Date.now());
 }
@@ -90,7 +95,7 @@ async function failed(name: string, error: unknown): Promise<void> {
  * @throws `options.code` (unavailable, 503, `details.retry_after_seconds`) while the breaker is open; else what `call` throws
  */
 export async function guard<T>(name: string, options: GuardOptions, call: () => Promise<T>): Promise<T> {
-  const admitted = await admit(name, options);
+  const { admitted, clean } = await admit(name, options);
   let result: T;
   try {
     result = await call();
@@ -99,7 +104,8 @@ export async function guard<T>(name: string, options: GuardOptions, call: () => 
     else if (admitted === "probe") await succeeded(name, admitted);
     throw error;
   }
-  await succeeded(name, admitted);
+  // A breaker that had nothing to forget needs no second read.
+  if (!clean) await succeeded(name, admitted);
   return result;
 }
 

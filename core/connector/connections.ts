@@ -17,13 +17,13 @@ import { assertRole, useActor, useTenant } from "../actor";
 import { Cursor } from "../cursor";
 import { Dataset } from "../dataset";
 import { conflict, DomainError, invalid, notFound } from "../error";
-import { fn } from "../fn";
+import { fn, parse } from "../fn";
 import { createId } from "../id";
 import { enqueue } from "../queue";
 import { Secrets } from "../secrets";
 import { ConnectionEntity, SyncScheduleEntity, type ConnectionItem } from "./entity";
 import { probe, startImport, type Since } from "./index";
-import { ConnectInput, SECRET_FIELDS, SOURCE_TYPES, type Spec } from "./spec";
+import { ConnectInput, SECRET_FIELDS, SOURCE_TYPES, sourceTypeOf, type Spec } from "./spec";
 
 export const MIN_SYNC_MINUTES = 15;
 export const MAX_SYNC_MINUTES = 7 * 24 * 60;
@@ -132,27 +132,18 @@ async function specOf(item: ConnectionItem): Promise<Spec> {
       throw error;
     }
   }
-  return ConnectInput.parse(full);
+  return parse(ConnectInput, full);
 }
 
 /** A connect request where `secret:<id>` stands for a credential: checked as the spec it will become. */
 function parseSpec(input: Record<string, unknown>): Spec {
-  const resolvedShape: Record<string, unknown> = { ...input, source_type: input.source_type ?? "aegis_bridge" };
+  const resolvedShape: Record<string, unknown> = { ...input, source_type: sourceTypeOf(input) };
   for (const field of SECRET_FIELDS) {
     const value = resolvedShape[field];
     // A reference stands in for a value of the right shape; the real one is checked when it is used.
     if (typeof value === "string" && SECRET_REFERENCE.test(value)) resolvedShape[field] = field === "connection_string" ? placeholderConnectionString(input) : "x";
   }
-  const result = ConnectInput.safeParse(resolvedShape);
-  if (!result.success) {
-    throw invalid("request.invalid", result.error.issues[0]?.message ?? "Invalid connection", {
-      issues: result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })),
-    });
-  }
-  if (!(SOURCE_TYPES as readonly string[]).includes(String(resolvedShape.source_type))) {
-    throw invalid("connector.unsupported_source", `source_type must be one of ${SOURCE_TYPES.join(", ")}`, { supported: SOURCE_TYPES });
-  }
-  return result.data;
+  return parse(ConnectInput, resolvedShape);
 }
 
 function placeholderConnectionString(input: Record<string, unknown>): string {
@@ -173,9 +164,6 @@ function nextSync(minutes: number | null | undefined, from = Date.now()): string
 export const create = fn(CreateInput, async (input): Promise<Info> => {
   assertRole("admin");
   const { sync_every_minutes: every, ...given } = input;
-  if (typeof given.source_type === "string" && !(SOURCE_TYPES as readonly string[]).includes(given.source_type)) {
-    throw invalid("connector.unsupported_source", `source_type must be one of ${SOURCE_TYPES.join(", ")}`, { source_type: given.source_type, supported: SOURCE_TYPES });
-  }
   const spec = parseSpec(given);
   const { settings, secretRefs, owned } = await store(spec, given);
   const tenantId = useTenant();

@@ -28,14 +28,12 @@ import { MAX_DIRECT_UPLOAD_BYTES } from "../billing/plans";
 import { createId } from "../id";
 import { deleteObject, putObject } from "../storage";
 import { csvLine, PROBE_ROWS, shapeOf, type ProbeShape, type SourceRows, type Value } from "./rows";
-import { ConnectInput, SOURCE_TYPES, type Spec, type TimeRange } from "./spec";
+import { ConnectInput, sourceTypeOf, type Spec, type TimeRange } from "./spec";
 import { limited, singleSelect } from "./sql";
 import type { OpenOptions } from "./sources/common";
 import { openMongoDataApi, openRestRows, openSpacetime } from "./sources/documents";
 import { openInflux } from "./sources/influx";
-import { openMysql } from "./sources/mysql";
-import { copyPostgres, openPostgres } from "./sources/postgres";
-import { openSqlite, UPLOADED } from "./sources/sqlite";
+import { UPLOADED } from "./sources/common";
 import { openBridge } from "./telemetry";
 import { openStream } from "./uploads";
 
@@ -57,6 +55,17 @@ export interface ImportMessage {
   tenant_id: string;
   dataset_id: string;
 }
+
+/**
+ * The database drivers, loaded when a source needs one: the HTTP functions
+ * that import this module (datasets, connections) do not pay for pg, mysql2
+ * and better-sqlite3 at cold start on every other request.
+ */
+const drivers = {
+  postgres: () => import("./sources/postgres"),
+  mysql: () => import("./sources/mysql"),
+  sqlite: () => import("./sources/sqlite"),
+};
 
 /** A sync: only rows whose time column is after `after` (ISO 8601), the newest row the previous version holds. */
 export interface Since {
@@ -92,12 +101,14 @@ async function open(spec: Spec, options: OpenOptions, probe: boolean, since?: Si
       if (spec.api_url) return afterRows(await openRestRows(spec.api_url, selected, spec.api_key, options, probe), since);
       const query = since ? sqlAfter(selected, since, spec.source_type === "postgresql" ? "postgresql" : "mysql") : selected;
       const sql = probe ? limited(query, PROBE_ROWS) : query;
-      return spec.source_type === "postgresql" ? openPostgres(spec.connection_string!, sql, options) : openMysql(spec.connection_string!, sql, options);
+      return spec.source_type === "postgresql"
+        ? (await drivers.postgres()).openPostgres(spec.connection_string!, sql, options)
+        : (await drivers.mysql()).openMysql(spec.connection_string!, sql, options);
     }
     case "sqlite": {
       const selected = singleSelect(spec.query);
       const query = since ? sqlAfter(selected, since, "sqlite") : selected;
-      return openSqlite(useTenant(), spec.connection_string, probe ? limited(query, PROBE_ROWS) : query, options);
+      return (await drivers.sqlite()).openSqlite(useTenant(), spec.connection_string, probe ? limited(query, PROBE_ROWS) : query, options);
     }
     case "influxdb":
       return openInflux({ ...spec, time_range: rangeAfter(spec.time_range, since) }, options, probe);
@@ -193,11 +204,7 @@ const sealContext = (tenantId: string, datasetId: string) => `dataset-import:${t
 export async function connect(input: unknown): Promise<Dataset.Info> {
   assertRole("operator");
   const given = (input ?? {}) as Record<string, unknown>;
-  const sourceType = given.source_type ?? "aegis_bridge";
-  if (typeof sourceType !== "string" || !(SOURCE_TYPES as readonly string[]).includes(sourceType)) {
-    throw invalid("connector.unsupported_source", `source_type must be one of ${SOURCE_TYPES.join(", ")}`, { source_type: sourceType, supported: SOURCE_TYPES });
-  }
-  const spec = parse(ConnectInput, { ...given, source_type: sourceType });
+  const spec = parse(ConnectInput, { ...given, source_type: sourceTypeOf(given) });
   if (spec.source_type === "sqlite" && spec.connection_string.startsWith(UPLOADED)) {
     throw invalid("connector.sqlite_not_found", "Upload the SQLite file to POST /datasets/connect/sqlite, or name a file in the import folder");
   }
@@ -319,6 +326,7 @@ async function* csvOf(source: SourceRows): AsyncGenerator<Buffer> {
 async function csvFor({ spec, since }: SealedImport): Promise<AsyncIterable<Buffer>> {
   if (spec.source_type === "postgresql" && spec.connection_string) {
     const query = singleSelect(spec.query);
+    const { copyPostgres } = await drivers.postgres();
     return guarded(spec, () => copyPostgres(spec.connection_string!, since ? sqlAfter(query, since, "postgresql") : query, IMPORT_OPTIONS));
   }
   return csvOf(await guarded(spec, () => open(spec, IMPORT_OPTIONS, false, since)));

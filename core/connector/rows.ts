@@ -33,7 +33,8 @@ export function csvLine(values: Value[]): string {
   return values.map(cell).join(",") + "\n";
 }
 
-const TIME_NAME = /^(time|timestamp|ts|datetime|date_time|_time|event_time|recorded_at|created_at|time_stamp|date)$/i;
+/** Column names that say "the time of the row", in order of preference. */
+export const TIME_COLUMN_NAMES = ["timestamp", "time", "ts", "datetime", "date_time", "_time", "event_time", "recorded_at", "time_stamp", "created_at", "date"];
 const ISO_LIKE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
 
 function isNumeric(value: Value): boolean {
@@ -63,7 +64,7 @@ export function shapeOf(columns: string[], sample: Value[][]): ProbeShape | { pr
     const values = present(index);
     return values.length === sample.length && values.every(isTimestamp);
   });
-  const timeColumn = timeColumns.find((name) => TIME_NAME.test(name)) ?? timeColumns[0];
+  const timeColumn = timeColumns.find((name) => TIME_COLUMN_NAMES.includes(name.toLowerCase())) ?? timeColumns[0];
   if (!timeColumn) return { problem: "no_time_column" };
   const numeric = columns.filter((name, index) => {
     if (name === timeColumn) return false;

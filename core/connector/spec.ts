@@ -5,9 +5,22 @@
  */
 import { z } from "zod";
 import { EQUIPMENT_TYPES } from "../dataset/entity";
+import { invalid } from "../error";
 
 export const SOURCE_TYPES = ["aegis_bridge", "edge_bridge", "influxdb", "postgresql", "tidb", "sqlite", "mongodb", "spacetimedb", "upload_stream"] as const;
 export type SourceType = (typeof SOURCE_TYPES)[number];
+
+/**
+ * A request's `source_type` (aegis_bridge, the seed's default, when absent).
+ * @throws connector.unsupported_source (400) for anything else, before the per-type fields are looked at
+ */
+export function sourceTypeOf(given: Record<string, unknown>): SourceType {
+  const sourceType = given.source_type ?? "aegis_bridge";
+  if (typeof sourceType !== "string" || !(SOURCE_TYPES as readonly string[]).includes(sourceType)) {
+    throw invalid("connector.unsupported_source", `source_type must be one of ${SOURCE_TYPES.join(", ")}`, { source_type: sourceType, supported: SOURCE_TYPES });
+  }
+  return sourceType as SourceType;
+}
 
 const Name = z.string().trim().min(1, "name is required").max(200, "name must be at most 200 characters");
 const Text = (field: string, max = 2048) => z.string({ error: `${field} is required` }).trim().min(1, `${field} is required`).max(max, `${field} must be at most ${max} characters`);

@@ -14,7 +14,7 @@ import { TargetEntity } from "../deployment/entities";
 import { DomainError, invalid, unauthorized } from "../error";
 import { createId } from "../id";
 import { getObjectBytes, listKeys, putObject } from "../storage";
-import { csvLine, type SourceRows, type Value } from "./rows";
+import { csvLine, TIME_COLUMN_NAMES, type SourceRows, type Value } from "./rows";
 import type { TimeRange } from "./spec";
 
 /** Largest push accepted once decompressed (a gzip bomb stops here). */
@@ -25,7 +25,6 @@ const DEFAULT_RANGE_DAYS = 30;
 
 export const Collection = z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, "collection may hold letters, digits, '_', '.' and '-'");
 
-const TIME_NAMES = ["timestamp", "time", "ts", "datetime"];
 
 function prefixOf(tenantId: string, targetId: string, collection: string): string {
   return `tenants/${tenantId}/telemetry/${targetId}/${collection}/`;
@@ -113,8 +112,8 @@ export async function storeRows(prefix: string, input: RowsBody): Promise<{ rows
   const { columns, records } = recordsOf(bytes.toString("utf8"), format);
   if (records.length === 0) throw invalid("telemetry.empty", "No rows were sent");
   if (records.length > MAX_TELEMETRY_ROWS) throw invalid("telemetry.too_many_rows", `At most ${MAX_TELEMETRY_ROWS} rows per push`, { rows: records.length });
-  const timeIndex = columns.findIndex((column) => TIME_NAMES.includes(column.toLowerCase()));
-  if (timeIndex === -1) throw invalid("telemetry.no_time_column", `The rows need a time column (${TIME_NAMES.join(", ")})`, { columns });
+  const timeIndex = columns.findIndex((column) => TIME_COLUMN_NAMES.includes(column.toLowerCase()));
+  if (timeIndex === -1) throw invalid("telemetry.no_time_column", `The rows need a time column (${TIME_COLUMN_NAMES.join(", ")})`, { columns });
   const byHour = new Map<string, Value[][]>();
   let first = Infinity;
   let last = -Infinity;

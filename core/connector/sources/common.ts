@@ -2,6 +2,9 @@
 import { DomainError } from "../../error";
 import type { Value } from "../rows";
 
+/** An uploaded SQLite file's connection string: `upload:<bucket key>`. */
+export const UPLOADED = "upload:";
+
 export interface OpenOptions {
   /** Connecting (and an HTTP source's first answer) may take this long. */
   connectTimeoutMs: number;

@@ -16,7 +16,7 @@ import { Config } from "../../config";
 import { DomainError, invalid } from "../../error";
 import { getObjectStream } from "../../storage";
 import type { SourceRows, Value } from "../rows";
-import { timedOut, type OpenOptions } from "./common";
+import { timedOut, UPLOADED, type OpenOptions } from "./common";
 
 const YIELD_EVERY_ROWS = 1_000;
 
@@ -40,9 +40,6 @@ function fileOf(connectionString: string): string {
   }
   return real;
 }
-
-/** An uploaded file's connection string: where it is kept in the bucket. */
-export const UPLOADED = "upload:";
 
 /** A local copy of a tenant's uploaded SQLite file, and how to remove it. */
 async function localCopy(tenantId: string, connectionString: string): Promise<{ file: string; remove: () => Promise<void> }> {
