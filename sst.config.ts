@@ -3,6 +3,7 @@ import { Storage } from "./stacks/Storage";
 import { Realtime } from "./stacks/Realtime";
 import { Jobs } from "./stacks/Jobs";
 import { Api } from "./stacks/Api";
+import { Web } from "./stacks/Web";
 
 export default {
   config(input) {
@@ -25,6 +26,6 @@ export default {
     // (the table and bucket also set RETAIN explicitly there).
     if (app.stage !== "production") app.setDefaultRemovalPolicy("destroy");
 
-    app.stack(Storage).stack(Realtime).stack(Jobs).stack(Api);
+    app.stack(Storage).stack(Realtime).stack(Jobs).stack(Api).stack(Web);
   },
 } satisfies SSTConfig;

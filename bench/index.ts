@@ -1,12 +1,12 @@
 /**
- * `npm run bench [-- ingest ml quality realtime compile load memory connectors]`: every benchmark, each
+ * `npm run bench [-- ingest ml quality realtime compile load memory connectors dashboard]`: every benchmark, each
  * printing its figures next to the alternatives measured in the same run.
  */
 // Figures only: keep the local runtime's request logs and the SDK's Node-version notice out of them.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 process.env.FLINT_LOG_LEVEL ??= "ERROR";
 
-const all = ["ingest", "ml", "quality", "realtime", "compile", "load", "memory", "connectors"] as const;
+const all = ["ingest", "ml", "quality", "realtime", "compile", "load", "memory", "connectors", "dashboard"] as const;
 type Bench = (typeof all)[number];
 
 const requested = process.argv.slice(2).filter((arg): arg is Bench => (all as readonly string[]).includes(arg));
@@ -29,6 +29,10 @@ const runners: Record<Bench, () => Promise<unknown>> = {
   connectors: async () => {
     const { benchConnectors, printConnectors } = await import("./connectors");
     printConnectors(await benchConnectors());
+  },
+  dashboard: async () => {
+    const { benchDashboard, printDashboard } = await import("./dashboard");
+    printDashboard(await benchDashboard());
   },
 };
 

@@ -9,6 +9,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutBucketCorsCommand,
   PutObjectCommand,
   NotFound,
   NoSuchKey,
@@ -105,10 +106,22 @@ export function presignGet(key: string, expiresInSeconds: number, fileName?: str
 }
 
 /** Creates the bucket if missing (local runtime and tests; on AWS the stack owns it). */
+/**
+ * The local runtime's bucket, with the CORS rule stacks/Storage.ts gives the
+ * AWS bucket: the dashboard PUTs large files straight to presigned URLs.
+ */
 export async function ensureBucket(): Promise<void> {
   try {
     await s3().send(new HeadBucketCommand({ Bucket: Config.bucketName() }));
   } catch {
     await s3().send(new CreateBucketCommand({ Bucket: Config.bucketName() }));
   }
+  await s3().send(
+    new PutBucketCorsCommand({
+      Bucket: Config.bucketName(),
+      CORSConfiguration: {
+        CORSRules: [{ AllowedMethods: ["PUT", "GET", "HEAD"], AllowedOrigins: ["*"], AllowedHeaders: ["*"], ExposeHeaders: ["ETag"], MaxAgeSeconds: 3600 }],
+      },
+    }),
+  );
 }

@@ -1,7 +1,8 @@
 /**
  * The whole platform on one machine: local AWS-compatible services, every
- * HTTP endpoint group on one port, the WebSocket gateway, the SQS consumers
- * and the retention schedule, all running the same handlers as on AWS.
+ * HTTP endpoint group and the dashboard on one port, the WebSocket gateway,
+ * the SQS consumers and the retention schedule, all running the same
+ * handlers as on AWS.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
@@ -14,6 +15,7 @@ import type { ScheduledEvent } from "aws-lambda";
 import { fork, type ChildProcess } from "node:child_process";
 import { startServices, freePort, type LocalServices } from "./services";
 import type { ConsumerSpec } from "./consumer";
+import { serveWeb, webBuildToServe } from "./web";
 import { createWebSocketGateway } from "./websocket";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -103,6 +105,9 @@ async function start(
   cleanups: (() => Promise<void> | void)[],
   stop: () => Promise<void>,
 ): Promise<Runtime> {
+  // Built before anything else starts: Vite changes the process's environment while it builds.
+  const webDist = await webBuildToServe();
+
   const services: LocalServices = await startServices({ dataDir, s3Port: options.s3Port });
   cleanups.push(() => services.stop());
 
@@ -192,11 +197,17 @@ async function start(
   const gateway = createWebSocketGateway(ws);
   const server = new Hono();
   server.route("/", gateway.management);
-  server.all("*", (c) => {
+  const wsOrigin = url.replace(/^http/, "ws");
+  // The dashboard's pages may talk to the live channel and PUT large files to presigned S3 URLs.
+  const connectSources = [wsOrigin, new URL(services.s3Endpoint).origin];
+  server.all("*", async (c) => {
     const group = matchRoute(matchers, c.req.method, c.req.path);
     const app = group ? apps.get(group) : undefined;
-    if (!app) return c.json(errorBody("Route not found", "route.not_found", { method: c.req.method, path: c.req.path }), 404);
-    return app.fetch(c.req.raw, c.env);
+    if (app) return app.fetch(c.req.raw, c.env);
+    // Everything else a browser GETs is the dashboard (CloudFront's default behaviour on AWS).
+    const isPageRequest = (c.req.method === "GET" || c.req.method === "HEAD") && !c.req.path.startsWith("/api/");
+    const page = webDist && isPageRequest ? await serveWeb(webDist, c.req.raw, connectSources) : undefined;
+    return page ?? c.json(errorBody("Route not found", "route.not_found", { method: c.req.method, path: c.req.path }), 404);
   });
 
   const http = await new Promise<Server>((resolve, reject) => {
@@ -277,7 +288,7 @@ async function start(
 
   Health.markReady();
 
-  return { url, wsUrl: url.replace(/^http/, "ws") + "/ws", env, admin, stop };
+  return { url, wsUrl: `${wsOrigin}/ws`, env, admin, stop };
 }
 
 

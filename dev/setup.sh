@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Flint needs on a fresh Debian/Ubuntu machine: the cross
 # toolchains and qemu-user that compile and verify edge binaries, the database
-# servers that the database connectors' tests and benchmarks run against, then
-# the npm dependencies. Safe to run again.
+# servers that the database connectors' tests and benchmarks run against,
+# chromium (the dashboard's end-to-end tests drive /usr/bin/chromium with
+# playwright-core, which downloads no browser of its own), then the npm
+# dependencies. Safe to run again.
 #
 # postgresql (server 15), mariadb-server and influxdb (1.6, the InfluxQL HTTP
 # API) are there only for their binaries: test/support/servers.ts starts a
@@ -14,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(curl jq gcc gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu libc6-dev-armhf-cross libc6-dev-arm64-cross qemu-user
-  postgresql mariadb-server influxdb)
+  postgresql mariadb-server influxdb chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -22,7 +24,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then sudo_cmd=(); elif command -v sudo >/dev/null; then sudo_cmd=(sudo); else sudo_cmd=(); fi
   if [ "$(id -u)" = "0" ] || [ ${#sudo_cmd[@]} -gt 0 ]; then
-    echo "Installing ${missing[*]} (cross compilers and qemu-user for edge binaries; database servers for the connectors' tests and benchmarks; curl and jq for the README walkthrough)..."
+    echo "Installing ${missing[*]} (cross compilers and qemu-user for edge binaries; database servers for the connectors' tests and benchmarks; chromium for the dashboard's end-to-end tests; curl and jq for the README walkthrough)..."
     "${sudo_cmd[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # The packages' own system instances are not used (see above): stop any that the install started.
@@ -30,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
       "${sudo_cmd[@]}" service "$service" stop >/dev/null 2>&1 || true
     done
   else
-    echo "warning: cannot install ${missing[*]} without root; edge-binary compilation and the database connectors' tests will fail until they are installed." >&2
+    echo "warning: cannot install ${missing[*]} without root; edge-binary compilation, the database connectors' tests and the dashboard's end-to-end tests will fail until they are installed." >&2
   fi
 fi
 

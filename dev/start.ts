@@ -25,8 +25,9 @@ try {
   const lines = [
     "",
     "Flint is running locally",
+    `  Dashboard  ${runtime.url}/`,
     `  API        ${runtime.url}/api/v1   (health: ${runtime.url}/health)`,
-    `  Docs       ${runtime.url}/docs`,
+    `  Docs       ${runtime.url}/docs/   (OpenAPI: ${runtime.url}/api/v1/openapi.json)`,
     `  WebSocket  ${runtime.wsUrl}?token=<access token>`,
     `  S3         ${runtime.env.FLINT_S3_ENDPOINT}   SQS ${runtime.env.FLINT_SQS_ENDPOINT}   DynamoDB ${runtime.env.FLINT_DYNAMO_ENDPOINT}`,
     `  Data       ${runtime.env.FLINT_DATA_DIR}`,

@@ -10,6 +10,7 @@
 export * as Auth from "./index";
 
 export { ACCESS_TOKEN_TTL_SECONDS } from "./token";
+export { SESSION_TTL_SECONDS } from "../credentials/session";
 export { consume as consumeRateLimit, rateLimitHeaders, type RateLimitState } from "./ratelimit";
 export * from "./caller";
 export * from "./inputs";

@@ -146,10 +146,11 @@ const invalidRefresh = () => unauthorized("auth.invalid_refresh_token", "Invalid
 /**
  * Trades a refresh token for a new access token and a new refresh token (the
  * old one stops working). Presenting an already-rotated refresh token means
- * it leaked: the whole session is revoked. Throws auth.invalid_refresh_token.
+ * it leaked: the whole session is revoked. Throws auth.invalid_refresh_token,
+ * also when no token was presented at all.
  */
-export async function refresh(refreshToken: string): Promise<Tokens> {
-  const match = /^(ses_[0-9a-z]{26})\.([\w-]{20,100})$/.exec(refreshToken);
+export async function refresh(refreshToken: string | undefined): Promise<Tokens> {
+  const match = /^(ses_[0-9a-z]{26})\.([\w-]{20,100})$/.exec(refreshToken ?? "");
   if (!match) throw invalidRefresh();
   const [, sessionId, secretPart] = match as unknown as [string, string, string];
   const session = await getSession(sessionId);

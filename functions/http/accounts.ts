@@ -5,10 +5,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { handle } from "hono/aws-lambda";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { CookieOptions } from "hono/utils/cookie";
 import { Auth } from "../../core/auth";
+import { Config } from "../../core/config";
 import { Tenant } from "../../core/tenant";
 import { User } from "../../core/user";
-import { clientIp, createApp, type Env } from "./common";
+import { API_BASE, clientIp, createApp, type Env } from "./common";
 import { bearer, body, errors, json, openapi, requireUser } from "./route";
 
 export const app = createApp();
@@ -29,15 +32,18 @@ const Code = openapi(Auth.Code, { example: "482917" });
 
 const UserSummary = User.Info.pick({ id: true, username: true, email: true, role: true });
 const UserInfo = openapi(User.Info, "User");
+const RefreshToken = z.string().nullable().openapi({
+  description: "Opaque, single-use: POST /auth/refresh returns a new one. Null with X-Flint-Session: cookie (it is in the flint_refresh cookie then)",
+});
 const Tokens = z.object({
   token: z.string().openapi({ description: "Bearer access token (ES256 JWT, 15 minutes)" }),
-  refresh_token: z.string().openapi({ description: "Opaque, single-use: POST /auth/refresh returns a new one" }),
+  refresh_token: RefreshToken,
   expires_in: z.number().int().openapi({ description: "Access token lifetime in seconds" }),
 });
 const LoginResponse = z
   .object({
     token: z.string().nullable().openapi({ description: "Access token; when mfa_required, the MFA challenge token instead" }),
-    refresh_token: z.string().nullable(),
+    refresh_token: RefreshToken,
     expires_in: z.number().int(),
     user: UserSummary,
     email_verified: z.boolean(),
@@ -48,6 +54,43 @@ const LoginResponse = z
 const Preferences = openapi(User.PreferencesInfo, "Preferences");
 
 const standardErrors = errors(400, 401, 403, 429);
+
+// ---------------------------------------------------------------------------
+// The refresh token in an httpOnly cookie, for the dashboard: no script can
+// read it. A client asks for it with `X-Flint-Session: cookie`, a custom header
+// a cross-site form cannot send, so the cookie alone never authorises a refresh.
+
+const REFRESH_COOKIE = "flint_refresh";
+const REFRESH_COOKIE_PATH = `${API_BASE}/auth`;
+const refreshCookieOptions = (): CookieOptions => ({
+  httpOnly: true,
+  sameSite: "Strict",
+  path: REFRESH_COOKIE_PATH,
+  secure: !Config.isLocal(),
+});
+
+const SessionHeader = z.object({
+  "x-flint-session": z.literal("cookie").optional().openapi({
+    description: `"cookie": the refresh token goes in the httpOnly ${REFRESH_COOKIE} cookie (Path=${REFRESH_COOKIE_PATH}, SameSite=Strict) and the body's refresh_token is null`,
+  }),
+});
+const SetRefreshCookie = {
+  "Set-Cookie": {
+    schema: { type: "string" as const },
+    description: `With X-Flint-Session: cookie: ${REFRESH_COOKIE}=<refresh token>; HttpOnly; SameSite=Strict; Path=${REFRESH_COOKIE_PATH}; Max-Age=${Auth.SESSION_TTL_SECONDS}; Secure (not on the local runtime, which is plain http)`,
+  },
+};
+
+function cookieSession(c: Context): boolean {
+  return c.req.header("x-flint-session") === "cookie";
+}
+
+/** The body's refresh_token: the token itself, or null once it is set in the cookie. */
+function deliverRefreshToken(c: Context, refreshToken: string): string | null {
+  if (!cookieSession(c)) return refreshToken;
+  setCookie(c, REFRESH_COOKIE, refreshToken, { ...refreshCookieOptions(), maxAge: Auth.SESSION_TTL_SECONDS });
+  return null;
+}
 
 function summary(user: User.Item) {
   return { id: user.userId, username: user.username, email: user.email, role: user.role };
@@ -122,9 +165,9 @@ app.openapi(
     path: "/auth/login",
     tags: ["Auth"],
     summary: "Log in with username and password",
-    description: `At most ${LOGIN_LIMIT_PER_MINUTE} attempts per minute per IP. With MFA on, answers mfa_required and an MFA challenge token for POST /auth/mfa/validate.`,
-    request: { body: body(Auth.LoginInput.extend({ username: LoginUsername })) },
-    responses: { 200: json(LoginResponse), ...standardErrors },
+    description: `At most ${LOGIN_LIMIT_PER_MINUTE} attempts per minute per IP. With MFA on, answers mfa_required and an MFA challenge token for POST /auth/mfa/validate. With X-Flint-Session: cookie, the refresh token is set in the httpOnly ${REFRESH_COOKIE} cookie instead of the body.`,
+    request: { headers: SessionHeader, body: body(Auth.LoginInput.extend({ username: LoginUsername })) },
+    responses: { 200: { ...json(LoginResponse), headers: SetRefreshCookie }, ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "login", LOGIN_LIMIT_PER_MINUTE);
@@ -146,7 +189,7 @@ app.openapi(
     return c.json(
       {
         token: result.token,
-        refresh_token: result.refresh_token,
+        refresh_token: deliverRefreshToken(c, result.refresh_token),
         expires_in: result.expires_in,
         user: summary(result.user),
         email_verified: true,
@@ -163,7 +206,9 @@ app.openapi(
     path: "/auth/mfa/validate",
     tags: ["Auth"],
     summary: "Finish an MFA login with the challenge token and a TOTP code",
+    description: `With X-Flint-Session: cookie, the refresh token is set in the httpOnly ${REFRESH_COOKIE} cookie instead of the body.`,
     request: {
+      headers: SessionHeader,
       body: body(
         z.object({
           mfa_token: openapi(Auth.PresentedToken, { description: "mfa_token (or token) from the login answer" }),
@@ -172,14 +217,14 @@ app.openapi(
         }),
       ),
     },
-    responses: { 200: json(Tokens.extend({ message: z.string() })), ...standardErrors },
+    responses: { 200: { ...json(Tokens.extend({ message: z.string() })), headers: SetRefreshCookie }, ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "mfa-validate", 30);
     const { mfa_token, code, username } = c.req.valid("json");
     const result = await Auth.validateMfa({ mfaToken: mfa_token, code, username });
     return c.json(
-      { message: "MFA validated", token: result.token, refresh_token: result.refresh_token, expires_in: result.expires_in },
+      { message: "MFA validated", token: result.token, refresh_token: deliverRefreshToken(c, result.refresh_token), expires_in: result.expires_in },
       200,
     );
   },
@@ -191,12 +236,21 @@ app.openapi(
     path: "/auth/refresh",
     tags: ["Auth"],
     summary: "Trade a refresh token for new tokens (rotation; reusing an old one revokes the session)",
-    request: { body: body(z.object({ refresh_token: Auth.PresentedToken })) },
-    responses: { 200: json(Tokens), ...standardErrors },
+    description: `The refresh token comes from the body or, only with X-Flint-Session: cookie, from the ${REFRESH_COOKIE} cookie; the new one goes back the same way. Neither: 401 auth.invalid_refresh_token.`,
+    request: {
+      headers: SessionHeader,
+      cookies: z.object({
+        [REFRESH_COOKIE]: z.string().optional().openapi({ description: "Read only with X-Flint-Session: cookie" }),
+      }),
+      body: body(z.object({ refresh_token: Auth.PresentedToken.optional() }), { required: false }),
+    },
+    responses: { 200: { ...json(Tokens), headers: SetRefreshCookie }, ...standardErrors },
   }),
   async (c) => {
     await rateLimit(c, "refresh", 60);
-    return c.json(await Auth.refresh(c.req.valid("json").refresh_token), 200);
+    const presented = c.req.valid("json").refresh_token ?? (cookieSession(c) ? getCookie(c, REFRESH_COOKIE) : undefined);
+    const tokens = await Auth.refresh(presented);
+    return c.json({ ...tokens, refresh_token: deliverRefreshToken(c, tokens.refresh_token) }, 200);
   },
 );
 
@@ -206,11 +260,16 @@ app.openapi(
     path: "/auth/logout",
     tags: ["Auth"],
     summary: "End the current session",
+    description: `Also clears the ${REFRESH_COOKIE} cookie.`,
     security: bearer,
-    responses: { 200: json(Message), ...standardErrors },
+    responses: {
+      200: { ...json(Message), headers: { "Set-Cookie": { schema: { type: "string" as const }, description: `${REFRESH_COOKIE}=; Max-Age=0` } } },
+      ...standardErrors,
+    },
   }),
   async (c) => {
     await Auth.logout();
+    deleteCookie(c, REFRESH_COOKIE, refreshCookieOptions());
     return c.json({ message: "Logged out" }, 200);
   },
 );

@@ -1,9 +1,9 @@
 /**
- * Health, public keys, the OpenAPI document, the docs page and system metrics.
+ * Health, public keys, the OpenAPI document and system metrics. (The docs
+ * page that browses the document is part of the web build: web/docs/.)
  */
 import os from "node:os";
 import { createRoute, z } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import { handle } from "hono/aws-lambda";
 import { useUser } from "../../core/actor";
 import { Auth } from "../../core/auth";
@@ -53,8 +53,6 @@ app.get("/api/v1/openapi.json", async (c) => {
   const document = await buildOpenApiDocument();
   return c.json(document);
 });
-
-app.get("/docs", swaggerUI({ url: "/api/v1/openapi.json", title: "Flint API" }));
 
 /** One OpenAPI 3.1 document generated from every group's zod route schemas. */
 export async function buildOpenApiDocument() {

@@ -12,7 +12,7 @@ export interface EndpointGroup {
 export const endpointGroupRoutes: EndpointGroup[] = [
   {
     name: "meta",
-    routes: ["GET /health", "GET /.well-known/jwks.json", "GET /api/v1/openapi.json", "GET /docs", "GET /api/v1/system/metrics"],
+    routes: ["GET /health", "GET /.well-known/jwks.json", "GET /api/v1/openapi.json", "GET /api/v1/system/metrics"],
   },
   {
     name: "accounts",

@@ -28,14 +28,30 @@ describe("local runtime", () => {
     expect(generated.headers.get("x-request-id")).toMatch(/.{8,}/);
   });
 
-  it("serves the OpenAPI 3.1 document and the docs page", async () => {
+  it("serves the OpenAPI 3.1 document and the docs page, with Swagger UI from this server", async () => {
     const document = (await call("GET", "/openapi.json")).body as { openapi: string; paths: Record<string, unknown> };
     expect(document.openapi).toBe("3.1.0");
     expect(Object.keys(document.paths)).toContain("/health");
-    const docs = await call("GET", `${baseUrl}/docs`);
+
+    const redirect = await fetch(`${baseUrl}/docs`, { redirect: "manual" });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get("location")).toBe("/docs/");
+    const docs = await call("GET", `${baseUrl}/docs/`);
     expect(docs.status).toBe(200);
     expect(docs.headers.get("content-type")).toContain("text/html");
-    expect(docs.body).toContain("/api/v1/openapi.json");
+    // No CDN: the page names only files of this server, and they are there.
+    expect(docs.body).toContain('<script src="/docs/swagger-ui-bundle.js"></script>');
+    expect(docs.body).not.toMatch(/(src|href)="(https?:)?\/\//);
+    const bundle = await call("GET", `${baseUrl}/docs/swagger-ui-bundle.js`);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get("content-type")).toContain("text/javascript");
+    expect(bundle.body).toContain("SwaggerUIBundle");
+    expect((await call("GET", `${baseUrl}/docs/swagger-ui.css`)).status).toBe(200);
+    // The init script is a file (the CSP allows no inline script) and opens this API's document.
+    expect(docs.body).toContain('<script src="/docs/init.js"></script>');
+    const init = await call("GET", `${baseUrl}/docs/init.js`);
+    expect(init.status).toBe(200);
+    expect(init.body).toContain('url: "/api/v1/openapi.json"');
   });
 
   it("answers unknown routes with 404 in the error shape", async () => {

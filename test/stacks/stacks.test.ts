@@ -7,6 +7,9 @@ import { CfnElement, Stack as CdkStack } from "aws-cdk-lib";
 import type { IConstruct } from "constructs";
 import type { Template } from "aws-cdk-lib/assertions";
 import type { Function as SstFunction, Stack } from "sst/constructs";
+import { CACHE_CONTROL, contentSecurityPolicy, pageHeaders, type Page } from "../../core/web/headers";
+import { endpointGroupRoutes } from "../../functions/http/routes";
+import { API_PATH_PATTERNS, VIEWER_REQUEST_CODE } from "../../stacks/lib/web-routing";
 import { synth, type Synth } from "./synth";
 
 type Json = Record<string, any>;
@@ -467,7 +470,6 @@ const expectedRoutes: Record<string, string> = {
   "GET /health": "HttpMeta",
   "GET /.well-known/jwks.json": "HttpMeta",
   "GET /api/v1/openapi.json": "HttpMeta",
-  "GET /docs": "HttpMeta",
   "GET /api/v1/system/metrics": "HttpMeta",
   "ANY /api/v1/auth/{proxy+}": "HttpAccounts",
   "ANY /api/v1/mfa/{proxy+}": "HttpAccounts",
@@ -539,6 +541,145 @@ describe("Api", () => {
       const fn = child(test, "Api", id) as unknown as { props: { handler: string } };
       expect(fn.props.handler, id).toBe(handler);
     }
+  });
+});
+
+// -------------------------------------------------------------------- web
+
+// AWS managed policies (their ids are fixed).
+const CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
+const ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac";
+/** Stands for a deploy-time value (the WebSocket API's endpoint, the bucket's host) in the rendered CSP. */
+const DEPLOY_TIME = "<deploy-time>";
+/** connect-src on AWS: the WebSocket API and the files bucket, both known only at deploy. */
+const CONNECT_SOURCES = [DEPLOY_TIME, `https://${DEPLOY_TIME}`];
+
+describe("Web", () => {
+  const distribution = () => {
+    const distributions = resources(test.templates.Web, "AWS::CloudFront::Distribution");
+    expect(distributions).toHaveLength(1);
+    return distributions[0]![1].Properties.DistributionConfig as Json;
+  };
+  const behavior = (pattern: string) => {
+    const found = (distribution().CacheBehaviors as Json[]).find((b) => b.PathPattern === pattern);
+    if (!found) throw new Error(`no behaviour for ${pattern}`);
+    return found;
+  };
+  const origin = (id: string) => (distribution().Origins as Json[]).find((o) => o.Id === id)!;
+  const policyId = (id: string) => innerLogicalId(test, "Web", id);
+
+  /** A response headers policy as the headers it puts on a response, the CSP's deploy-time parts as DEPLOY_TIME. */
+  function renderedHeaders(logicalId: string): Record<string, string> {
+    const config = test.templates.Web.toJSON().Resources[logicalId].Properties.ResponseHeadersPolicyConfig as Json;
+    const security = config.SecurityHeadersConfig as Json;
+    const csp = security.ContentSecurityPolicy.ContentSecurityPolicy as string | Json;
+    const cspText = typeof csp === "string" ? csp : (csp["Fn::Join"][1] as (string | Json)[]).map((part) => (typeof part === "string" ? part : DEPLOY_TIME)).join("");
+    const hsts = security.StrictTransportSecurity as Json;
+    return {
+      "Content-Security-Policy": cspText,
+      ...(security.ContentTypeOptions ? { "X-Content-Type-Options": "nosniff" } : {}),
+      "Referrer-Policy": security.ReferrerPolicy.ReferrerPolicy,
+      "X-Frame-Options": security.FrameOptions.FrameOption,
+      ...Object.fromEntries((config.CustomHeadersConfig.Items as Json[]).map((item) => [item.Header, item.Value])),
+      "Strict-Transport-Security": `max-age=${hsts.AccessControlMaxAgeSec}${hsts.IncludeSubdomains ? "; includeSubDomains" : ""}`,
+    };
+  }
+
+  it("builds the dashboard from web/ with Vite into web/dist, with the WebSocket URL filled in at deploy", () => {
+    const site = child(test, "Web", "Dashboard") as unknown as { props: Json };
+    expect(site.props.path).toBe("web");
+    expect(site.props.buildCommand).toMatch(/\bvite build --config vite\.config\.ts$/);
+    expect(site.props.buildOutput).toBe("dist");
+    expect(Object.keys(site.props.environment)).toEqual(["VITE_WS_URL"]);
+    // SST's Vite typing goes to its own folder, not into the dashboard's sources.
+    expect(site.props.vite.types).not.toMatch(/^src\//);
+    expect(test.templates.Web.toJSON().Outputs.DashboardUrl).toBeDefined();
+  });
+
+  it("uploads hashed assets as immutable and every other file as no-cache, as the local runtime serves them", () => {
+    const site = child(test, "Web", "Dashboard") as unknown as { props: Json };
+    expect(site.props.assets.fileOptions).toEqual([
+      { files: "**", cacheControl: CACHE_CONTROL.other },
+      { files: "assets/**", cacheControl: CACHE_CONTROL.hashed },
+    ]);
+  });
+
+  it.each(API_PATH_PATTERNS)("sends %s to the HTTP API uncached, with every viewer header but Host", (pattern) => {
+    const api = behavior(pattern);
+    expect(api.CachePolicyId).toBe(CACHING_DISABLED);
+    expect(api.OriginRequestPolicyId).toBe(ALL_VIEWER_EXCEPT_HOST_HEADER);
+    expect(api.AllowedMethods).toEqual(expect.arrayContaining(["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]));
+    expect(api.ViewerProtocolPolicy).toBe("https-only");
+    expect(api.FunctionAssociations).toBeUndefined();
+    const target = origin(api.TargetOriginId);
+    expect(target.CustomOriginConfig.OriginProtocolPolicy).toBe("https-only");
+    expect(JSON.stringify(target.DomainName)).toContain(innerLogicalId(test, "Api", "Api", "Api"));
+  });
+
+  it("covers every root route of the API with an API behaviour, and nothing of the dashboard", () => {
+    const toRegExp = (pattern: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+    const apiPatterns = API_PATH_PATTERNS.map(toRegExp);
+    const paths = endpointGroupRoutes.flatMap((group) => group.routes.map((route) => route.split(" ")[1]!.replace(/\{[^}]+\}/g, "x")));
+    expect(paths.filter((path) => !apiPatterns.some((pattern) => pattern.test(path)))).toEqual([]);
+    for (const page of ["/", "/datasets/ds_1", "/docs/", "/assets/index-abc.js"]) {
+      expect(apiPatterns.some((pattern) => pattern.test(page)), page).toBe(false);
+    }
+  });
+
+  it("serves the dashboard and /docs/* from the bucket with their headers policies and the routing function", () => {
+    const config = distribution();
+    const routing = { EventType: "viewer-request", FunctionARN: { "Fn::GetAtt": [innerLogicalId(test, "Web", "WebRouting"), "FunctionARN"] } };
+    const fallback = config.DefaultCacheBehavior as Json;
+    const docs = behavior("/docs/*");
+    for (const [page, policy] of [[fallback, "DashboardHeaders"], [docs, "DocsHeaders"]] as const) {
+      expect(origin(page.TargetOriginId).S3OriginConfig).toBeDefined();
+      expect(page.ResponseHeadersPolicyId).toEqual({ Ref: policyId(policy) });
+      expect(page.FunctionAssociations).toEqual([routing]);
+      expect(page.ViewerProtocolPolicy).toBe("redirect-to-https");
+    }
+    // One origin for the bucket, one for the API.
+    expect(config.Origins).toHaveLength(2);
+  });
+
+  it("has no distribution-wide error pages, which would turn the API's 403 and 404 into the dashboard", () => {
+    expect(distribution().CustomErrorResponses).toBeUndefined();
+  });
+
+  it.each([
+    ["DashboardHeaders", "dashboard"],
+    ["DocsHeaders", "docs"],
+  ] as [string, Page][])("puts the shared security headers and CSP on every %s response, HSTS included", (id, page) => {
+    expect(renderedHeaders(policyId(id))).toEqual(pageHeaders(page, { connectSources: CONNECT_SOURCES, https: true }));
+    const csp = test.templates.Web.toJSON().Resources[policyId(id)].Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy;
+    expect(csp.Override).toBe(true);
+    // connect-src names the Realtime stack's WebSocket API.
+    expect(JSON.stringify(csp.ContentSecurityPolicy)).toContain(ids(test).realtime);
+    expect(renderedHeaders(policyId(id))["Content-Security-Policy"]).toBe(contentSecurityPolicy(page, CONNECT_SOURCES));
+  });
+
+  describe("routing function", () => {
+    const handler = new Function(`${VIEWER_REQUEST_CODE}; return handler;`)() as (event: Json) => Json;
+    const route = (uri: string) => handler({ request: { uri, headers: {} } });
+
+    it("is the code deployed on both page behaviours", () => {
+      const deployed = test.templates.Web.toJSON().Resources[innerLogicalId(test, "Web", "WebRouting")].Properties.FunctionCode;
+      expect(deployed).toBe(VIEWER_REQUEST_CODE);
+    });
+
+    it.each([
+      ["/", "/index.html"],
+      ["/datasets/ds_123", "/index.html"],
+      ["/training/run_1/epochs", "/index.html"],
+      ["/docs/", "/docs/index.html"],
+      ["/docs/init.js", "/docs/init.js"],
+      ["/assets/index-abc123.js", "/assets/index-abc123.js"],
+    ])("asks the bucket for %s as %s", (uri, key) => {
+      expect(route(uri).uri).toBe(key);
+    });
+
+    it("redirects /docs to /docs/", () => {
+      expect(route("/docs")).toEqual({ statusCode: 302, statusDescription: "Found", headers: { location: { value: "/docs/" } } });
+    });
   });
 });
 
@@ -708,7 +849,8 @@ describe("function defaults", () => {
     }
     for (const [stack, template] of Object.entries(test.templates)) {
       const appFunctions = resources(template, "AWS::Lambda::Function").filter(
-        ([id]) => !/^(CustomResourceHandler|LogRetention|BucketNotificationsHandler)/.test(id),
+        // CDK's and SST's own providers (custom resources, log retention, bucket notifications, auto-delete).
+        ([id]) => !/^(CustomResourceHandler|LogRetention|BucketNotificationsHandler|CustomS3AutoDeleteObjects)/.test(id),
       );
       for (const [id, fn] of appFunctions) {
         expect(fn.Properties.TracingConfig, `${stack}/${id}`).toEqual({ Mode: "Active" });

@@ -24,8 +24,8 @@ export const ACCOUNT = "123456789012";
 
 export interface Synth {
   app: App;
-  stacks: Record<"Storage" | "Realtime" | "Jobs" | "Api", Stack>;
-  templates: Record<"Storage" | "Realtime" | "Jobs" | "Api", Template>;
+  stacks: Record<"Storage" | "Realtime" | "Jobs" | "Api" | "Web", Stack>;
+  templates: Record<"Storage" | "Realtime" | "Jobs" | "Api" | "Web", Template>;
 }
 
 export async function synth(stage: string, context: Record<string, string> = {}): Promise<Synth> {
@@ -48,12 +48,14 @@ export async function synth(stage: string, context: Record<string, string> = {})
     Realtime: find("Realtime"),
     Jobs: find("Jobs"),
     Api: find("Api"),
+    Web: find("Web"),
   };
   const templates = {
     Storage: Template.fromStack(stacks.Storage),
     Realtime: Template.fromStack(stacks.Realtime),
     Jobs: Template.fromStack(stacks.Jobs),
     Api: Template.fromStack(stacks.Api),
+    Web: Template.fromStack(stacks.Web),
   };
   return { app, stacks, templates };
 }

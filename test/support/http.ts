@@ -69,22 +69,33 @@ function parse(bytes: Uint8Array): unknown {
 /** The same request sent from `localAddress` (any 127.x.y.z works on Linux loopback). */
 function callFrom(localAddress: string, method: string, target: string, headers: Record<string, string>, payload?: string | Uint8Array): Promise<Reply> {
   const url = new URL(target);
+  return send({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, localAddress }, payload);
+}
+
+/**
+ * A request for `rawPath` on the test runtime exactly as written: fetch and URL
+ * would resolve `..` and `%2e%2e` segments before sending (path traversal tests).
+ */
+export function callRawPath(method: string, rawPath: string): Promise<Reply> {
+  const url = new URL(baseUrl);
+  return send({ host: url.hostname, port: url.port, path: rawPath, method });
+}
+
+function send(options: http.RequestOptions, payload?: string | Uint8Array): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const request = http.request(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, localAddress },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () => {
-          const responseHeaders = new Headers();
-          for (const [name, value] of Object.entries(response.headers)) {
-            if (typeof value === "string") responseHeaders.set(name, value);
-          }
-          const bytes = new Uint8Array(Buffer.concat(chunks));
-          resolve({ status: response.statusCode ?? 0, headers: responseHeaders, body: parse(bytes), bytes });
-        });
-      },
-    );
+    const request = http.request(options, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        const responseHeaders = new Headers();
+        for (const [name, value] of Object.entries(response.headers)) {
+          // Set-Cookie comes as a list, one entry per cookie.
+          for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(name, item);
+        }
+        const bytes = new Uint8Array(Buffer.concat(chunks));
+        resolve({ status: response.statusCode ?? 0, headers: responseHeaders, body: parse(bytes), bytes });
+      });
+    });
     request.on("error", reject);
     if (payload !== undefined) request.write(payload);
     request.end();

@@ -1,0 +1,98 @@
+/**
+ * The live channel: one WebSocket per signed-in tab, authenticated with the
+ * access token as the `bearer, <token>` subprotocol (never in the URL, which
+ * proxies log), topics (`run:<id>`, `dataset:<id>`, `deployment:<id>`,
+ * `tenant`) subscribed on demand and again after every reconnect, whose
+ * snapshot then brings the page up to date.
+ */
+import { useEffect, useRef } from "preact/hooks";
+import { onSessionChange, sessionState } from "./session";
+
+export type LiveEvent = { type: string; [field: string]: unknown };
+type Listener = (event: LiveEvent) => void;
+
+const topics = new Map<string, Set<Listener>>();
+let socket: WebSocket | undefined;
+let retryDelay = 500;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+function socketUrl(): string {
+  const configured = import.meta.env.VITE_WS_URL as string | undefined;
+  if (configured) return configured;
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+function send(message: object) {
+  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function connect() {
+  const token = sessionState().token;
+  if (!token || socket) return;
+  const ws = new WebSocket(socketUrl(), ["bearer", token]);
+  socket = ws;
+  ws.onopen = () => {
+    retryDelay = 500;
+    for (const topic of topics.keys()) send({ action: "subscribe", topic });
+  };
+  ws.onmessage = (message) => {
+    let event: LiveEvent;
+    try {
+      event = JSON.parse(String(message.data)) as LiveEvent;
+    } catch {
+      return;
+    }
+    const topic = typeof event.topic === "string" ? event.topic : topicOf(event);
+    const listeners = topic ? topics.get(topic) : undefined;
+    for (const listener of listeners ?? []) listener(event);
+  };
+  ws.onclose = () => {
+    if (socket === ws) socket = undefined;
+    if (topics.size === 0 || !sessionState().token) return;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 15_000);
+  };
+}
+
+/** Events name their resource by id; the topic is derived from it. */
+function topicOf(event: LiveEvent): string | undefined {
+  if (typeof event.run_id === "string") return `run:${event.run_id}`;
+  if (typeof event.deployment_id === "string") return `deployment:${event.deployment_id}`;
+  if (typeof event.dataset_id === "string") return `dataset:${event.dataset_id}`;
+  return undefined;
+}
+
+export function subscribe(topic: string, listener: Listener): () => void {
+  let listeners = topics.get(topic);
+  if (!listeners) {
+    listeners = new Set();
+    topics.set(topic, listeners);
+    send({ action: "subscribe", topic });
+  }
+  listeners.add(listener);
+  connect();
+  return () => {
+    listeners!.delete(listener);
+    if (listeners!.size === 0) {
+      topics.delete(topic);
+      send({ action: "unsubscribe", topic });
+    }
+  };
+}
+
+// A new token (refresh) is only needed for the next connection; signing out closes the socket.
+onSessionChange(() => {
+  if (!sessionState().token && socket) {
+    socket.close(1000, "Signed out");
+    socket = undefined;
+  }
+});
+
+/** Calls `onEvent` for every event of `topic` while the component is mounted (null: none). */
+export function useLive(topic: string | null, onEvent: Listener) {
+  const latest = useRef(onEvent);
+  latest.current = onEvent;
+  useEffect(() => (topic ? subscribe(topic, (event) => latest.current(event)) : undefined), [topic]);
+}
