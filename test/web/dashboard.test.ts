@@ -6,11 +6,11 @@
  * out. Plus: a viewer sees no mutating controls, another tenant's dataset is
  * "not found", and axe-core finds no serious violation on the main pages.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { head, pumpRecording } from "../../core/synthetic/recording";
 import { uniqueName, verificationCode } from "../auth/helpers";
 import { uploadMultipart } from "../datasets/helpers";
@@ -207,6 +207,52 @@ describe("a new user's first hour in the dashboard", { timeout: 240_000 }, () =>
     await page.goto(datasetUrl);
     await page.getByRole("heading", { name: "Log in to Flint" }).waitFor();
     expect(tab.errors.filter((error) => /Content Security Policy|Refused to/i.test(error))).toEqual([]);
+  });
+});
+
+/** A plain sensor log of `rows` rows (about 46 bytes each), for sizes the recording does not reach. */
+function largeCsv(rows: number): string {
+  const start = Date.parse("2026-10-01T00:00:00Z");
+  const lines = ["timestamp,supply_air_temp,return_air_temp,fan_speed"];
+  for (let i = 0; i < rows; i++) {
+    const t = i / 60;
+    lines.push(`${new Date(start + i * 60_000).toISOString()},${(13 + Math.sin(t)).toFixed(3)},${(22 + 0.5 * Math.cos(t)).toFixed(3)},${(60 + 10 * Math.sin(t / 3)).toFixed(2)}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+describe("large files", { timeout: 180_000 }, () => {
+  it("sends a file over 8 MB straight to S3 with the presigned PUT, with progress, and ingests it", async () => {
+    const owner = await createUser({ role: "operator" });
+    const file = path.join(work, "ahu-year.csv");
+    writeFileSync(file, largeCsv(200_000));
+    expect(statSync(file).size).toBeGreaterThan(8 * 1024 * 1024);
+    const tab = await openTab(browser);
+    try {
+      const { page } = tab;
+      const puts: string[] = [];
+      page.on("request", (request) => {
+        if (request.method() === "PUT") puts.push(new URL(request.url()).origin);
+      });
+      const seen = new Set<string>();
+      await logIn(page, owner.username, owner.password);
+      await page.goto(`${baseUrl}/datasets`);
+      await page.getByLabel("CSV file", { exact: true }).setInputFiles(file);
+      await page.getByLabel("Name", { exact: true }).fill("AHU year");
+      const progress = page.getByRole("progressbar", { name: "Upload progress" });
+      const watcher = setInterval(() => void progress.getAttribute("value", { timeout: 100 }).then((value) => value && seen.add(value)).catch(() => undefined), 20);
+      await page.getByRole("button", { name: "Upload" }).click();
+      await page.getByRole("heading", { level: 1, name: "AHU year" }).waitFor({ timeout: 60_000 });
+      clearInterval(watcher);
+      // The bytes went to the S3 endpoint, not through the API.
+      expect(puts).toEqual([new URL(inject("runtimeEnv").FLINT_S3_ENDPOINT!).origin]);
+      expect(seen.has("100")).toBe(true);
+      await page.getByText("200,000 rows · page 1 of 4,000").waitFor({ timeout: 120_000 });
+      // No script error; the only failed request is the session check before logging in (401: no session yet).
+      expect(tab.errors.filter((error) => !/status of 401/.test(error))).toEqual([]);
+    } finally {
+      await tab.context.close();
+    }
   });
 });
 
