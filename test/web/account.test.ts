@@ -200,7 +200,7 @@ describe("a forgotten password reset through the browser", { timeout: 120_000 },
 });
 
 describe("the theme in the preferences", { timeout: 120_000 }, () => {
-  it("turns the page dark at once, keeps it after a reload, and goes back to light", async () => {
+  it("turns the page dark at once, keeps it after a reload and on another device, and goes back to light", async () => {
     const user = await createUser();
     await withTab(async ({ page }) => {
       await page.emulateMedia({ colorScheme: "light" });
@@ -228,7 +228,21 @@ describe("the theme in the preferences", { timeout: 120_000 }, () => {
       expect(await page.evaluate("document.documentElement.dataset.theme")).toBe("dark");
       expect(await background()).toBe("rgb(15, 20, 26)");
       await expect.poll(() => theme.inputValue()).toBe("dark");
-
+    });
+    // Another device (no local storage): the saved theme follows the user there.
+    await withTab(async ({ page }) => {
+      await page.emulateMedia({ colorScheme: "light" });
+      await logIn(page, user.username, user.password);
+      await expect.poll(() => page.evaluate("getComputedStyle(document.body).backgroundColor")).toBe("rgb(15, 20, 26)");
+    });
+    await withTab(async ({ page }) => {
+      await page.emulateMedia({ colorScheme: "light" });
+      await logIn(page, user.username, user.password);
+      await openProfile(page, user.username);
+      const background = () => page.evaluate("getComputedStyle(document.body).backgroundColor");
+      const preferences = page.getByRole("region", { name: "Preferences", exact: true });
+      const theme = preferences.getByLabel("Theme", { exact: true });
+      await expect.poll(() => theme.inputValue()).toBe("dark");
       await theme.selectOption("light");
       await expect.poll(background).toBe("rgb(247, 248, 250)");
       expect(await page.evaluate("document.documentElement.dataset.theme")).toBe("light");

@@ -7,6 +7,8 @@ import { ErrorBoundary, LocationProvider, Router, Route, lazy, useLocation } fro
 import { QueryClient, QueryClientProvider } from "@tanstack/preact-query";
 import { ApiError } from "./api/errors";
 import { can, logout, onSessionChange, restore, sessionState } from "./api/session";
+import { api, unwrap } from "./api/client";
+import { applyTheme } from "./theme";
 import { Loading } from "./ui";
 
 const queryClient = new QueryClient({
@@ -82,6 +84,14 @@ function Shell() {
     if (session.user && isPublic && location.path !== "/reset-password") location.route("/", true);
     if (!session.user) queryClient.clear();
   }, [session.user, session.restoring, isPublic]);
+
+  // The theme saved in the user's preferences follows them to every device.
+  useEffect(() => {
+    if (!session.user) return;
+    void unwrap(api.GET("/api/v1/profile/preferences"))
+      .then((preferences) => ["light", "dark", "system"].includes(preferences.theme) && applyTheme(preferences.theme))
+      .catch(() => undefined);
+  }, [session.user?.id]);
 
   // Focus the new page's heading after navigation, so keyboard and screen-reader users land on it.
   useEffect(() => {
