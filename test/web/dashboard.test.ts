@@ -16,6 +16,7 @@ import { uniqueName, verificationCode } from "../auth/helpers";
 import { uploadMultipart } from "../datasets/helpers";
 import { baseUrl, call } from "../support/http";
 import { createUser } from "../support/users";
+import { isFinal, startRun, TINY, validatedDataset, waitForRun } from "../training/helpers";
 import { launchBrowser, openTab, screenshot, serious, type Tab } from "./browser";
 
 function sensorCsv(rows: number): string {
@@ -281,6 +282,35 @@ describe("administration", { timeout: 120_000 }, () => {
       expect(csv).toContain("admin.user.create");
       expect(csv).not.toContain("dataset.upload");
       await screenshot(page, "admin-audit");
+    } finally {
+      await tab.context.close();
+    }
+  });
+});
+
+describe("comparing models", { timeout: 180_000 }, () => {
+  it("shows two models side by side with the better value of each metric marked, as the API ranks them", async () => {
+    const owner = await createUser({ role: "operator" });
+    const datasetId = await validatedDataset(owner, { faults: true });
+    const runs = await Promise.all([startRun(owner, datasetId, TINY, "lstm_autoencoder"), startRun(owner, datasetId, TINY, "gru_predictor")]);
+    const [a, b] = (await Promise.all(runs.map((run) => waitForRun(owner, (run.body as { id: string }).id, isFinal, 150_000)))).map((run) => run.model_id as string);
+    const ranked = await call("POST", `/models/${a}/compare`, { token: owner.token, body: { compare_with: b } });
+    expect(ranked.status).toBe(200);
+    const winner = ranked.body.models.find((model: { id: string }) => model.id === ranked.body.winner);
+
+    const tab = await openTab(browser);
+    try {
+      const { page } = tab;
+      await logIn(page, owner.username, owner.password);
+      await page.goto(`${baseUrl}/models/compare?a=${a}&b=${b}`);
+      const table = page.getByRole("region", { name: "Metrics table" });
+      await table.waitFor();
+      expect(await table.locator("thead th").allTextContents()).toEqual(["Metric", ...ranked.body.models.map((m: { name: string; architecture: string }) => `${m.name}${m.architecture.replace(/_/g, " ")}`), "Winner's margin"]);
+      await page.getByText(`Overall the better model is ${winner.name}`).waitFor();
+      expect(await table.getByText("better").count()).toBeGreaterThan(0);
+      await expect.poll(() => page.locator(".chart canvas").count(), { timeout: 30_000 }).toBe(2);
+      await screenshot(page, "compare");
+      await expectAccessible(page, "compare");
     } finally {
       await tab.context.close();
     }
