@@ -83,6 +83,8 @@ export const Config = {
   outboundAllow: once(() => (optional("FLINT_OUTBOUND_ALLOW") ?? "").split(",").map((entry) => entry.trim()).filter(Boolean)),
   /** How long an open circuit breaker fails fast before one call may probe the dependency again. */
   breakerCooldownMs: once(() => Number(optional("FLINT_BREAKER_COOLDOWN_MS") ?? "30000")),
+  /** A worker without a heartbeat for this long is offline (tests shorten it). */
+  workerOfflineAfterMs: once(() => Number(optional("FLINT_WORKER_OFFLINE_AFTER_MS") ?? "120000")),
   /** How long POST /datasets/connect's probe lets a source's query run before answering 504. */
   connectorProbeTimeoutMs: once(() => Number(optional("FLINT_CONNECTOR_PROBE_TIMEOUT_MS") ?? "15000")),
   /** The one folder SQLite files may be imported from by path (never any other server path); unset: none. */

@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   retentionIntervalMs?: number;
   /** Milliseconds between runs of the connection sync schedule (every 5 minutes on AWS). */
   syncIntervalMs?: number;
+  /** Milliseconds between runs of the fleet's offline sweep (every minute on AWS). */
+  fleetSweepIntervalMs?: number;
   /** Extra environment (e.g. Stripe settings) applied before anything reads config. */
   env?: Record<string, string>;
   quiet?: boolean;
@@ -272,6 +274,14 @@ async function start(
   }, options.syncIntervalMs ?? 60_000);
   syncTimer.unref();
   cleanups.push(() => clearInterval(syncTimer));
+
+  // The fleet's offline sweep (an EventBridge rule every minute on AWS).
+  const { handler: fleetSweep } = (await import(path.join(root, "functions/jobs/fleet-sweep.ts"))) as { handler: (event: ScheduledEvent) => Promise<unknown> };
+  const fleetTimer = setInterval(() => {
+    void fleetSweep(scheduledEvent()).catch(() => undefined);
+  }, options.fleetSweepIntervalMs ?? 30_000);
+  fleetTimer.unref();
+  cleanups.push(() => clearInterval(fleetTimer));
 
   let admin: Runtime["admin"];
   if (options.admin) {

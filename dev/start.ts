@@ -21,6 +21,7 @@ try {
     },
     retentionIntervalMs: process.env.FLINT_RETENTION_INTERVAL_MS ? Number(process.env.FLINT_RETENTION_INTERVAL_MS) : undefined,
     syncIntervalMs: process.env.FLINT_SYNC_INTERVAL_MS ? Number(process.env.FLINT_SYNC_INTERVAL_MS) : undefined,
+    fleetSweepIntervalMs: process.env.FLINT_FLEET_SWEEP_INTERVAL_MS ? Number(process.env.FLINT_FLEET_SWEEP_INTERVAL_MS) : undefined,
   });
   const lines = [
     "",

@@ -71,7 +71,12 @@ export function Api({ stack }: StackContext) {
     bind: [table, bucket, trainingQueue, jwt],
   });
   const deployments = endpoint("HttpDeployments", "functions/http/deployments.handler", {
-    bind: [table, bucket, compileQueue, realtime, jwt],
+    // A device's heartbeat may announce worker.online (live channel and webhooks).
+    bind: [table, bucket, compileQueue, webhookQueue, realtime, jwt],
+  });
+  const workers = endpoint("HttpWorkers", "functions/http/workers.handler", {
+    // Heartbeats announce worker.online; a worker's tasks carry a presigned package link.
+    bind: [table, bucket, webhookQueue, realtime, jwt],
   });
   const secretsVault = endpoint("HttpSecrets", "functions/http/secrets.handler", {
     // Values are sealed and opened with the master key.
@@ -103,6 +108,7 @@ export function Api({ stack }: StackContext) {
     models,
     deployments,
     secrets: secretsVault,
+    workers,
     billing,
     "stripe-webhook": stripeWebhook,
   };

@@ -128,6 +128,15 @@ export function Jobs({ stack, app }: StackContext) {
   });
   const syncCron = new Cron(stack, "ConnectionSync", { schedule: "rate(5 minutes)", job: syncSchedule });
 
+  // Workers silent for the offline window turn offline (worker.offline, live and as webhooks).
+  const fleetSweep = nodeFunction(stack, "FleetSweep", {
+    handler: "functions/jobs/fleet-sweep.handler",
+    timeout: 60,
+    memorySize: 512,
+    bind: [table, realtime, access.producer(webhookQueue)],
+  });
+  const fleetCron = new Cron(stack, "FleetSweepSchedule", { schedule: "rate(1 minute)", job: fleetSweep });
+
   // ---------------------------------------------------------- containers
   const containerEnvironment = {
     SST_APP: app.name,
@@ -311,5 +320,6 @@ export function Jobs({ stack, app }: StackContext) {
     trainingService,
     retentionSchedule,
     syncCron,
+    fleetCron,
   };
 }

@@ -27,6 +27,16 @@ export const TargetEntity = new Entity(
       currentModel: { type: "string" },
       currentModelVersion: { type: "string" },
       currentDeploymentId: { type: "string" },
+      /** A self-enrolled worker waits for an admin (`pending`); absent means registered by an operator, so approved. */
+      approval: { type: ["pending", "approved", "rejected"] as const },
+      group: { type: "string" },
+      /** What a self-enrolled worker says of itself (seed 001's worker fields). */
+      hostname: { type: "string" },
+      osInfo: { type: "string" },
+      cpuCores: { type: "number" },
+      memoryTotalMb: { type: "number" },
+      maxAgents: { type: "number" },
+      enrolledWith: { type: "string" },
       createdBy: { type: "string" },
       createdAt: { type: "string", required: true, readOnly: true, default: () => new Date().toISOString() },
       updatedAt: { type: "string", required: true, watch: "*", set: () => new Date().toISOString(), default: () => new Date().toISOString() },

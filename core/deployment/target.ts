@@ -5,14 +5,13 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { assertRole, useActor, useTenant, type Actor } from "../actor";
-import { invalid, notFound, unauthorized } from "../error";
+import { Config } from "../config";
+import { forbidden, invalid, notFound, unauthorized } from "../error";
 import { createId, createSecret } from "../id";
 import { ARCH_VALUES, DeploymentEntity, TargetEntity, type DeploymentItem, type TargetItem } from "./entities";
 
 export type Arch = (typeof ARCH_VALUES)[number];
 
-/** A target is online when its last heartbeat is younger than this. */
-export const ONLINE_WINDOW_MS = 2 * 60 * 1000;
 
 const ARCH_SPELLINGS: Record<string, Arch> = {
   armv7: "armv7",
@@ -89,7 +88,7 @@ export function serialize(target: TargetItem, now = Date.now()): Info {
     arch: target.arch,
     location: target.location ?? null,
     unit: target.unit ?? null,
-    status: seen !== undefined && now - seen < ONLINE_WINDOW_MS ? "online" : "offline",
+    status: seen !== undefined && now - seen < Config.workerOfflineAfterMs() ? "online" : "offline",
     current_model: target.currentModel ?? null,
     current_model_version: target.currentModelVersion ?? null,
     current_deployment_id: target.currentDeploymentId ?? null,
@@ -100,7 +99,7 @@ export function serialize(target: TargetItem, now = Date.now()): Info {
 
 const CREDENTIAL_PREFIX = "fdc";
 
-function hash(secret: string): string {
+export function hash(secret: string): string {
   return createHash("sha256").update(secret).digest("hex");
 }
 
@@ -129,7 +128,8 @@ export async function register(input: RegisterInput): Promise<Info & { credentia
   return { ...serialize(created.data as TargetItem), credential: issued.credential };
 }
 
-function issueCredential(): { credentialId: string; secret: string; credential: string } {
+/** A new device credential: `fdc.<lookup id>.<secret>`; only the hash of the secret is stored. */
+export function issueCredential(): { credentialId: string; secret: string; credential: string } {
   const credentialId = createSecret(9);
   const secret = createSecret(32);
   return { credentialId, secret, credential: `${CREDENTIAL_PREFIX}.${credentialId}.${secret}` };
@@ -195,6 +195,9 @@ export async function authenticateDevice(credential: string): Promise<Extract<Ac
   const expected = Buffer.from(target.credentialHash, "hex");
   const actual = Buffer.from(hash(secret), "hex");
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) throw denied();
+  // A self-enrolled controller holds its credential from the start; it works once an admin approves the worker.
+  if (target.approval === "pending") throw forbidden("worker.not_approved", "This worker waits for an admin's approval");
+  if (target.approval === "rejected") throw forbidden("worker.rejected", "An admin rejected this worker");
   return { type: "device", tenantId: target.tenantId, targetId: target.targetId };
 }
 

@@ -227,6 +227,21 @@ export const DeploymentStatus = event(
   }),
 );
 
+// ------------------------------------------------------------ workers (the tenant topic)
+
+/** A worker as the online/offline events carry it. */
+const WorkerTransition = z.strictObject({
+  worker_id: z.string(),
+  name: z.string(),
+  group: z.string().nullable(),
+  last_seen: z.string(),
+});
+
+/** A worker's first heartbeat after being offline (or ever): once per transition. */
+export const WorkerOnline = event("worker.online", "tenant", WorkerTransition);
+/** A worker missed its heartbeats for the offline window: once per transition. */
+export const WorkerOffline = event("worker.offline", "tenant", WorkerTransition);
+
 // ------------------------------------------------------------ webhooks
 
 /** A finished run as GET /training/:id returns it (TrainingRun.Info, which lives above this module). */
@@ -237,10 +252,14 @@ export const TrainingCompletedWebhook = webhookEvent("training.completed", Webho
 /** A run failed; the run's `error` says why. */
 export const TrainingFailedWebhook = webhookEvent("training.failed", WebhookRun);
 
+/** A worker came online / went offline (the same data as the live channel's events). */
+export const WorkerOnlineWebhook = webhookEvent("worker.online", WorkerTransition);
+export const WorkerOfflineWebhook = webhookEvent("worker.offline", WorkerTransition);
+
 /** The webhook events a tenant can subscribe to (in the order the API lists them). */
-export const WEBHOOK_EVENTS = [TrainingCompletedWebhook.type, TrainingFailedWebhook.type] as const;
+export const WEBHOOK_EVENTS = [TrainingCompletedWebhook.type, TrainingFailedWebhook.type, WorkerOnlineWebhook.type, WorkerOfflineWebhook.type] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
-export type WebhookEvent = typeof TrainingCompletedWebhook | typeof TrainingFailedWebhook;
+export type WebhookEvent = typeof TrainingCompletedWebhook | typeof TrainingFailedWebhook | typeof WorkerOnlineWebhook | typeof WorkerOfflineWebhook;
 
 /** The registry: every event definition, realtime and webhook. */
 export const all: readonly EventDefinition[] = [
@@ -254,6 +273,10 @@ export const all: readonly EventDefinition[] = [
   DatasetRowsImported,
   DatasetValidated,
   DeploymentStatus,
+  WorkerOnline,
+  WorkerOffline,
   TrainingCompletedWebhook,
   TrainingFailedWebhook,
+  WorkerOnlineWebhook,
+  WorkerOfflineWebhook,
 ];

@@ -17,6 +17,7 @@ export const endpointGroups: Record<string, () => GroupModule> = {
   models: () => import("./models") as unknown as GroupModule,
   deployments: () => import("./deployments") as unknown as GroupModule,
   secrets: () => import("./secrets") as unknown as GroupModule,
+  workers: () => import("./workers") as unknown as GroupModule,
   billing: () => import("./billing") as unknown as GroupModule,
   "stripe-webhook": () => import("./stripe-webhook") as unknown as GroupModule,
 };

@@ -6,6 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
 import { Deployment } from "../../core/deployment";
+import { Fleet } from "../../core/fleet";
 import { createApp } from "./common";
 import { bearer, body, errors, ErrorSchemaDoc, idParam, json, openapi } from "./route";
 
@@ -159,14 +160,15 @@ app.openapi(
       "Anything else answers 400 `device.unknown_model` (details list the known models), and a version other than the installed one answers 400 " +
       "`device.version_mismatch`; the recorded model is then unchanged.",
     security: deviceSecurity,
-    request: { body: body(openapi(Target.HeartbeatInput, "Heartbeat")) },
+    request: { body: body(openapi(Fleet.HeartbeatInput, "Heartbeat")) },
     responses: {
       200: json(TargetInfo, "The target as the platform sees it"),
       400: { ...ErrorSchemaDoc, description: "Not a model (or version) installed on this target, or a malformed body" },
       ...errors(401),
     },
   }),
-  async (c) => c.json(await Target.heartbeat(c.req.valid("json")), 200),
+  // The worker's heartbeat too (health, online/offline); answered in the target's shape.
+  async (c) => c.json(Target.Info.parse(await Fleet.heartbeat(c.req.valid("json"))), 200),
 );
 
 app.openapi(

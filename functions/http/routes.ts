@@ -41,6 +41,11 @@ export const endpointGroupRoutes: EndpointGroup[] = [
     routes: ["ANY /api/v1/deployments", "ANY /api/v1/deployments/{proxy+}", "ANY /api/v1/devices/{proxy+}"],
   },
   { name: "secrets", routes: ["ANY /api/v1/secrets", "ANY /api/v1/secrets/{proxy+}"] },
+  // The fleet's admin routes are more specific than the admin group's /admin/{proxy+}.
+  {
+    name: "workers",
+    routes: ["ANY /api/v1/workers/{proxy+}", "ANY /api/v1/admin/workers", "ANY /api/v1/admin/workers/{proxy+}"],
+  },
   { name: "billing", routes: ["ANY /api/v1/billing/{proxy+}"] },
   { name: "stripe-webhook", routes: ["POST /api/v1/billing/webhook"] },
 ];

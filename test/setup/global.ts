@@ -46,6 +46,9 @@ export default async function setup(project: TestProject) {
       FLINT_CONNECTOR_PROBE_TIMEOUT_MS: "3000",
       // An open circuit breaker probes again after 2 s instead of 30 s.
       FLINT_BREAKER_COOLDOWN_MS: "2000",
+      // A silent worker goes offline after 8 s, found by a sweep every second.
+      FLINT_WORKER_OFFLINE_AFTER_MS: "8000",
+      FLINT_FLEET_SWEEP_INTERVAL_MS: "1000",
     },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

@@ -436,15 +436,18 @@ describe("Jobs", () => {
     }
   });
 
-  it("schedules retention daily and the connection syncs every 5 minutes, each against its function", () => {
+  it("schedules retention daily, the connection syncs every 5 minutes and the fleet's offline sweep every minute, each against its function", () => {
     const rules = resources(test.templates.Jobs, "AWS::Events::Rule");
-    expect(rules).toHaveLength(2);
+    expect(rules).toHaveLength(3);
     const targetOf = (expression: string) => rules.find(([, rule]) => rule.Properties.ScheduleExpression === expression)?.[1].Properties.Targets;
     expect(targetOf("rate(1 day)")).toEqual([
       expect.objectContaining({ Arn: { "Fn::GetAtt": [functionLogicalId(test, "Jobs", "RetentionWorker"), "Arn"] } }),
     ]);
     expect(targetOf("rate(5 minutes)")).toEqual([
       expect.objectContaining({ Arn: { "Fn::GetAtt": [functionLogicalId(test, "Jobs", "SyncSchedule"), "Arn"] } }),
+    ]);
+    expect(targetOf("rate(1 minute)")).toEqual([
+      expect.objectContaining({ Arn: { "Fn::GetAtt": [functionLogicalId(test, "Jobs", "FleetSweep"), "Arn"] } }),
     ]);
   });
 });
@@ -495,6 +498,9 @@ const expectedRoutes: Record<string, string> = {
   "ANY /api/v1/connections/{proxy+}": "HttpConnections",
   "ANY /api/v1/secrets": "HttpSecrets",
   "ANY /api/v1/secrets/{proxy+}": "HttpSecrets",
+  "ANY /api/v1/workers/{proxy+}": "HttpWorkers",
+  "ANY /api/v1/admin/workers": "HttpWorkers",
+  "ANY /api/v1/admin/workers/{proxy+}": "HttpWorkers",
   "ANY /api/v1/billing/{proxy+}": "HttpBilling",
   "POST /api/v1/billing/webhook": "HttpStripeWebhook",
   "POST /api/v1/devices/telemetry": "HttpDatasets",
@@ -510,6 +516,7 @@ const expectedHandlers: Record<string, string> = {
   HttpModels: "functions/http/models.handler",
   HttpDeployments: "functions/http/deployments.handler",
   HttpSecrets: "functions/http/secrets.handler",
+  HttpWorkers: "functions/http/workers.handler",
   HttpConnections: "functions/http/connections.handler",
   HttpBilling: "functions/http/billing.handler",
   HttpStripeWebhook: "functions/http/stripe-webhook.handler",
@@ -718,8 +725,10 @@ describe("least privilege", () => {
     [
       "Api",
       "HttpDeployments",
-      ["table", "bucket", "realtime", "queue:CompileQueue", "send:CompileQueue", ...S("JWT_SIGNING_KEY")],
+      ["table", "bucket", "realtime", "queue:CompileQueue", "send:CompileQueue", "queue:WebhookQueue", "send:WebhookQueue", ...S("JWT_SIGNING_KEY")],
     ],
+    // Heartbeats announce worker.online; tasks carry a presigned package link.
+    ["Api", "HttpWorkers", ["table", "bucket", "realtime", "queue:WebhookQueue", "send:WebhookQueue", ...S("JWT_SIGNING_KEY")]],
     // Seals and opens the vault's values.
     ["Api", "HttpSecrets", ["table", ...S("JWT_SIGNING_KEY", "SECRETS_MASTER_KEY")]],
     // A sync reads the vault, probes the source and queues the import (a failed queueing removes the dataset).
@@ -766,6 +775,7 @@ describe("least privilege", () => {
     ["Jobs", "RetentionWorker", ["table", "bucket"]],
     // Queues the due connections' syncs.
     ["Jobs", "SyncSchedule", ["table", "queue:ImportQueue", "send:ImportQueue"]],
+    ["Jobs", "FleetSweep", ["table", "realtime", "queue:WebhookQueue", "send:WebhookQueue"]],
   ];
 
   for (const [stack, id, want] of expected) {
@@ -833,7 +843,7 @@ describe("least privilege", () => {
 describe("function defaults", () => {
   it("applies the app-wide runtime, ESM, architecture, tracing and log retention to every SST function", () => {
     const functions = (Object.values(test.stacks) as Stack[]).flatMap((stack) => stack.getAllFunctions());
-    expect(functions.length).toBe(11 + 4 + 7); // http + ws (routes and the snapshot sender) + zip jobs
+    expect(functions.length).toBe(12 + 4 + 8); // http + ws (routes and the snapshot sender) + zip jobs
     for (const fn of functions as SstFunction[]) {
       const props = (fn as unknown as { props: Json }).props;
       expect(props.runtime, fn.node.id).toBe("nodejs20.x");

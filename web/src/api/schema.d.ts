@@ -558,6 +558,379 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/workers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every worker of the tenant with its approval, health and liveness (admin) */
+        get: {
+            parameters: {
+                query?: {
+                    approval?: "pending" | "approved" | "rejected";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Workers */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Worker"][];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/workers/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Approve (its device credential starts working) or reject a self-enrolled worker (admin) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ApproveWorker"];
+                };
+            };
+            responses: {
+                /** @description The worker */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Worker"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/admin/workers/enrolment-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's enrolment tokens, newest first, without their secrets (admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Tokens */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EnrolmentToken"][];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an enrolment token controllers register with (admin); the token is shown once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateEnrolmentToken"];
+                };
+            };
+            responses: {
+                /** @description The token, shown only here */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EnrolmentToken"] & {
+                            token: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/workers/enrolment-tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an enrolment token: nobody else enrols with it; enrolled workers stay (admin) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Revoked */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit/export": {
         parameters: {
             query?: never;
@@ -7990,6 +8363,375 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One worker with its health and liveness */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The worker */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Worker"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workers/{id}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The controller reports it is alive, its health and its model service (device credential of this worker) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Heartbeat"];
+                };
+            };
+            responses: {
+                /** @description Recorded, with the worker's pending tasks */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            tasks: components["schemas"]["WorkerTasks"];
+                            worker: components["schemas"]["Worker"];
+                        };
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workers/{id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What this worker should do: the deployment to install, if any (device credential of this worker) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Pending tasks */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WorkerTasks"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workers/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fleet counts (online, offline, pending approval), average health of the online workers, and per group */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Overview */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["FleetOverview"];
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workers/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A controller enrols itself with an enrolment token: a pending worker and its device credential (shown once)
+         * @description The credential is refused (403 `worker.not_approved`) until an admin approves the worker with `PATCH /admin/workers/{id}/approve`; a rejected worker's is refused with `worker.rejected`. At most 20 enrolments per minute per IP.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RegisterWorker"];
+                };
+            };
+            responses: {
+                /** @description Enrolled, waiting for approval */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EnrolledWorker"];
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -8074,6 +8816,10 @@ export interface components {
             superadmin: boolean;
             tenant_id: string;
             username: string;
+        };
+        ApproveWorker: {
+            group?: string;
+            is_approved: boolean;
         };
         Assignment: {
             arch: string;
@@ -8204,11 +8950,19 @@ export interface components {
         CreatedWebhook: {
             created_at: string;
             description: string | null;
-            events: ("training.completed" | "training.failed")[];
+            events: ("training.completed" | "training.failed" | "worker.online" | "worker.offline")[];
             id: string;
             /** @description Signing secret, shown only in this answer */
             secret: string;
             url: string;
+        };
+        CreateEnrolmentToken: {
+            /** @default 24 */
+            expires_in_hours: number;
+            group?: string;
+            /** @default 1 */
+            max_uses: number | null;
+            name?: string;
         };
         CreateSecret: {
             /** @enum {string} */
@@ -8227,10 +8981,12 @@ export interface components {
             /**
              * @default [
              *       "training.completed",
-             *       "training.failed"
+             *       "training.failed",
+             *       "worker.online",
+             *       "worker.offline"
              *     ]
              */
-            events: ("training.completed" | "training.failed")[];
+            events: ("training.completed" | "training.failed" | "worker.online" | "worker.offline")[];
             url: string;
         };
         Dataset: {
@@ -8481,6 +9237,21 @@ export interface components {
             status: "online" | "offline";
             unit: string | null;
         };
+        EnrolledWorker: {
+            credential: string;
+            worker: components["schemas"]["Worker"];
+        };
+        EnrolmentToken: {
+            created_at: string;
+            expires_at: string;
+            group: string | null;
+            id: string;
+            max_uses: number | null;
+            name: string | null;
+            revoked: boolean;
+            usable: boolean;
+            uses: number;
+        };
         Evaluation: {
             confusion_matrix: {
                 [key: string]: number;
@@ -8527,6 +9298,20 @@ export interface components {
             };
             training_run_id: string;
         };
+        FleetOverview: {
+            average_cpu_usage_percent: number | null;
+            average_disk_usage_percent: number | null;
+            average_memory_usage_percent: number | null;
+            groups: {
+                group: string | null;
+                online: number;
+                total: number;
+            }[];
+            offline: number;
+            online: number;
+            pending_approval: number;
+            total: number;
+        };
         Health: {
             /** @enum {string} */
             database: "connected" | "unreachable";
@@ -8536,15 +9321,13 @@ export interface components {
             version: string;
         };
         Heartbeat: {
-            /**
-             * @description The model the controller runs: one this target had a confirmed install of (its current one, or an earlier one it rolled back to), or null when none is installed. Omit it for a plain liveness heartbeat that keeps the recorded model.
-             * @example mdl_01j9x4k2r8v6t3m5n7p0q2s4w6
-             */
+            cpu_usage_percent?: number;
             current_model?: string | null;
-            /**
-             * @description The version of current_model (model_version of its deployment, e.g. sha256:3f1c0a9b7d2e); checked when given
-             * @example sha256:3f1c0a9b7d2e
-             */
+            disk_usage_percent?: number;
+            memory_usage_percent?: number;
+            service?: {
+                [key: string]: unknown;
+            };
             version?: string | null;
         };
         LoginResponse: {
@@ -8645,6 +9428,18 @@ export interface components {
             location?: string;
             name: string;
             unit?: string;
+        };
+        RegisterWorker: {
+            arch?: string;
+            cpu_cores?: number;
+            enrolment_token: string;
+            hostname?: string;
+            ip_address?: string;
+            /** @default 1 */
+            max_agents: number;
+            memory_total_mb?: number;
+            name: string;
+            os_info?: string;
         };
         RotateSecret: {
             value: string;
@@ -8913,7 +9708,7 @@ export interface components {
         Webhook: {
             created_at: string;
             description: string | null;
-            events: ("training.completed" | "training.failed")[];
+            events: ("training.completed" | "training.failed" | "worker.online" | "worker.offline")[];
             id: string;
             url: string;
         };
@@ -8922,7 +9717,7 @@ export interface components {
             created_at: string;
             delivered_at: string | null;
             /** @enum {string} */
-            event: "training.completed" | "training.failed";
+            event: "training.completed" | "training.failed" | "worker.online" | "worker.offline";
             id: string;
             last_error: string | null;
             last_status_code: number | null;
@@ -8933,6 +9728,49 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "retrying" | "succeeded" | "failed";
             webhook_id: string;
+        };
+        Worker: {
+            /** @enum {string} */
+            approval: "pending" | "approved" | "rejected";
+            /** @enum {string} */
+            arch: "armv7" | "aarch64" | "x86_64";
+            cpu_cores: number | null;
+            cpu_usage_percent: number | null;
+            created_at: string;
+            current_deployment_id: string | null;
+            current_model: string | null;
+            current_model_version: string | null;
+            disk_usage_percent: number | null;
+            group: string | null;
+            hostname: string | null;
+            id: string;
+            ip: string | null;
+            last_seen: string | null;
+            location: string | null;
+            max_agents: number;
+            memory_total_mb: number | null;
+            memory_usage_percent: number | null;
+            name: string;
+            os_info: string | null;
+            service?: unknown;
+            /** @enum {string} */
+            status: "online" | "offline";
+            unit: string | null;
+        };
+        WorkerTasks: {
+            assignment: {
+                arch: string;
+                binary_sha256: string;
+                deployment_id: string;
+                download_url: string;
+                expires_in: number;
+                model_id: string;
+                model_version: string | null;
+                /** @enum {string} */
+                precision: "float32" | "int8";
+                sha256: string;
+                size_bytes: number;
+            } | null;
         };
     };
     responses: never;
