@@ -280,7 +280,7 @@ async function confirmedInstall(key: { tenantId: string; targetId: string }, mod
  * recorded one.
  * @throws device.unknown_model, device.version_mismatch, request.invalid (400)
  */
-export async function heartbeat(input: HeartbeatInput): Promise<Info> {
+export async function heartbeat(input: HeartbeatInput): Promise<TargetItem> {
   const device = useDevice();
   const parsed = parseInput(HeartbeatInput, input);
   const key = { tenantId: device.tenantId, targetId: device.targetId };
@@ -293,7 +293,7 @@ export async function heartbeat(input: HeartbeatInput): Promise<Info> {
       .set({ lastSeen })
       .remove(["currentModel", "currentModelVersion", "currentDeploymentId"])
       .go({ response: "all_new" });
-    return serialize(updated.data as TargetItem);
+    return updated.data as TargetItem;
   }
   if (reported !== undefined) {
     // The recorded model is checked on the table itself: a just-confirmed install may not be on the index yet.
@@ -309,9 +309,9 @@ export async function heartbeat(input: HeartbeatInput): Promise<Info> {
           ...(install.modelVersion ? { currentModelVersion: install.modelVersion } : {}),
         })
         .go({ response: "all_new" });
-      return serialize(updated.data as TargetItem);
+      return updated.data as TargetItem;
     }
   }
   const updated = await TargetEntity.patch(key).set({ lastSeen }).go({ response: "all_new" });
-  return serialize(updated.data as TargetItem);
+  return updated.data as TargetItem;
 }

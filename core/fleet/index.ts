@@ -362,22 +362,19 @@ export async function heartbeat(input: HeartbeatInput, workerId?: string): Promi
   const parsed = Target.parseInput(HeartbeatInput, input);
   // The model report is checked (and refused) exactly as on /devices/heartbeat.
   const reportsModel = parsed.current_model !== undefined || parsed.version !== undefined;
-  await Target.heartbeat(reportsModel ? { current_model: parsed.current_model, version: parsed.version } : {});
-  const lastSeen = new Date().toISOString();
+  const target = await Target.heartbeat(reportsModel ? { current_model: parsed.current_model, version: parsed.version } : {});
   const key = { tenantId: device.tenantId, targetId: device.targetId };
-  const previous = await WorkerLivenessEntity.upsert({
-    ...key,
-    state: "online",
-    lastSeen,
+  const health = {
     ...(parsed.cpu_usage_percent !== undefined ? { cpuUsagePercent: parsed.cpu_usage_percent } : {}),
     ...(parsed.memory_usage_percent !== undefined ? { memoryUsagePercent: parsed.memory_usage_percent } : {}),
     ...(parsed.disk_usage_percent !== undefined ? { diskUsagePercent: parsed.disk_usage_percent } : {}),
     ...(parsed.service !== undefined ? { service: parsed.service } : {}),
-  }).go({ response: "all_old" });
-  const target = (await TargetEntity.get(key).go({ consistent: true })).data;
-  if (!target) throw notFound("worker", device.targetId);
-  if ((previous.data as WorkerLivenessItem | null)?.state !== "online") await announce(target, "online", lastSeen);
-  return serializeWorker(target, await liveness(key.tenantId, key.targetId));
+  };
+  const lastSeen = target.lastSeen ?? new Date().toISOString();
+  const previous = (await WorkerLivenessEntity.upsert({ ...key, state: "online", lastSeen, ...health }).go({ response: "all_old" })).data as WorkerLivenessItem | null;
+  if (previous?.state !== "online") await announce(target, "online", lastSeen);
+  // What the upsert wrote: the fields it left alone keep their previous values.
+  return serializeWorker(target, { ...previous, ...key, state: "online", lastSeen, ...health } as WorkerLivenessItem);
 }
 
 /**

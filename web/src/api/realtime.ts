@@ -43,9 +43,7 @@ function connect() {
     } catch {
       return;
     }
-    const topic = typeof event.topic === "string" ? event.topic : topicOf(event);
-    const listeners = topic ? topics.get(topic) : undefined;
-    for (const listener of listeners ?? []) listener(event);
+    for (const listener of listenersOf(event)) listener(event);
   };
   ws.onclose = () => {
     if (socket === ws) socket = undefined;
@@ -54,6 +52,21 @@ function connect() {
     retryTimer = setTimeout(connect, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 15_000);
   };
+}
+
+/**
+ * Who hears an event: replies name their topic; live events name their
+ * resource by id (`run:<id>`, ...), and reach `tenant` subscribers as well,
+ * as the server sends them; tenant-wide events (`worker.online`, ...) name no
+ * resource and go to `tenant` only.
+ */
+function listenersOf(event: LiveEvent): Set<Listener> {
+  if (typeof event.topic === "string") return topics.get(event.topic) ?? new Set();
+  const resource = topicOf(event);
+  const heard = new Set(resource ? topics.get(resource) : undefined);
+  // A snapshot replays one resource's history for its own subscriber only.
+  if (!resource || event.snapshot !== true) for (const listener of topics.get("tenant") ?? []) heard.add(listener);
+  return heard;
 }
 
 /** Events name their resource by id; the topic is derived from it. */
