@@ -28,6 +28,7 @@ const datasets = () => import("./pages/datasets");
 const training = () => import("./pages/training");
 const models = () => import("./pages/models");
 const deployments = () => import("./pages/deployments");
+const fleet = () => import("./pages/fleet");
 const account = () => import("./pages/account");
 const admin = () => import("./pages/admin");
 
@@ -47,6 +48,7 @@ const ModelDetail = page(models, (m) => m.ModelPage);
 const ModelCompare = page(models, (m) => m.ComparePage);
 const DeploymentList = page(deployments, (m) => m.DeploymentsPage);
 const DeploymentDetail = page(deployments, (m) => m.DeploymentPage);
+const Fleet = page(fleet, (m) => m.FleetPage);
 const Billing = page(account, (m) => m.BillingPage);
 const Profile = page(account, (m) => m.ProfilePage);
 const Admin = page(admin, (m) => m.AdminPage);
@@ -126,6 +128,7 @@ function Shell() {
             <Route path="/models/:id" component={ModelDetail} />
             <Route path="/deployments" component={DeploymentList} />
             <Route path="/deployments/:id" component={DeploymentDetail} />
+            <Route path="/fleet" component={Fleet} />
             <Route path="/billing" component={Billing} />
             <Route path="/profile" component={Profile} />
             <Route path="/admin" component={Admin} />
@@ -159,6 +162,7 @@ const LINKS = [
   ["/training", "Training"],
   ["/models", "Models"],
   ["/deployments", "Deployments"],
+  ["/fleet", "Fleet"],
   ["/billing", "Billing"],
 ] as const;
 

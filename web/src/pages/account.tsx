@@ -29,7 +29,7 @@ export function ProfilePage() {
             <Card title="Account">
               <Stats>
                 <Stat label="Username" value={data.username} />
-                <Stat label="Email" value={<span style={{ overflowWrap: "anywhere" }}>{data.email}</span>} />
+                <Stat label="Email" value={data.email} />
                 <Stat label="Role" value={data.superadmin ? `${data.role} (platform superadmin)` : data.role} />
                 <Stat label="Tenant" value={data.tenant.name} />
                 <Stat label="Two-factor authentication" value={data.mfa_enabled ? "On" : "Off"} />
@@ -364,7 +364,7 @@ function Payments(props: { plan: Subscription }) {
   if (upgrades.length === 0 && !plan.stripe_customer_id) return null;
   return (
     <>
-      <div class="actions" style={{ marginTop: "1rem" }}>
+      <div class="actions spaced">
         {upgrades.map((tier) => (
           <button key={tier} type="button" class="primary" disabled={busy} onClick={() => checkout(tier)}>
             Upgrade to {capitalise(tier)}

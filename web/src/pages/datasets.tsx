@@ -398,7 +398,7 @@ function Preview(props: { dataset: Dataset }) {
                 }}
               >
                 <label for="preview-page">Page</label>
-                <input id="preview-page" type="number" min={1} max={data.total_pages} value={jump} placeholder={String(page)} onInput={(event) => setJump(event.currentTarget.value)} style={{ width: "6rem" }} />
+                <input id="preview-page" type="number" min={1} max={data.total_pages} value={jump} placeholder={String(page)} onInput={(event) => setJump(event.currentTarget.value)} class="narrow" />
                 <button type="submit">Go</button>
               </form>
               <button type="button" disabled={page >= data.total_pages} onClick={() => setPage(page + 1)}>

@@ -491,7 +491,7 @@ function DeploymentView(props: { deployment: Deployment; lastLive: Status | null
         <Card title="Deployment">
           <Stats>
             <Stat label="Model" value={<ModelLink id={deployment.model_id} models={model.data ? [model.data] : undefined} />} />
-            <Stat label="Model version" value={<code style={{ wordBreak: "break-all" }}>{deployment.model_version ?? "–"}</code>} />
+            <Stat label="Model version" value={<code class="wrap">{deployment.model_version ?? "–"}</code>} />
             <Stat label="Precision" value={deployment.precision} />
             <Stat label="Controller" value={`${deployment.target_name} (${deployment.target_arch})`} />
             <Stat label="IP" value={deployment.target_ip ?? "–"} />
@@ -510,7 +510,7 @@ function DeploymentView(props: { deployment: Deployment; lastLive: Status | null
               value && (
                 <div key={label} class="field">
                   <strong>{label}</strong>
-                  <code style={{ wordBreak: "break-all" }}>{value}</code>
+                  <code class="wrap">{value}</code>
                   <div>
                     <CopyButton text={value} label={`Copy ${label}`} />
                   </div>

@@ -100,7 +100,7 @@ export function ModelListPage() {
     <Page title="Models">
       <Card title="Your models">
         <div class="row">
-          <p role="status" style={{ margin: 0, flex: "1 1 200px" }}>
+          <p role="status" class="grow">
             {picked.length === 0 ? "Tick two models to compare them." : `Picked: ${picked.map((m) => m.name).join(" and ")}${b ? "" : " (pick one more)"}`}
           </p>
           <button type="button" class="primary" disabled={!a || !b} onClick={() => a && b && location.route(`/models/compare?a=${a.id}&b=${b.id}`)}>
@@ -494,7 +494,7 @@ function GradientCard(props: { evaluation: Evaluation; writer: boolean }) {
                     {gradient.sensor_contribution.map((item) => (
                       <tr key={item.sensor}>
                         <th scope="row">{item.sensor}</th>
-                        <td style={{ minWidth: "12rem" }}>
+                        <td class="bar-cell">
                           <ProgressBar value={item.share * 100} label={`${item.sensor} share of the score`} />
                         </td>
                         <td class="num">{fmt.number(item.mean_abs_change, 4)}</td>
