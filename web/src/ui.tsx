@@ -81,6 +81,20 @@ export function usePagedList<T>(key: QueryKey, load: (cursor: string | undefined
   };
 }
 
+/** Pages of a list the API answers whole (targets, deployments, workers), so long lists stay readable. */
+export function useClientPages<T>(items: T[] | undefined, pageSize: number) {
+  const [page, setPage] = useState(1);
+  const last = Math.max(1, Math.ceil((items?.length ?? 0) / pageSize));
+  const current = Math.min(page, last);
+  return {
+    items: items?.slice((current - 1) * pageSize, current * pageSize) ?? [],
+    page: current,
+    hasNext: current < last,
+    next: () => setPage(current + 1),
+    previous: () => setPage(Math.max(1, current - 1)),
+  };
+}
+
 export function Pager(props: { page: number; hasNext: boolean; onNext: () => void; onPrevious: () => void; label: string }) {
   if (props.page === 1 && !props.hasNext) return null;
   return (

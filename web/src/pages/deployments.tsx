@@ -8,7 +8,7 @@ import { ApiError } from "../api/errors";
 import { useLive } from "../api/realtime";
 import { can, sessionState } from "../api/session";
 import type { components } from "../api/schema";
-import { Badge, Card, CopyButton, ErrorNote, Field, Loaded, Page, Pager, Stat, Stats, TableWrap, fmt } from "../ui";
+import { Badge, Card, CopyButton, ErrorNote, Field, Loaded, Page, Pager, Stat, Stats, TableWrap, fmt, useClientPages } from "../ui";
 
 type Target = components["schemas"]["EdgeTarget"];
 type Deployment = components["schemas"]["Deployment"];
@@ -19,22 +19,6 @@ type Status = Deployment["status"];
 const ARCHES: Target["arch"][] = ["aarch64", "armv7", "x86_64"];
 const PAGE_SIZE = 10;
 
-/** Text for screen readers only (a step's state, which row a button acts on). */
-const srOnly = { position: "absolute", width: "1px", height: "1px", overflow: "hidden", clip: "rect(0 0 0 0)", whiteSpace: "nowrap" } as const;
-
-/** The API answers targets and deployments whole; they are paged here so long lists stay readable. */
-function usePages<T>(items: T[] | undefined) {
-  const [page, setPage] = useState(1);
-  const last = Math.max(1, Math.ceil((items?.length ?? 0) / PAGE_SIZE));
-  const current = Math.min(page, last);
-  return {
-    items: items?.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE) ?? [],
-    page: current,
-    hasNext: current < last,
-    next: () => setPage(current + 1),
-    previous: () => setPage(Math.max(1, current - 1)),
-  };
-}
 
 /** The newest 100 models, for choosing one and for naming them in tables. */
 function useModels() {
@@ -89,7 +73,7 @@ export function DeploymentsPage() {
 }
 
 function TargetsCard(props: { targets: ReturnType<typeof useTargets>; models?: Model[]; writer: boolean }) {
-  const pages = usePages(props.targets.data);
+  const pages = useClientPages(props.targets.data, PAGE_SIZE);
   const [issued, setIssued] = useState<{ name: string; credential: string } | null>(null);
   const rotate = useMutation({
     mutationFn: async (target: Target) => ({
@@ -143,7 +127,7 @@ function TargetsCard(props: { targets: ReturnType<typeof useTargets>; models?: M
                             disabled={rotate.isPending}
                             onClick={() => confirm(`Replace the credential of ${target.name}? The one it uses now stops working at once.`) && rotate.mutate(target)}
                           >
-                            Replace<span style={srOnly}> the credential of {target.name}</span>
+                            Replace<span class="sr-only"> the credential of {target.name}</span>
                           </button>
                         </td>
                       )}
@@ -308,7 +292,7 @@ function DeployCard(props: { targets: ReturnType<typeof useTargets>; models: Ret
 
 function DeploymentsCard(props: { models?: Model[] }) {
   const deployments = useQuery({ queryKey: ["deployments"], queryFn: () => unwrap(api.GET("/api/v1/deployments")) });
-  const pages = usePages(deployments.data);
+  const pages = useClientPages(deployments.data, PAGE_SIZE);
   return (
     <Card title="All deployments">
       <Loaded query={deployments}>
@@ -398,7 +382,7 @@ function Steps(props: { deployment: Deployment; lastLive: Status | null }) {
             {state === "done" && <span aria-hidden="true">✓ </span>}
             {state === "failed" && <span aria-hidden="true">✗ </span>}
             {step.label}
-            {state && <span style={srOnly}> ({state === "current" ? "in progress" : state})</span>}
+            {state && <span class="sr-only"> ({state === "current" ? "in progress" : state})</span>}
           </li>
         );
       })}

@@ -10,7 +10,7 @@ import { api, unwrap } from "../api/client";
 import { useLive } from "../api/realtime";
 import { can } from "../api/session";
 import type { components } from "../api/schema";
-import { Badge, Card, CopyButton, ErrorNote, Field, Loaded, Notice, Page, Pager, Stat, Stats, TableWrap, fmt, useSessionUser } from "../ui";
+import { Badge, Card, CopyButton, ErrorNote, Field, Loaded, Notice, Page, Pager, Stat, Stats, TableWrap, fmt, useClientPages, useSessionUser } from "../ui";
 
 type Worker = components["schemas"]["Worker"];
 type Token = components["schemas"]["EnrolmentToken"];
@@ -23,20 +23,6 @@ const POLL_MS = 15_000;
 const PAGE_SIZE = 20;
 
 const percent = (value: number | null | undefined) => (value === null || value === undefined ? "–" : `${fmt.number(value)} %`);
-
-/** The API answers workers and tokens whole; they are paged here so long lists stay readable. */
-function usePages<T>(items: T[] | undefined) {
-  const [page, setPage] = useState(1);
-  const last = Math.max(1, Math.ceil((items?.length ?? 0) / PAGE_SIZE));
-  const current = Math.min(page, last);
-  return {
-    items: items?.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE) ?? [],
-    page: current,
-    hasNext: current < last,
-    next: () => setPage(current + 1),
-    previous: () => setPage(Math.max(1, current - 1)),
-  };
-}
 
 export function FleetPage() {
   const user = useSessionUser();
@@ -134,7 +120,7 @@ function WorkersCard() {
     queryFn: () => unwrap(api.GET("/api/v1/admin/workers", { params: { query: filter ? { approval: filter } : {} } })),
     refetchInterval: POLL_MS,
   });
-  const pages = usePages(workers.data);
+  const pages = useClientPages(workers.data, PAGE_SIZE);
   const decide = useMutation({
     mutationFn: ({ worker, approve }: { worker: Worker; approve: boolean }) => {
       const group = groups[worker.id]?.trim();
@@ -378,7 +364,7 @@ function tokenState(token: Token): string {
 function TokensCard() {
   const queryClient = useQueryClient();
   const tokens = useQuery({ queryKey: [...FLEET, "tokens"], queryFn: () => unwrap(api.GET("/api/v1/admin/workers/enrolment-tokens")) });
-  const pages = usePages(tokens.data);
+  const pages = useClientPages(tokens.data, PAGE_SIZE);
   const revoke = useMutation({
     mutationFn: (token: Token) => unwrap(api.DELETE("/api/v1/admin/workers/enrolment-tokens/{id}", { params: { path: { id: token.id } } })),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: [...FLEET, "tokens"] }),
