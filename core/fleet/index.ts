@@ -169,10 +169,8 @@ export const WorkerInfo = Target.Info.extend({
 export type WorkerInfo = z.infer<typeof WorkerInfo>;
 
 export function serializeWorker(target: TargetItem, liveness?: WorkerLivenessItem): WorkerInfo {
-  const base = Target.serialize(target);
   return {
-    ...base,
-    last_seen: liveness?.lastSeen ?? base.last_seen,
+    ...Target.serialize(target),
     approval: target.approval ?? "approved",
     group: target.group ?? null,
     hostname: target.hostname ?? null,

@@ -11,7 +11,7 @@ import { Auth } from "../../core/auth";
 import { Config } from "../../core/config";
 import { Tenant } from "../../core/tenant";
 import { User } from "../../core/user";
-import { API_BASE, clientIp, createApp, type Env } from "./common";
+import { API_BASE, createApp, rateLimit } from "./common";
 import { bearer, body, errors, json, openapi, requireUser } from "./route";
 
 export const app = createApp();
@@ -94,12 +94,6 @@ function deliverRefreshToken(c: Context, refreshToken: string): string | null {
 
 function summary(user: User.Item) {
   return { id: user.userId, username: user.username, email: user.email, role: user.role };
-}
-
-/** Counts one hit against a per-IP limit and puts the X-RateLimit-* headers on the response. */
-async function rateLimit(c: Context<Env>, name: string, limit: number): Promise<void> {
-  const state = await Auth.consumeRateLimit(`${name}:${clientIp(c)}`, { limit, windowSeconds: 60, code: "auth.rate_limited" });
-  for (const [header, value] of Object.entries(Auth.rateLimitHeaders(state))) c.header(header, value);
 }
 
 /** Logins allowed per IP per minute (seed 002). */

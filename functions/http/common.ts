@@ -212,3 +212,9 @@ export function clientIp(c: Context): string {
   const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
   return incoming?.socket?.remoteAddress ?? "unknown";
 }
+
+/** Counts one hit against a per-IP limit per minute and puts the X-RateLimit-* headers on the response. */
+export async function rateLimit(c: Context<Env>, name: string, limit: number, code = "auth.rate_limited"): Promise<void> {
+  const state = await Auth.consumeRateLimit(`${name}:${clientIp(c)}`, { limit, windowSeconds: 60, code });
+  for (const [header, value] of Object.entries(Auth.rateLimitHeaders(state))) c.header(header, value);
+}

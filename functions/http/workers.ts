@@ -5,10 +5,9 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
-import { Auth } from "../../core/auth";
 import { Deployment } from "../../core/deployment";
 import { Fleet } from "../../core/fleet";
-import { clientIp, createApp } from "./common";
+import { createApp, rateLimit } from "./common";
 import { bearer, body, errors, idParam, json, openapi } from "./route";
 
 export const app = createApp({ schemes: { device: Deployment.Target.authenticateDevice } });
@@ -150,7 +149,7 @@ app.openapi(
     },
   }),
   async (c) => {
-    await Auth.consumeRateLimit(`worker-register:${clientIp(c)}`, { limit: REGISTER_LIMIT_PER_MINUTE, windowSeconds: 60, code: "worker.rate_limited" });
+    await rateLimit(c, "worker-register", REGISTER_LIMIT_PER_MINUTE, "worker.rate_limited");
     c.header("Cache-Control", "no-store");
     return c.json(await Fleet.register(c.req.valid("json")), 201);
   },

@@ -6,10 +6,10 @@ import { useEffect, useState } from "preact/hooks";
 import { ErrorBoundary, LocationProvider, Router, Route, lazy, useLocation } from "preact-iso";
 import { QueryClient, QueryClientProvider } from "@tanstack/preact-query";
 import { ApiError } from "./api/errors";
-import { can, logout, onSessionChange, restore, sessionState } from "./api/session";
+import { can, logout, restore, sessionState } from "./api/session";
 import { api, unwrap } from "./api/client";
 import { applyTheme } from "./theme";
-import { Loading } from "./ui";
+import { Loading, useSession } from "./ui";
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -54,12 +54,6 @@ const Profile = page(account, (m) => m.ProfilePage);
 const Admin = page(admin, (m) => m.AdminPage);
 
 const PUBLIC_PATHS = ["/login", "/signup", "/verify", "/forgot-password", "/reset-password"];
-
-function useSession() {
-  const [state, setState] = useState(sessionState());
-  useEffect(() => onSessionChange(() => setState(sessionState())), []);
-  return state;
-}
 
 export function App() {
   useEffect(() => void restore(), []);

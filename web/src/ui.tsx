@@ -198,12 +198,14 @@ export function useAction() {
   return { error, busy, run, submit };
 }
 
-/** The session's user, re-rendering when it changes (sign-in, sign-out, MFA enrolment). */
-export function useSessionUser() {
-  const [user, setUser] = useState(sessionState().user);
-  useEffect(() => onSessionChange(() => setUser(sessionState().user)), []);
-  return user;
+/** The session, re-rendering when it changes (sign-in, sign-out, refresh, MFA enrolment). */
+export function useSession() {
+  const [state, setState] = useState(sessionState());
+  useEffect(() => onSessionChange(() => setState(sessionState())), []);
+  return state;
 }
+
+export const useSessionUser = () => useSession().user;
 
 // ------------------------------------------------------------ formatting
 

@@ -28,12 +28,13 @@ function send(method: string, url: string, body: XMLHttpRequestBodyInit, headers
 }
 
 function apiError(status: number, text: string): ApiError {
+  let body: unknown;
   try {
-    const body = JSON.parse(text) as { error?: string; code?: string; details?: unknown };
-    return new ApiError(status, body.code ?? `http.${status}`, body.error ?? `Upload failed (${status})`, body.details);
+    body = JSON.parse(text);
   } catch {
-    return new ApiError(status, `http.${status}`, `Upload failed (${status})`);
+    body = undefined;
   }
+  return ApiError.fromBody(status, body, `Upload failed (${status})`);
 }
 
 /** Uploads `file` and answers the new dataset's id; `onProgress` gets 0..1 as bytes leave the browser. */

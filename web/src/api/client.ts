@@ -35,8 +35,7 @@ interface Result<T> {
 export async function unwrap<T>(call: Promise<Result<T>>): Promise<T> {
   const { data, error, response } = await call;
   if (response.ok) return data as T;
-  const body = (error ?? {}) as { error?: string; code?: string; details?: unknown };
-  throw new ApiError(response.status, body.code ?? `http.${response.status}`, body.error ?? `The server answered ${response.status}`, body.details);
+  throw ApiError.fromBody(response.status, error);
 }
 
 /** A list page and the cursor of the next one (the API's `X-Next-Cursor` header). */
@@ -49,4 +48,17 @@ export async function unwrapPage<T>(call: Promise<Result<T[]>>): Promise<{ items
 /** Authorised fetch for what the typed client cannot express (file downloads, uploads with progress). */
 export function rawFetch(path: string, init: RequestInit = {}): Promise<Response> {
   return authorisedFetch(new Request(path, init));
+}
+
+/** Saves an authorised download: the token is a header, never in the URL, so an <a href> cannot fetch it. */
+export async function saveDownload(path: string, fallbackName: string): Promise<void> {
+  const response = await rawFetch(path);
+  if (!response.ok) throw await ApiError.from(response);
+  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }

@@ -9,14 +9,15 @@ export class ApiError extends Error {
     super(message);
   }
 
+  /** From the API's error body (anything else gets a generic sentence with the status). */
+  static fromBody(status: number, body: unknown, fallback = `The server answered ${status}`): ApiError {
+    const known = (body ?? {}) as { error?: string; code?: string; details?: unknown };
+    return new ApiError(status, known.code ?? `http.${status}`, known.error ?? fallback, known.details);
+  }
+
   static async from(response: Response): Promise<ApiError> {
-    const body = (await response.json().catch(() => undefined)) as { error?: string; code?: string; details?: unknown } | undefined;
-    return new ApiError(
-      response.status,
-      body?.code ?? `http.${response.status}`,
-      body?.error ?? `The server answered ${response.status} ${response.statusText}`.trim(),
-      body?.details,
-    );
+    const body = await response.json().catch(() => undefined);
+    return ApiError.fromBody(response.status, body, `The server answered ${response.status} ${response.statusText}`.trim());
   }
 }
 

@@ -3,8 +3,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { useQueryClient } from "@tanstack/preact-query";
-import { api, rawFetch, unwrap } from "../api/client";
-import { ApiError } from "../api/errors";
+import { api, saveDownload, unwrap } from "../api/client";
 import { can, onSessionChange, sessionState } from "../api/session";
 import { Card, ErrorNote, Field, Loaded, Notice, Page, Pager, TableWrap, fmt, useAction, usePagedList, useSessionUser } from "../ui";
 import type { components, paths } from "../api/schema";
@@ -305,14 +304,7 @@ function AuditTab(props: { superadmin: boolean }) {
     exporting.run(async () => {
       const query = new URLSearchParams({ format: "csv" });
       for (const [key, value] of Object.entries(filters)) if (value) query.set(key, value);
-      // Through the authorised fetch: the token travels in a header, never in a URL.
-      const response = await rawFetch(`/api/v1/audit/export?${query}`);
-      if (!response.ok) throw await ApiError.from(response);
-      const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ?? "audit.csv";
-      const url = URL.createObjectURL(await response.blob());
-      const link = Object.assign(document.createElement("a"), { href: url, download: name });
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      await saveDownload(`/api/v1/audit/export?${query}`, "audit.csv");
     });
 
   return (

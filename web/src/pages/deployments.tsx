@@ -3,8 +3,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/preact-query";
-import { api, rawFetch, unwrap, unwrapPage } from "../api/client";
-import { ApiError } from "../api/errors";
+import { api, saveDownload, unwrap, unwrapPage } from "../api/client";
 import { useLive } from "../api/realtime";
 import { can, sessionState } from "../api/session";
 import type { components } from "../api/schema";
@@ -388,20 +387,6 @@ function Steps(props: { deployment: Deployment; lastLive: Status | null }) {
       })}
     </ol>
   );
-}
-
-async function saveDownload(path: string, fallbackName: string) {
-  const response = await rawFetch(path);
-  if (!response.ok) throw await ApiError.from(response);
-  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ?? fallbackName;
-  const url = URL.createObjectURL(await response.blob());
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
 export function DeploymentPage() {

@@ -3,8 +3,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/preact-query";
-import { api, rawFetch, unwrap, unwrapPage } from "../api/client";
-import { ApiError } from "../api/errors";
+import { api, saveDownload, unwrap, unwrapPage } from "../api/client";
 import { can, sessionState } from "../api/session";
 import type { components } from "../api/schema";
 import { Chart, type Series } from "../charts";
@@ -70,21 +69,6 @@ function numericMetrics(metrics: Record<string, unknown>): [string, number][] {
 
 /** The values where a flag is set, null elsewhere (alarm points on a line). */
 const where = (flags: ArrayLike<number | boolean>, values: number[]) => values.map((value, index) => (flags[index] ? value : null));
-
-/** Saves an authorised download: the token is a header, never in the URL, so an <a href> cannot fetch it. */
-async function saveDownload(path: string, fallbackName: string) {
-  const response = await rawFetch(path);
-  if (!response.ok) throw await ApiError.from(response);
-  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ?? fallbackName;
-  const url = URL.createObjectURL(await response.blob());
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
 
 // ------------------------------------------------------------ list
 
