@@ -85,6 +85,12 @@ export const Config = {
   breakerCooldownMs: once(() => Number(optional("FLINT_BREAKER_COOLDOWN_MS") ?? "30000")),
   /** A worker without a heartbeat for this long is offline (tests shorten it). */
   workerOfflineAfterMs: once(() => Number(optional("FLINT_WORKER_OFFLINE_AFTER_MS") ?? "120000")),
+  /** Where the edge agent's files are when core is bundled (the compile image); unset: next to core/deployment/package.ts. */
+  agentDir: once(() => optional("FLINT_AGENT_DIR")),
+  /** A service command (start, stop, restart) not done within this long expires. */
+  commandTimeoutMs: once(() => Number(optional("FLINT_COMMAND_TIMEOUT_MS") ?? "300000")),
+  /** An update command (it waits for a compile and an install) not done within this long expires. */
+  updateTimeoutMs: once(() => Number(optional("FLINT_UPDATE_TIMEOUT_MS") ?? "1800000")),
   /** How long POST /datasets/connect's probe lets a source's query run before answering 504. */
   connectorProbeTimeoutMs: once(() => Number(optional("FLINT_CONNECTOR_PROBE_TIMEOUT_MS") ?? "15000")),
   /** The one folder SQLite files may be imported from by path (never any other server path); unset: none. */

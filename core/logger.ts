@@ -18,6 +18,21 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** Secrets as they appear in free text (a controller's log lines): credentials, tokens, key=value secrets. */
+const SECRET_TEXT: [RegExp, string][] = [
+  [/\b(fdc|fen)\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*/g, "$1.[redacted]"],
+  [/\b(Bearer|Device|Basic)\s+[A-Za-z0-9._~+/=-]{16,}/gi, "$1 [redacted]"],
+  [/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, "[redacted jwt]"],
+  [/\bAKIA[0-9A-Z]{16}\b/g, "[redacted key]"],
+  [/\b(pass(?:word|wd)?|secret|token|api[_-]?key|credential)(\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)/gi, "$1$2[redacted]"],
+  [/(:\/\/[^:/\s@]+:)[^@\s]+@/g, "$1[redacted]@"],
+];
+
+/** Free text with anything that looks like a secret replaced by a marker. */
+export function redactText(text: string): string {
+  return SECRET_TEXT.reduce((out, [pattern, replacement]) => out.replace(pattern, replacement), text);
+}
+
 export const logger = new Logger({
   serviceName: "flint",
   logLevel: Config.logLevel() as "INFO",

@@ -78,6 +78,10 @@ export function Api({ stack }: StackContext) {
     // Heartbeats announce worker.online; a worker's tasks carry a presigned package link.
     bind: [table, bucket, webhookQueue, realtime, jwt],
   });
+  const services = endpoint("HttpServices", "functions/http/services.handler", {
+    // update builds the newer model (the compile queue); commands are published on the service's topic.
+    bind: [table, bucket, compileQueue, webhookQueue, realtime, jwt],
+  });
   const secretsVault = endpoint("HttpSecrets", "functions/http/secrets.handler", {
     // Values are sealed and opened with the master key.
     bind: [table, jwt, secrets.SECRETS_MASTER_KEY],
@@ -109,6 +113,7 @@ export function Api({ stack }: StackContext) {
     deployments,
     secrets: secretsVault,
     workers,
+    services,
     billing,
     "stripe-webhook": stripeWebhook,
   };

@@ -4,7 +4,11 @@
  * pulled in as a dependency; the output is deterministic for the same input.
  */
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { Config } from "../config";
 
 export interface PackageFile {
   path: string;
@@ -97,28 +101,39 @@ export interface Manifest {
   created_at: string;
 }
 
+/**
+ * The reference edge agent every package carries (./agent: a POSIX shell
+ * script and its systemd unit). Bundled functions find it at
+ * FLINT_AGENT_DIR (the compile image copies it there).
+ */
+export async function agentFiles(): Promise<PackageFile[]> {
+  const dir = Config.agentDir() ?? fileURLToPath(new URL("./agent/", import.meta.url));
+  const [script, unit] = await Promise.all([readFile(path.join(dir, "flint-agent.sh")), readFile(path.join(dir, "flint-agent.service"))]);
+  return [
+    { path: "flint-agent", bytes: new Uint8Array(script), mode: 0o755 },
+    { path: "flint-agent.service", bytes: new Uint8Array(unit), mode: 0o644 },
+  ];
+}
+
 /** The manifest plus the archive; `files` in the manifest lists every other file with its sha256. */
-export function buildPackage(input: Omit<Manifest, "format" | "files" | "entrypoint" | "usage"> & { binary: Uint8Array }): {
+export function buildPackage(input: Omit<Manifest, "format" | "files" | "entrypoint" | "usage"> & { binary: Uint8Array; agent: PackageFile[] }): {
   archive: Uint8Array;
   manifest: Manifest;
 } {
-  const { binary, ...rest } = input;
+  const { binary, agent, ...rest } = input;
   const entrypoint = "flint-model";
+  const files: PackageFile[] = [{ path: entrypoint, bytes: binary, mode: 0o755 }, ...agent];
   const manifest: Manifest = {
     format: "flint-edge-package/1",
     ...rest,
     entrypoint,
-    usage: `${entrypoint} [FILE.csv | -] prints "score,flag,top_sensor" per window of ${rest.sequence_length} rows; ${entrypoint} --selftest checks the embedded reference windows`,
-    files: [{ path: entrypoint, sha256: sha256(binary), size_bytes: binary.length, mode: "0755" }],
+    usage:
+      `${entrypoint} [FILE.csv | -] prints "score,flag,top_sensor" per window of ${rest.sequence_length} rows; ${entrypoint} --selftest checks the embedded reference windows; ` +
+      "flint-agent runs it as a supervised service (see flint-agent.service)",
+    files: files.map((file) => ({ path: file.path, sha256: sha256(file.bytes), size_bytes: file.bytes.length, mode: `0${file.mode.toString(8)}` })),
   };
   const manifestBytes = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
   const mtime = Math.floor(Date.parse(rest.created_at) / 1000);
-  const archive = tarGz(
-    [
-      { path: entrypoint, bytes: binary, mode: 0o755 },
-      { path: "manifest.json", bytes: manifestBytes, mode: 0o644 },
-    ],
-    mtime,
-  );
+  const archive = tarGz([...files, { path: "manifest.json", bytes: manifestBytes, mode: 0o644 }], mtime);
   return { archive, manifest };
 }

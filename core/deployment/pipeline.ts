@@ -22,7 +22,7 @@ import { Model } from "../model";
 import { score } from "../ml";
 import { getObjectBytes, putObject } from "../storage";
 import { DeploymentEntity, type DeploymentItem } from "./entities";
-import { buildPackage, sha256 } from "./package";
+import { agentFiles, buildPackage, sha256 } from "./package";
 import { fail, IN_PROGRESS, MAX_EDGE_PARAMETERS, packageKey, supersedeOlder, transition } from "./index";
 
 /** Reasons a deployment fails for good (retrying cannot help). */
@@ -95,6 +95,7 @@ export async function run(tenantId: string, deploymentId: string): Promise<void>
       };
       const { archive } = buildPackage({
         binary: built.binary.bytes,
+        agent: await agentFiles(),
         deployment_id: deploymentId,
         model_id: model.modelId,
         model_version: version,

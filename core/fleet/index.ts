@@ -18,9 +18,14 @@ import { logger } from "../logger";
 import { Realtime } from "../realtime";
 import { Topic, WorkerOffline, WorkerOfflineWebhook, WorkerOnline, WorkerOnlineWebhook } from "../realtime/events";
 import { Webhook } from "../webhook";
+import * as Commands from "./commands";
 import { EnrolmentTokenEntity, WorkerLivenessEntity, type EnrolmentTokenItem, type WorkerLivenessItem } from "./entities";
+import * as Service from "./service";
 
 export * as Fleet from "./index";
+export * as Commands from "./commands";
+export * as Logs from "./logs";
+export * as Service from "./service";
 
 const TOKEN_PREFIX = "fen";
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
@@ -164,7 +169,8 @@ export const WorkerInfo = Target.Info.extend({
   cpu_usage_percent: z.number().nullable(),
   memory_usage_percent: z.number().nullable(),
   disk_usage_percent: z.number().nullable(),
-  service: z.unknown().nullable(),
+  /** The model service as the agent last reported it (GET /services/:id has the full picture). */
+  service: z.object({ id: z.string(), status: Service.Status, reported_at: z.string() }).nullable(),
 });
 export type WorkerInfo = z.infer<typeof WorkerInfo>;
 
@@ -181,8 +187,13 @@ export function serializeWorker(target: TargetItem, liveness?: WorkerLivenessIte
     cpu_usage_percent: liveness?.cpuUsagePercent ?? null,
     memory_usage_percent: liveness?.memoryUsagePercent ?? null,
     disk_usage_percent: liveness?.diskUsagePercent ?? null,
-    service: liveness?.service ?? null,
+    service: serviceSummary(target, liveness),
   };
+}
+
+function serviceSummary(target: TargetItem, liveness: WorkerLivenessItem | undefined): WorkerInfo["service"] {
+  const report = liveness?.service as Service.StoredReport | undefined;
+  return report?.status ? { id: Service.idOf(target.targetId), status: report.status, reported_at: report.reported_at } : null;
 }
 
 /** The architecture named in an os_info string such as "Linux 6.1.0 armv7l". */
@@ -310,14 +321,22 @@ export async function overview(): Promise<z.infer<typeof Overview>> {
 export const Tasks = z.object({
   /** The deployment to install (as GET /devices/assignment answers it), or null. */
   assignment: Deployment.Assignment.nullable(),
+  /** Commands for the model service, oldest first; each is sent until the agent reports its result (run each id once). */
+  commands: z.array(Commands.Delivered),
 });
 export type Tasks = z.infer<typeof Tasks>;
 
-/** What the calling device's worker should do now. @throws worker.not_found when `workerId` is not the caller's own */
+/**
+ * What the calling device's worker should do now: the assignment and the
+ * service's commands (handing them over marks them delivered).
+ * @throws worker.not_found when `workerId` is not the caller's own
+ */
 export async function tasks(workerId: string): Promise<Tasks> {
   const device = Target.useDevice();
   if (workerId !== device.targetId) throw notFound("worker", workerId);
-  return { assignment: (await Deployment.assignment()) ?? null };
+  const assignment = (await Deployment.assignment()) ?? null;
+  const commands = await Commands.deliver(device.tenantId, device.targetId, assignment?.deployment_id);
+  return { assignment, commands };
 }
 
 // ------------------------------------------------------------ heartbeats and liveness
@@ -326,8 +345,10 @@ export const HeartbeatInput = z.object({
   cpu_usage_percent: percent.optional(),
   memory_usage_percent: percent.optional(),
   disk_usage_percent: percent.optional(),
-  /** The model service's state as the agent sees it (reported as is). */
-  service: z.record(z.string(), z.unknown()).optional(),
+  /** The model service as the agent supervises it. */
+  service: Service.Report.optional(),
+  /** Results of commands the agent ran since its last heartbeat. */
+  command_results: z.array(Commands.Result).max(100).optional(),
   current_model: z.string().trim().min(1).max(100).nullable().optional(),
   version: z.string().trim().min(1).max(100).nullable().optional(),
 });
@@ -362,15 +383,18 @@ export async function heartbeat(input: HeartbeatInput, workerId?: string): Promi
   const reportsModel = parsed.current_model !== undefined || parsed.version !== undefined;
   const target = await Target.heartbeat(reportsModel ? { current_model: parsed.current_model, version: parsed.version } : {});
   const key = { tenantId: device.tenantId, targetId: device.targetId };
-  const health = {
+  const health: Partial<Pick<WorkerLivenessItem, "cpuUsagePercent" | "memoryUsagePercent" | "diskUsagePercent" | "service">> = {
     ...(parsed.cpu_usage_percent !== undefined ? { cpuUsagePercent: parsed.cpu_usage_percent } : {}),
     ...(parsed.memory_usage_percent !== undefined ? { memoryUsagePercent: parsed.memory_usage_percent } : {}),
     ...(parsed.disk_usage_percent !== undefined ? { diskUsagePercent: parsed.disk_usage_percent } : {}),
-    ...(parsed.service !== undefined ? { service: parsed.service } : {}),
   };
   const lastSeen = target.lastSeen ?? new Date().toISOString();
+  const report: Service.StoredReport | undefined = parsed.service ? { ...parsed.service, reported_at: lastSeen } : undefined;
+  if (report) health.service = report;
   const previous = (await WorkerLivenessEntity.upsert({ ...key, state: "online", lastSeen, ...health }).go({ response: "all_old" })).data as WorkerLivenessItem | null;
   if (previous?.state !== "online") await announce(target, "online", lastSeen);
+  if (report) await Service.announce(target, previous ?? undefined, report);
+  if (parsed.command_results?.length) await Commands.settle(device.tenantId, device.targetId, parsed.command_results);
   // What the upsert wrote: the fields it left alone keep their previous values.
   return serializeWorker(target, { ...previous, ...key, state: "online", lastSeen, ...health } as WorkerLivenessItem);
 }
@@ -396,8 +420,12 @@ export async function sweepOffline(now = Date.now()): Promise<number> {
       throw error;
     }
     const target = (await TargetEntity.get({ tenantId: item.tenantId, targetId: item.targetId }).go()).data;
-    if (target) await announce(target, "offline", item.lastSeen);
+    if (target) {
+      await announce(target, "offline", item.lastSeen);
+      await Commands.expireForWorker(item.tenantId, item.targetId, target.name, item.lastSeen);
+    }
     offline++;
   }
+  await Commands.expireOverdue(now);
   return offline;
 }

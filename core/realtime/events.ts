@@ -11,7 +11,8 @@
  * style for states), the form of the webhook events (`training.completed`).
  * Older names stay as clients know them: the training events the API contract
  * fixes (`training_queued`, `training_started`, `epoch_update`,
- * `training_complete`, `training_failed`) and `deployment_status`.
+ * `training_complete`, `training_failed`) and `deployment_status`, and the
+ * seed's service webhooks (`service:start`, `service:stop`, `service:error`).
  *
  * Schemas are strict: a field that is not in the schema is refused, so a new
  * field is added here first. The messages are `{ type, ...payload }`.
@@ -20,7 +21,7 @@ import { z } from "zod";
 import { Config } from "../config";
 
 /** What a topic names: a tenant's whole channel or one of its resources. */
-export type TopicKind = "tenant" | "run" | "dataset" | "deployment";
+export type TopicKind = "tenant" | "run" | "dataset" | "deployment" | "service";
 
 /** A tenant's topic to publish on; `name` is what clients subscribe to (`tenant`, `run:<id>`, ...). */
 export interface Topic<Kind extends TopicKind = TopicKind> {
@@ -35,6 +36,7 @@ export const Topic = {
   run: (tenantId: string, runId: string): Topic<"run"> => ({ tenantId, kind: "run", name: `run:${runId}` }),
   dataset: (tenantId: string, datasetId: string): Topic<"dataset"> => ({ tenantId, kind: "dataset", name: `dataset:${datasetId}` }),
   deployment: (tenantId: string, deploymentId: string): Topic<"deployment"> => ({ tenantId, kind: "deployment", name: `deployment:${deploymentId}` }),
+  service: (tenantId: string, serviceId: string): Topic<"service"> => ({ tenantId, kind: "service", name: `service:${serviceId}` }),
 };
 
 export interface RealtimeEventDefinition<Type extends string = string, Kind extends TopicKind = TopicKind, Schema extends z.ZodType = z.ZodType> {
@@ -242,6 +244,47 @@ export const WorkerOnline = event("worker.online", "tenant", WorkerTransition);
 /** A worker missed its heartbeats for the offline window: once per transition. */
 export const WorkerOffline = event("worker.offline", "tenant", WorkerTransition);
 
+// ------------------------------------------------------------ services (topic service:<id>)
+
+/** The model service on a worker changed state, as the agent reported it. */
+const ServiceTransition = z.strictObject({
+  service_id: z.string(),
+  worker_id: z.string(),
+  worker_name: z.string(),
+  status: z.enum(["running", "stopped", "failed", "installing"]),
+  deployment_id: z.string().nullable(),
+  model_id: z.string().nullable(),
+  restart_count: Count,
+  exit_code: z.number().int().nullable(),
+  error: z.string().nullable(),
+  at: z.string(),
+});
+
+/** The service started (first start, a restart, or after a crash). */
+export const ServiceStarted = event("service.started", "service", ServiceTransition);
+/** The service was stopped on purpose. */
+export const ServiceStopped = event("service.stopped", "service", ServiceTransition);
+/** The service exited unexpectedly or could not start; the agent restarts it with backoff. */
+export const ServiceFailed = event("service.failed", "service", ServiceTransition);
+
+/** A command to a service moved on (delivered, succeeded, failed or expired). */
+export const CommandUpdated = event(
+  "command.updated",
+  "service",
+  z.strictObject({
+    command_id: z.string(),
+    service_id: z.string(),
+    worker_id: z.string(),
+    command: z.enum(["start", "stop", "restart", "update"]),
+    state: z.enum(["queued", "delivered", "succeeded", "failed", "expired"]),
+    result: z.string().nullable(),
+    reason: z.string().nullable(),
+    deployment_id: z.string().nullable(),
+    created_at: z.string(),
+    finished_at: z.string().nullable(),
+  }),
+);
+
 // ------------------------------------------------------------ webhooks
 
 /** A finished run as GET /training/:id returns it (TrainingRun.Info, which lives above this module). */
@@ -256,10 +299,30 @@ export const TrainingFailedWebhook = webhookEvent("training.failed", WebhookRun)
 export const WorkerOnlineWebhook = webhookEvent("worker.online", WorkerTransition);
 export const WorkerOfflineWebhook = webhookEvent("worker.offline", WorkerTransition);
 
+/** The service events under seed 004's names, with the live channel's data. */
+export const ServiceStartWebhook = webhookEvent("service:start", ServiceTransition);
+export const ServiceStopWebhook = webhookEvent("service:stop", ServiceTransition);
+export const ServiceErrorWebhook = webhookEvent("service:error", ServiceTransition);
+
 /** The webhook events a tenant can subscribe to (in the order the API lists them). */
-export const WEBHOOK_EVENTS = [TrainingCompletedWebhook.type, TrainingFailedWebhook.type, WorkerOnlineWebhook.type, WorkerOfflineWebhook.type] as const;
+export const WEBHOOK_EVENTS = [
+  TrainingCompletedWebhook.type,
+  TrainingFailedWebhook.type,
+  WorkerOnlineWebhook.type,
+  WorkerOfflineWebhook.type,
+  ServiceStartWebhook.type,
+  ServiceStopWebhook.type,
+  ServiceErrorWebhook.type,
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
-export type WebhookEvent = typeof TrainingCompletedWebhook | typeof TrainingFailedWebhook | typeof WorkerOnlineWebhook | typeof WorkerOfflineWebhook;
+export type WebhookEvent =
+  | typeof TrainingCompletedWebhook
+  | typeof TrainingFailedWebhook
+  | typeof WorkerOnlineWebhook
+  | typeof WorkerOfflineWebhook
+  | typeof ServiceStartWebhook
+  | typeof ServiceStopWebhook
+  | typeof ServiceErrorWebhook;
 
 /** The registry: every event definition, realtime and webhook. */
 export const all: readonly EventDefinition[] = [
@@ -275,8 +338,15 @@ export const all: readonly EventDefinition[] = [
   DeploymentStatus,
   WorkerOnline,
   WorkerOffline,
+  ServiceStarted,
+  ServiceStopped,
+  ServiceFailed,
+  CommandUpdated,
   TrainingCompletedWebhook,
   TrainingFailedWebhook,
   WorkerOnlineWebhook,
   WorkerOfflineWebhook,
+  ServiceStartWebhook,
+  ServiceStopWebhook,
+  ServiceErrorWebhook,
 ];

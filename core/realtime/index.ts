@@ -71,13 +71,13 @@ export type Connection = EntityItem<typeof ConnectionEntity>;
 
 /**
  * A topic name a client subscribes to: `tenant` (everything of its tenant),
- * or `run:<id>`, `dataset:<id>`, `deployment:<id>` (publishers build theirs
+ * or `run:<id>`, `dataset:<id>`, `deployment:<id>`, `service:<id>` (publishers build theirs
  * with `Topic.run(tenantId, id)` etc.).
  */
 export const TopicName = z
   .string()
   .max(100)
-  .regex(/^(tenant|(run|dataset|deployment):[a-z0-9_]+)$/, "topic must be 'tenant' or '<run|dataset|deployment>:<id>'");
+  .regex(/^(tenant|(run|dataset|deployment|service):[a-z0-9_]+)$/, "topic must be 'tenant' or '<run|dataset|deployment|service>:<id>'");
 
 export async function connect(input: { connectionId: string; tenantId: string; userId: string }): Promise<void> {
   await ConnectionEntity.put({ ...input, expires_at: expiresIn(CONNECTION_TTL_SECONDS) }).go();

@@ -46,6 +46,7 @@ export const endpointGroupRoutes: EndpointGroup[] = [
     name: "workers",
     routes: ["ANY /api/v1/workers/{proxy+}", "ANY /api/v1/admin/workers", "ANY /api/v1/admin/workers/{proxy+}"],
   },
+  { name: "services", routes: ["ANY /api/v1/services", "ANY /api/v1/services/{proxy+}", "GET /api/v1/system/stats"] },
   { name: "billing", routes: ["ANY /api/v1/billing/{proxy+}"] },
   { name: "stripe-webhook", routes: ["POST /api/v1/billing/webhook"] },
 ];

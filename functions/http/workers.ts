@@ -4,7 +4,9 @@
  * credential), the fleet overview and a worker's pending tasks.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { handle } from "hono/aws-lambda";
+import { DomainError } from "../../core/error";
 import { Deployment } from "../../core/deployment";
 import { Fleet } from "../../core/fleet";
 import { createApp, rateLimit } from "./common";
@@ -29,6 +31,26 @@ const Tasks = openapi(Fleet.Tasks, "WorkerTasks");
 
 /** Enrolments allowed per IP per minute: a token is a secret, guessing it must not be cheap. */
 const REGISTER_LIMIT_PER_MINUTE = 20;
+/** Largest log shipment a heartbeat interval sends. */
+const LOG_BODY_LIMIT = 256 * 1024;
+
+/**
+ * The agent protocol's plain-text answers (`Accept: text/plain`), one
+ * `<key> <values...>` line each, for agents without a JSON parser (the
+ * reference agent is a POSIX shell script).
+ */
+const wantsText = (c: Context) => /^text\/plain/i.test(c.req.header("accept") ?? "");
+const lines = (rows: (string | false | null | undefined)[]) => `${rows.filter(Boolean).join("\n")}\n`;
+const textDoc = { "text/plain": { schema: z.string() } };
+
+function tasksText(worker: Fleet.WorkerInfo, tasks: Fleet.Tasks): string {
+  const a = tasks.assignment;
+  return lines([
+    `worker ${worker.id} ${worker.status} ${worker.approval}`,
+    a && `assignment ${a.deployment_id} ${a.sha256} ${a.binary_sha256} ${a.size_bytes} ${a.download_url}`,
+    ...tasks.commands.map((command) => `command ${command.id} ${command.command}`),
+  ]);
+}
 
 // ------------------------------------------------------------ enrolment tokens (admin)
 
@@ -144,14 +166,19 @@ app.openapi(
       `a rejected worker's is refused with \`worker.rejected\`. At most ${REGISTER_LIMIT_PER_MINUTE} enrolments per minute per IP.`,
     request: { body: body(openapi(Fleet.RegisterInput, "RegisterWorker")) },
     responses: {
-      201: json(z.object({ worker: Worker, credential: z.string() }).openapi("EnrolledWorker"), "Enrolled, waiting for approval"),
+      201: {
+        description: "Enrolled, waiting for approval (with `Accept: text/plain`: lines `worker_id <id>`, `credential <credential>`, `approval pending`)",
+        content: { "application/json": { schema: z.object({ worker: Worker, credential: z.string() }).openapi("EnrolledWorker") }, ...textDoc },
+      },
       ...errors(400, 401, 429),
     },
   }),
   async (c) => {
     await rateLimit(c, "worker-register", REGISTER_LIMIT_PER_MINUTE, "worker.rate_limited");
     c.header("Cache-Control", "no-store");
-    return c.json(await Fleet.register(c.req.valid("json")), 201);
+    const enrolled = await Fleet.register(c.req.valid("json"));
+    if (wantsText(c)) return c.text(lines([`worker_id ${enrolled.worker.id}`, `credential ${enrolled.credential}`, `approval ${enrolled.worker.approval}`]), 201);
+    return c.json(enrolled, 201);
   },
 );
 
@@ -163,11 +190,45 @@ app.openapi(
     summary: "The controller reports it is alive, its health and its model service (device credential of this worker)",
     security: device,
     request: { params: WorkerId, body: body(openapi(Fleet.HeartbeatInput, "Heartbeat")) },
-    responses: { 200: json(z.object({ worker: Worker, tasks: Tasks }), "Recorded, with the worker's pending tasks"), ...errors(400, 401, 403, 404) },
+    responses: {
+      200: {
+        description:
+          "Recorded, with the worker's pending tasks. With `Accept: text/plain`: `worker <id> <status> <approval>`, then " +
+          "`assignment <deployment_id> <package sha256> <binary sha256> <size_bytes> <download_url>` when there is one, and one " +
+          "`command <id> <start|stop|restart>` line per command",
+        content: { "application/json": { schema: z.object({ worker: Worker, tasks: Tasks }) }, ...textDoc },
+      },
+      ...errors(400, 401, 403, 404),
+    },
   }),
   async (c) => {
     const worker = await Fleet.heartbeat(c.req.valid("json"), c.req.valid("param").id);
-    return c.json({ worker, tasks: await Fleet.tasks(worker.id) }, 200);
+    const tasks = await Fleet.tasks(worker.id);
+    c.header("Cache-Control", "no-store");
+    if (wantsText(c)) return c.text(tasksText(worker, tasks), 200);
+    return c.json({ worker, tasks }, 200);
+  },
+);
+
+app.openapi(
+  createRoute({
+    method: "post",
+    path: "/workers/{id}/logs",
+    tags,
+    summary: "The agent ships the model service's recent output (device credential of this worker)",
+    description:
+      "A `text/plain` body, one line per log line: `<ISO time> <debug|info|warn|error> <message>` (other lines are info lines " +
+      `received now). At most ${LOG_BODY_LIMIT / 1024} KB and the newest 1000 lines; secrets are redacted before they are stored.`,
+    security: device,
+    request: { params: WorkerId, body: { required: true, content: textDoc } },
+    responses: { 202: json(z.object({ accepted: z.number() }), "Stored"), ...errors(400, 401, 403, 404, 413) },
+  }),
+  async (c) => {
+    const text = await c.req.text();
+    if (Buffer.byteLength(text) > LOG_BODY_LIMIT) {
+      throw new DomainError("too_large", "worker.logs_too_large", `Ship at most ${LOG_BODY_LIMIT / 1024} KB of log lines at a time`, { limit_bytes: LOG_BODY_LIMIT });
+    }
+    return c.json(await Fleet.Logs.ship(c.req.valid("param").id, text), 202);
   },
 );
 

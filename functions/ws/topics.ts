@@ -2,4 +2,5 @@
 import "../../core/deployment/topics";
 import "../../core/training/topic";
 import "../../core/dataset/topic";
+import "../../core/fleet/topics";
 export {};

@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { Codegen, type Arch } from "../../core/codegen";
 import { normaliseArch } from "../../core/deployment/target";
-import { buildPackage, sha256 as sha, untarGz } from "../../core/deployment/package";
+import { agentFiles, buildPackage, sha256 as sha, untarGz } from "../../core/deployment/package";
 import type { ArchitectureT } from "../../core/ml";
 import { edgeBuilds, ELF_MACHINE, machineOf, tinyModel, type EdgeBuild } from "./helpers";
 
@@ -117,10 +117,12 @@ describe("generated C scoring programs", () => {
 });
 
 describe("edge packages", () => {
-  it("round-trips the binary and a manifest with its sha256 through tar.gz", () => {
+  it("round-trips the binary, the edge agent and a manifest with their sha256 through tar.gz", async () => {
     const binary = new Uint8Array(70_000).map((_, i) => (i * 31) % 251);
+    const agent = await agentFiles();
     const { archive, manifest } = buildPackage({
       binary,
+      agent,
       deployment_id: "dep_x",
       model_id: "mdl_x",
       model_version: "sha256:abc",
@@ -136,12 +138,16 @@ describe("edge packages", () => {
       created_at: "2026-01-01T00:00:00.000Z",
     });
     const files = untarGz(archive);
-    expect([...files.keys()]).toEqual(["flint-model", "manifest.json"]);
+    expect([...files.keys()]).toEqual(["flint-model", "flint-agent", "flint-agent.service", "manifest.json"]);
     expect(files.get("flint-model")!.mode).toBe(0o755);
+    expect(files.get("flint-agent")!.mode).toBe(0o755);
+    expect(new TextDecoder().decode(files.get("flint-agent")!.bytes)).toMatch(/^#!\/bin\/sh\n/);
+    expect(new TextDecoder().decode(files.get("flint-agent.service")!.bytes)).toContain("ExecStart=/opt/flint/flint-agent");
     expect(sha(files.get("flint-model")!.bytes)).toBe(sha(binary));
     const stored = JSON.parse(new TextDecoder().decode(files.get("manifest.json")!.bytes));
     expect(stored).toEqual(manifest);
-    expect(stored.files[0]).toMatchObject({ path: "flint-model", sha256: sha(binary), size_bytes: binary.length });
+    expect(stored.files[0]).toMatchObject({ path: "flint-model", sha256: sha(binary), size_bytes: binary.length, mode: "0755" });
+    expect(stored.files[1]).toMatchObject({ path: "flint-agent", sha256: sha(files.get("flint-agent")!.bytes), mode: "0755" });
   });
 });
 

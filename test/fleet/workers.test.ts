@@ -73,7 +73,7 @@ describe("enrolment tokens and self-enrolment", () => {
     const beat = await call("POST", `/workers/${worker.id}/heartbeat`, { ...device(credential), body: { cpu_usage_percent: 37.5, memory_usage_percent: 61, disk_usage_percent: 12.25 } });
     expect(beat.status).toBe(200);
     expect(beat.body.worker).toMatchObject({ status: "online", cpu_usage_percent: 37.5, memory_usage_percent: 61, disk_usage_percent: 12.25 });
-    expect(beat.body.tasks).toEqual({ assignment: null });
+    expect(beat.body.tasks).toEqual({ assignment: null, commands: [] });
   });
 
   it("refuses a used-up, revoked, expired-looking or forged token with the same 401", async () => {

@@ -6,8 +6,18 @@ import { Webhook } from "../../core/webhook";
 import { createUser, type TestUser } from "../support/users";
 import { EventClient } from "../training/helpers";
 
-/** Names clients already depend on (the API contract's training events, deployment_status); everything else is `<resource>.<verb>`. */
-const KEPT_NAMES = ["training_queued", "training_started", "epoch_update", "training_complete", "training_failed", "deployment_status"];
+/** Names clients already depend on (the API contract's training events, deployment_status, seed 004's service webhooks); everything else is `<resource>.<verb>`. */
+const KEPT_NAMES = [
+  "training_queued",
+  "training_started",
+  "epoch_update",
+  "training_complete",
+  "training_failed",
+  "deployment_status",
+  "service:start",
+  "service:stop",
+  "service:error",
+];
 const DEFINITIONS = (Object.values(Events) as unknown[]).filter(
   (value): value is Events.EventDefinition => typeof value === "object" && value !== null && "channel" in value,
 );

@@ -501,6 +501,9 @@ const expectedRoutes: Record<string, string> = {
   "ANY /api/v1/workers/{proxy+}": "HttpWorkers",
   "ANY /api/v1/admin/workers": "HttpWorkers",
   "ANY /api/v1/admin/workers/{proxy+}": "HttpWorkers",
+  "ANY /api/v1/services": "HttpServices",
+  "ANY /api/v1/services/{proxy+}": "HttpServices",
+  "GET /api/v1/system/stats": "HttpServices",
   "ANY /api/v1/billing/{proxy+}": "HttpBilling",
   "POST /api/v1/billing/webhook": "HttpStripeWebhook",
   "POST /api/v1/devices/telemetry": "HttpDatasets",
@@ -517,6 +520,7 @@ const expectedHandlers: Record<string, string> = {
   HttpDeployments: "functions/http/deployments.handler",
   HttpSecrets: "functions/http/secrets.handler",
   HttpWorkers: "functions/http/workers.handler",
+  HttpServices: "functions/http/services.handler",
   HttpConnections: "functions/http/connections.handler",
   HttpBilling: "functions/http/billing.handler",
   HttpStripeWebhook: "functions/http/stripe-webhook.handler",
@@ -729,6 +733,12 @@ describe("least privilege", () => {
     ],
     // Heartbeats announce worker.online; tasks carry a presigned package link.
     ["Api", "HttpWorkers", ["table", "bucket", "realtime", "queue:WebhookQueue", "send:WebhookQueue", ...S("JWT_SIGNING_KEY")]],
+    // update builds the newer model; commands and transitions are published.
+    [
+      "Api",
+      "HttpServices",
+      ["table", "bucket", "realtime", "queue:CompileQueue", "send:CompileQueue", "queue:WebhookQueue", "send:WebhookQueue", ...S("JWT_SIGNING_KEY")],
+    ],
     // Seals and opens the vault's values.
     ["Api", "HttpSecrets", ["table", ...S("JWT_SIGNING_KEY", "SECRETS_MASTER_KEY")]],
     // A sync reads the vault, probes the source and queues the import (a failed queueing removes the dataset).
@@ -843,7 +853,7 @@ describe("least privilege", () => {
 describe("function defaults", () => {
   it("applies the app-wide runtime, ESM, architecture, tracing and log retention to every SST function", () => {
     const functions = (Object.values(test.stacks) as Stack[]).flatMap((stack) => stack.getAllFunctions());
-    expect(functions.length).toBe(12 + 4 + 8); // http + ws (routes and the snapshot sender) + zip jobs
+    expect(functions.length).toBe(13 + 4 + 8); // http + ws (routes and the snapshot sender) + zip jobs
     for (const fn of functions as SstFunction[]) {
       const props = (fn as unknown as { props: Json }).props;
       expect(props.runtime, fn.node.id).toBe("nodejs20.x");

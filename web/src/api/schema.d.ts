@@ -8452,7 +8452,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Recorded, with the worker's pending tasks */
+                /** @description Recorded, with the worker's pending tasks. With `Accept: text/plain`: `worker <id> <status> <approval>`, then `assignment <deployment_id> <package sha256> <binary sha256> <size_bytes> <download_url>` when there is one, and one `command <id> <start|stop|restart>` line per command */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -8461,6 +8461,106 @@ export interface paths {
                         "application/json": {
                             tasks: components["schemas"]["WorkerTasks"];
                             worker: components["schemas"]["Worker"];
+                        };
+                        "text/plain": string;
+                    };
+                };
+                /** @description Error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workers/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The agent ships the model service's recent output (device credential of this worker)
+         * @description A `text/plain` body, one line per log line: `<ISO time> <debug|info|warn|error> <message>` (other lines are info lines received now). At most 256 KB and the newest 1000 lines; secrets are redacted before they are stored.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "text/plain": string;
+                };
+            };
+            responses: {
+                /** @description Stored */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            accepted: number;
                         };
                     };
                 };
@@ -8505,6 +8605,19 @@ export interface paths {
                 };
                 /** @description Error */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            details?: unknown;
+                            error: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                413: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -8676,13 +8789,14 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Enrolled, waiting for approval */
+                /** @description Enrolled, waiting for approval (with `Accept: text/plain`: lines `worker_id <id>`, `credential <credential>`, `approval pending`) */
                 201: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["EnrolledWorker"];
+                        "text/plain": string;
                     };
                 };
                 /** @description Error */
@@ -8950,7 +9064,7 @@ export interface components {
         CreatedWebhook: {
             created_at: string;
             description: string | null;
-            events: ("training.completed" | "training.failed" | "worker.online" | "worker.offline")[];
+            events: ("training.completed" | "training.failed" | "worker.online" | "worker.offline" | "service:start" | "service:stop" | "service:error")[];
             id: string;
             /** @description Signing secret, shown only in this answer */
             secret: string;
@@ -8983,10 +9097,13 @@ export interface components {
              *       "training.completed",
              *       "training.failed",
              *       "worker.online",
-             *       "worker.offline"
+             *       "worker.offline",
+             *       "service:start",
+             *       "service:stop",
+             *       "service:error"
              *     ]
              */
-            events: ("training.completed" | "training.failed" | "worker.online" | "worker.offline")[];
+            events: ("training.completed" | "training.failed" | "worker.online" | "worker.offline" | "service:start" | "service:stop" | "service:error")[];
             url: string;
         };
         Dataset: {
@@ -9321,12 +9438,34 @@ export interface components {
             version: string;
         };
         Heartbeat: {
+            command_results?: {
+                id: string;
+                result?: string;
+                /** @enum {string} */
+                state: "succeeded" | "failed";
+            }[];
             cpu_usage_percent?: number;
             current_model?: string | null;
             disk_usage_percent?: number;
             memory_usage_percent?: number;
             service?: {
-                [key: string]: unknown;
+                alarms?: number;
+                cpu_percent?: number;
+                deployment_id?: string | null;
+                error?: string | null;
+                exit_code?: number | null;
+                last_score?: number | null;
+                memory_bytes?: number;
+                memory_limit_bytes?: number;
+                pid?: number | null;
+                port?: number | null;
+                /** @default 0 */
+                restart_count: number;
+                /** Format: date-time */
+                started_at?: string | null;
+                /** @enum {string} */
+                status: "running" | "stopped" | "failed" | "installing";
+                windows_scored?: number;
             };
             version?: string | null;
         };
@@ -9708,7 +9847,7 @@ export interface components {
         Webhook: {
             created_at: string;
             description: string | null;
-            events: ("training.completed" | "training.failed" | "worker.online" | "worker.offline")[];
+            events: ("training.completed" | "training.failed" | "worker.online" | "worker.offline" | "service:start" | "service:stop" | "service:error")[];
             id: string;
             url: string;
         };
@@ -9717,7 +9856,7 @@ export interface components {
             created_at: string;
             delivered_at: string | null;
             /** @enum {string} */
-            event: "training.completed" | "training.failed" | "worker.online" | "worker.offline";
+            event: "training.completed" | "training.failed" | "worker.online" | "worker.offline" | "service:start" | "service:stop" | "service:error";
             id: string;
             last_error: string | null;
             last_status_code: number | null;
@@ -9752,7 +9891,12 @@ export interface components {
             memory_usage_percent: number | null;
             name: string;
             os_info: string | null;
-            service?: unknown;
+            service: {
+                id: string;
+                reported_at: string;
+                /** @enum {string} */
+                status: "running" | "stopped" | "failed" | "installing";
+            } | null;
             /** @enum {string} */
             status: "online" | "offline";
             unit: string | null;
@@ -9771,6 +9915,13 @@ export interface components {
                 sha256: string;
                 size_bytes: number;
             } | null;
+            commands: {
+                /** @enum {string} */
+                command: "start" | "stop" | "restart";
+                created_at: string;
+                expires_at: string;
+                id: string;
+            }[];
         };
     };
     responses: never;
