@@ -192,8 +192,8 @@ export function serializeWorker(target: TargetItem, liveness?: WorkerLivenessIte
 }
 
 function serviceSummary(target: TargetItem, liveness: WorkerLivenessItem | undefined): WorkerInfo["service"] {
-  const report = liveness?.service as Service.StoredReport | undefined;
-  return report?.status ? { id: Service.idOf(target.targetId), status: report.status, reported_at: report.reported_at } : null;
+  const report = Service.reportOf(liveness);
+  return report ? { id: Service.idOf(target.targetId), status: report.status, reported_at: report.reported_at } : null;
 }
 
 /** The architecture named in an os_info string such as "Linux 6.1.0 armv7l". */

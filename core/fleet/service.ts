@@ -110,7 +110,8 @@ export type Info = z.infer<typeof Info>;
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-function reportOf(liveness: WorkerLivenessItem | undefined): StoredReport | undefined {
+/** The agent's last report kept with a worker's liveness, when there is a valid one. */
+export function reportOf(liveness: WorkerLivenessItem | undefined): StoredReport | undefined {
   const parsed = Report.extend({ reported_at: z.string() }).safeParse(liveness?.service);
   return parsed.success ? parsed.data : undefined;
 }
@@ -197,12 +198,15 @@ async function deploymentsOf(tenantId: string, ids: string[]): Promise<Map<strin
   return new Map(found.data.map((item) => [item.deploymentId, item]));
 }
 
-/** A worker's service as it stands, for a worker of the calling tenant. */
-async function build(target: TargetItem, liveness: WorkerLivenessItem | undefined): Promise<Info> {
-  const deploymentId = deploymentIdOf(target, reportOf(liveness));
-  const deployments = await deploymentsOf(target.tenantId, deploymentId ? [deploymentId] : []);
-  const deployment = deploymentId ? deployments.get(deploymentId) : undefined;
-  return serialize(target, liveness, deployment?.targetId === target.targetId ? deployment : undefined);
+/** The service of each worker, with the deployments they run read in one batch. */
+async function build(tenantId: string, workers: { target: TargetItem; liveness: WorkerLivenessItem | undefined }[]): Promise<Info[]> {
+  const deploymentIds = workers.map(({ target, liveness }) => deploymentIdOf(target, reportOf(liveness)));
+  const deployments = await deploymentsOf(tenantId, deploymentIds.flatMap((id) => id ?? []));
+  const now = Date.now();
+  return workers.map(({ target, liveness }, i) => {
+    const deployment = deploymentIds[i] ? deployments.get(deploymentIds[i]!) : undefined;
+    return serialize(target, liveness, deployment?.targetId === target.targetId ? deployment : undefined, now);
+  });
 }
 
 /** The worker a service id names, of the calling tenant. @throws service.not_found (also another tenant's) */
@@ -223,7 +227,7 @@ export async function targetOf(serviceId: string): Promise<TargetItem> {
 export async function get(serviceId: string): Promise<Info> {
   const target = await targetOf(serviceId);
   const liveness = (await WorkerLivenessEntity.get({ tenantId: target.tenantId, targetId: target.targetId }).go()).data ?? undefined;
-  return build(target, liveness);
+  return (await build(target.tenantId, [{ target, liveness }]))[0]!;
 }
 
 /** Every service of the calling tenant: one per approved worker that has a model installed or has reported one, oldest worker first. */
@@ -231,18 +235,10 @@ export async function all(): Promise<Info[]> {
   const tenantId = useTenant();
   const [targets, live] = await Promise.all([Target.list(), WorkerLivenessEntity.query.byWorker({ tenantId }).go({ pages: "all" })]);
   const byTarget = new Map(live.data.map((item) => [item.targetId, item]));
-  const serving = targets.filter(
-    (target) => (target.approval ?? "approved") === "approved" && (reportOf(byTarget.get(target.targetId)) || target.currentDeploymentId),
-  );
-  const wanted = serving.flatMap((target) => deploymentIdOf(target, reportOf(byTarget.get(target.targetId))) ?? []);
-  const deployments = await deploymentsOf(tenantId, wanted);
-  const now = Date.now();
-  return serving.map((target) => {
-    const liveness = byTarget.get(target.targetId);
-    const deploymentId = deploymentIdOf(target, reportOf(liveness));
-    const deployment = deploymentId ? deployments.get(deploymentId) : undefined;
-    return serialize(target, liveness, deployment?.targetId === target.targetId ? deployment : undefined, now);
-  });
+  const serving = targets
+    .map((target) => ({ target, liveness: byTarget.get(target.targetId) }))
+    .filter(({ target, liveness }) => (target.approval ?? "approved") === "approved" && (reportOf(liveness) || target.currentDeploymentId));
+  return build(tenantId, serving);
 }
 
 export const ListInput = z.object({

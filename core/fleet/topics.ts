@@ -6,6 +6,7 @@
  * subscription is not missed. Reads entities directly so the WebSocket
  * functions don't load the ML engine.
  */
+import { useTenant } from "../actor";
 import { CommandUpdated, message, type PayloadOf } from "../realtime/events";
 import { registerTopic } from "../realtime/topics";
 import { CommandEntity, type CommandItem } from "./entities";
@@ -33,10 +34,9 @@ export function commandPayload(item: CommandItem): PayloadOf<typeof CommandUpdat
 registerTopic("service", {
   find: Service.targetOf,
   async snapshot(id) {
-    const target = await Service.targetOf(id);
     const service = await Service.get(id);
     const since = new Date(Date.now() - RECENT_MS).toISOString();
-    const recent = await CommandEntity.query.byWorker({ tenantId: target.tenantId, targetId: target.targetId }).go({ pages: "all" });
+    const recent = await CommandEntity.query.byWorker({ tenantId: useTenant(), targetId: service.worker.id }).go({ pages: "all" });
     const events = recent.data
       .filter((item) => item.createdAt >= since)
       .map((item) => message(CommandUpdated, commandPayload(item)));
