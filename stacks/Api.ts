@@ -77,6 +77,9 @@ export function Api({ stack }: StackContext) {
   const workers = endpoint("HttpWorkers", "functions/http/workers.handler", {
     // Heartbeats announce worker.online; a worker's tasks carry a presigned package link.
     bind: [table, bucket, webhookQueue, realtime, jwt],
+    // GET /workers/agent/:file serves the reference agent.
+    copyFiles: [{ from: "core/deployment/agent", to: "agent" }],
+    environment: { FLINT_AGENT_DIR: "/var/task/agent" },
   });
   const services = endpoint("HttpServices", "functions/http/services.handler", {
     // update builds the newer model (the compile queue); commands are published on the service's topic.

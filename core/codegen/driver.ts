@@ -173,6 +173,8 @@ static int score_stream(int fd) {
         return fail_line("line too long");
       }
     }
+    /* Scores leave with every read, so a live source is scored live. */
+    out_flush(1);
   }
   if (n < 0) { err_str("read failed\n"); return 2; }
   if (len > 0) {

@@ -313,11 +313,11 @@ type Transition =
 
 /**
  * What changed between two reports: a start (status running with another
- * start time: first start, restart, recovery), a stop, or a failure (a new
+ * start time or restart count: first start, restart, recovery), a stop, or a failure (a new
  * failed report). Nothing when the state is the same.
  */
 function transitionOf(previous: StoredReport | undefined, next: Report): Transition | undefined {
-  if (next.status === "running" && (previous?.status !== "running" || previous.started_at !== next.started_at)) {
+  if (next.status === "running" && (previous?.status !== "running" || previous.started_at !== next.started_at || previous.restart_count !== next.restart_count)) {
     return { live: ServiceStarted, hook: ServiceStartWebhook };
   }
   if (next.status === "stopped" && previous?.status !== "stopped" && previous !== undefined) {

@@ -18,6 +18,7 @@ export const endpointGroups: Record<string, () => GroupModule> = {
   deployments: () => import("./deployments") as unknown as GroupModule,
   secrets: () => import("./secrets") as unknown as GroupModule,
   workers: () => import("./workers") as unknown as GroupModule,
+  services: () => import("./services") as unknown as GroupModule,
   billing: () => import("./billing") as unknown as GroupModule,
   "stripe-webhook": () => import("./stripe-webhook") as unknown as GroupModule,
 };

@@ -6,8 +6,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { handle } from "hono/aws-lambda";
+import { HTTPException } from "hono/http-exception";
 import { DomainError } from "../../core/error";
 import { Deployment } from "../../core/deployment";
+import { agentFiles } from "../../core/deployment/package";
 import { Fleet } from "../../core/fleet";
 import { createApp, rateLimit } from "./common";
 import { bearer, body, errors, idParam, json, openapi } from "./route";
@@ -157,6 +159,25 @@ app.openapi(
 
 app.openapi(
   createRoute({
+    method: "get",
+    path: "/workers/agent/{file}",
+    tags,
+    summary: "The reference edge agent (a POSIX shell script) and its systemd unit, to install on a controller",
+    description: "Public: they hold no secret. Every deployment package carries the same two files.",
+    request: { params: z.object({ file: z.enum(["flint-agent", "flint-agent.service"]).openapi({ example: "flint-agent" }) }) },
+    responses: { 200: { description: "The file", content: textDoc }, ...errors(400) },
+  }),
+  async (c) => {
+    const name = c.req.valid("param").file;
+    const file = (await agentFiles()).find((candidate) => candidate.path === name)!;
+    c.header("Content-Disposition", `attachment; filename="${name}"`);
+    c.header("Cache-Control", "public, max-age=300");
+    return c.text(new TextDecoder().decode(file.bytes), 200);
+  },
+);
+
+app.openapi(
+  createRoute({
     method: "post",
     path: "/workers/register",
     tags,
@@ -221,9 +242,11 @@ app.openapi(
       `received now). At most ${LOG_BODY_LIMIT / 1024} KB and the newest 1000 lines; secrets are redacted before they are stored.`,
     security: device,
     request: { params: WorkerId, body: { required: true, content: textDoc } },
-    responses: { 202: json(z.object({ accepted: z.number() }), "Stored"), ...errors(400, 401, 403, 404, 413) },
+    responses: { 202: json(z.object({ accepted: z.number() }), "Stored"), ...errors(400, 401, 403, 404, 413, 415) },
   }),
   async (c) => {
+    // Only text/plain is declared, and the OpenAPI layer checks media types only for JSON and form bodies.
+    if (!/^text\/plain\s*(;|$)/i.test(c.req.header("content-type") ?? "")) throw new HTTPException(415, { message: "Ship log lines as text/plain" });
     const text = await c.req.text();
     if (Buffer.byteLength(text) > LOG_BODY_LIMIT) {
       throw new DomainError("too_large", "worker.logs_too_large", `Ship at most ${LOG_BODY_LIMIT / 1024} KB of log lines at a time`, { limit_bytes: LOG_BODY_LIMIT });

@@ -846,6 +846,12 @@ describe("least privilege", () => {
     expect(env("Api", "HttpSecrets")).toEqual(expect.arrayContaining(["SST_Table_tableName_Data", "SST_Secret_value_SECRETS_MASTER_KEY"]));
     expect(env("Jobs", "IngestWorker")).toContain("SST_WebSocketApi_url_Realtime");
   });
+
+  it("ships the reference edge agent with the workers function, which serves it", () => {
+    expect(functionResource(test, "Api", "HttpWorkers").Properties.Environment?.Variables?.FLINT_AGENT_DIR).toBe("/var/task/agent");
+    const workers = (test.stacks.Api as Stack).getAllFunctions().find((fn) => fn.node.id === "HttpWorkers") as unknown as { props: Json };
+    expect(workers.props.copyFiles).toEqual([{ from: "core/deployment/agent", to: "agent" }]);
+  });
 });
 
 // ---------------------------------------------------------- function defaults

@@ -74,14 +74,14 @@ json_num() { [ -n "$1" ] && printf '%s' "$1" || printf 'null'; }
 
 # http METHOD PATH [BODY_FILE CONTENT_TYPE]: the answer in $TMP/answer, the status code printed (000: no answer).
 http() {
-  method=$1 path=$2 data=${3:-} type=${4:-}
-  set -- -sS -o "$TMP/answer" -w '%{http_code}' --connect-timeout 10 --max-time 120 -X "$method" -H 'Accept: text/plain'
+  http_method=$1 http_path=$2 http_data=${3:-} http_type=${4:-}
+  set -- -sS -o "$TMP/answer" -w '%{http_code}' --connect-timeout 10 --max-time 120 -X "$http_method" -H 'Accept: text/plain'
   # The credential is read from a file (-H @file), never put on a command line other processes can see.
   [ -s "$STATE/auth.header" ] && set -- "$@" -H "@$STATE/auth.header"
-  [ -n "$data" ] && set -- "$@" -H "Content-Type: $type" --data-binary "@$data"
+  [ -n "$http_data" ] && set -- "$@" -H "Content-Type: $http_type" --data-binary "@$http_data"
   # shellcheck disable=SC2086
-  code=$(curl $CURL_OPTS "$@" "$API$path" 2>>"$TMP/curl.err") || code=000
-  printf '%s' "$code"
+  http_code=$(curl $CURL_OPTS "$@" "$API$http_path" 2>>"$TMP/curl.err") || http_code=000
+  printf '%s' "$http_code"
 }
 
 # ------------------------------------------------------------ enrolment
@@ -122,7 +122,8 @@ enrol() {
 release() { read_file "$STATE/release"; }
 desired() { read_file "$STATE/desired" running; }
 service_pid() { read_file "$STATE/service.pid"; }
-alive() { pid=$(service_pid); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+# sh has no local variables: helpers called from anywhere use names of their own.
+alive() { alive_pid=$(service_pid); [ -n "$alive_pid" ] && kill -0 "$alive_pid" 2>/dev/null; }
 
 SVC_STATUS=stopped
 SVC_EXIT=""
@@ -399,10 +400,10 @@ count_scores() {
 service_json() {
   [ -n "$(release)" ] || [ "$SVC_STATUS" != stopped ] || return 0
   started=null
-  pid=null
-  if alive; then started=$(json_str "$(read_file "$STATE/started_at")"); pid=$(service_pid); fi
+  svc_pid=null
+  if alive; then started=$(json_str "$(read_file "$STATE/started_at")"); svc_pid=$(service_pid); fi
   printf ',"service":{"status":"%s","deployment_id":%s,"pid":%s,"started_at":%s,"restart_count":%s,%s,"exit_code":%s,"error":%s,"windows_scored":%s,"alarms":%s,"last_score":%s}' \
-    "$SVC_STATUS" "$( [ -n "$(release)" ] && json_str "$(release)" || printf null)" "$pid" "$started" \
+    "$SVC_STATUS" "$( [ -n "$(release)" ] && json_str "$(release)" || printf null)" "$svc_pid" "$started" \
     "$(read_file "$STATE/restart_count" 0)" "$FIGURES" "$(json_num "$SVC_EXIT")" \
     "$( [ -n "$SVC_ERROR" ] && json_str "$SVC_ERROR" || printf null)" \
     "$(read_file "$STATE/windows" 0)" "$(read_file "$STATE/alarms" 0)" "$(json_num "$(read_file "$STATE/last_score")")"
@@ -498,7 +499,7 @@ heartbeat() {
       wait_s=$(( INTERVAL * (1 << (FAILURES > 5 ? 5 : FAILURES)) ))
       [ "$wait_s" -gt 300 ] && wait_s=300
       NEXT_BEAT=$(( $(now) + wait_s ))
-      [ "$FAILURES" -le 3 ] && log warn "heartbeat answered $code; next try in ${wait_s}s"
+      [ "$FAILURES" -le 3 ] && log warn "heartbeat answered $code; next try in ${wait_s}s: $(head -c 300 "$TMP/answer" 2>/dev/null | redact)"
       ;;
   esac
 }
