@@ -109,10 +109,13 @@ export type IssueInput = z.input<typeof IssueInput>;
 /**
  * The model `update` installs: the one named, or the tenant's newest ready
  * model with the running model's sensors and window length.
- * @throws service.model_required (400) with nothing installed and none named, service.up_to_date (409)
+ * @throws model.not_found for a named model not the tenant's, service.model_required (400) with nothing installed and none named, service.up_to_date (409)
  */
 async function updateModel(serviceId: string, target: TargetItem, named: string | undefined): Promise<string> {
-  if (named) return named;
+  if (named) {
+    if (!(await ModelEntity.get({ tenantId: target.tenantId, modelId: named }).go()).data) throw notFound("model", named);
+    return named;
+  }
   const current = target.currentModel;
   if (!current) throw invalid("service.model_required", "Nothing is installed on this worker yet: name the model to install (model_id)", { service_id: serviceId });
   const running = (await ModelEntity.get({ tenantId: target.tenantId, modelId: current }).go()).data;
@@ -150,6 +153,8 @@ export async function issue(serviceId: string, type: Type, input: IssueInput = {
     expiresAt: new Date(now + timeout).toISOString(),
     expires_at: Math.floor(now / 1000) + KEEP_SECONDS,
   };
+  // An update that could never be carried out says why, online or not.
+  const updateTo = type === "update" ? await updateModel(serviceId, target, options.model_id) : undefined;
   if (!online) {
     const expired = await CommandEntity.create({
       ...base,
@@ -161,10 +166,9 @@ export async function issue(serviceId: string, type: Type, input: IssueInput = {
     return serialize(expired.data as CommandItem);
   }
   let deployment: { deploymentId?: string; modelId?: string } = {};
-  if (type === "update") {
-    const modelId = await updateModel(serviceId, target, options.model_id);
-    const created = await Deployment.create({ model_id: modelId, target_id: target.targetId, precision: options.precision });
-    deployment = { deploymentId: created.id, modelId };
+  if (updateTo) {
+    const created = await Deployment.create({ model_id: updateTo, target_id: target.targetId, precision: options.precision });
+    deployment = { deploymentId: created.id, modelId: updateTo };
   }
   const created = await CommandEntity.create({ ...base, ...deployment, state: "queued" }).go();
   await publish(created.data as CommandItem);

@@ -197,6 +197,10 @@ describe("commands", () => {
     const unsent = await call("POST", `/services/${never.service}/restart`, { token: admin.token });
     expect(unsent.status).toBe(202);
     expect(unsent.body).toMatchObject({ state: "expired", reason: "Never seen is offline (last heartbeat never): the command was not sent", finished_at: expect.any(String) });
+    // An update that could never run says so, online or not.
+    const missing = await call("POST", `/services/${never.service}/update`, { token: admin.token, body: { model_id: "mdl_01m8vnzsc7nxvn7410wghtpq26" } });
+    expect(missing.status).toBe(404);
+    expect(missing.body.code).toBe("model.not_found");
 
     const quiet = await enrol(admin, "Goes quiet");
     await beat(quiet, { service: running(ago(1000)) });
