@@ -6,10 +6,14 @@
  * tenant channel, no reload) with its CPU in the workers table. Plus: axe
  * finds no serious violation, nothing overflows at 375 px, a revoked token
  * enrols no one, and a viewer of the same tenant sees the overview only.
+ * And the model services: a worker's reported service in the Services table,
+ * a restart whose outcome (delivered by the next heartbeat, succeeded by the
+ * agent's result) arrives live on `service:<id>`, its commands and shipped
+ * log in the details, and a viewer who sees the services without the buttons.
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseUrl, call } from "../support/http";
+import { baseUrl, call, uniqueLoopback } from "../support/http";
 import { createUser, type TestUser } from "../support/users";
 import { launchBrowser, openTab, screenshot, serious } from "./browser";
 
@@ -80,7 +84,23 @@ describe("the Fleet page", { timeout: 180_000 }, () => {
       await expect.poll(() => page.locator(".secret").textContent()).toMatch(/^fen\./);
       const enrolmentToken = (await page.locator(".secret").textContent())!.trim();
       await create.getByText(/will not be shown again/).waitFor();
-      const command = (await create.locator("pre.command").textContent())!;
+      // How to install the agent: both files from the platform, the token in a 0600 configuration, then the service.
+      const install = (await create.locator("#agent-install").textContent())!;
+      expect(install).toContain(`sudo curl -fsSL -o /opt/flint/flint-agent ${baseUrl}/api/v1/workers/agent/flint-agent &&`);
+      expect(install).toContain("sudo chmod 0755 /opt/flint/flint-agent &&");
+      expect(install).toContain(`sudo curl -fsSL -o /etc/systemd/system/flint-agent.service ${baseUrl}/api/v1/workers/agent/flint-agent.service &&`);
+      expect(install).toContain("sudo install -m 0600 /dev/null /etc/flint/agent.conf &&");
+      expect(install).toContain(`<<'EOF' &&\nFLINT_API=${baseUrl}/api/v1\nFLINT_ENROLMENT_TOKEN=${enrolmentToken}\nFLINT_SOURCE='cmd:<your sensor reader printing CSV rows>'\nEOF\n`);
+      expect(install).toMatch(/\nsudo systemctl daemon-reload && sudo systemctl enable --now flint-agent$/);
+      // What it downloads is served without signing in.
+      const agent = await call("GET", "/workers/agent/flint-agent");
+      expect(agent.status).toBe(200);
+      expect(String(agent.body)).toMatch(/^#!\/bin\/sh\n# flint-agent/);
+      const unit = await call("GET", "/workers/agent/flint-agent.service");
+      expect(unit.status).toBe(200);
+      expect(String(unit.body)).toContain("ExecStart=/opt/flint/flint-agent");
+      // Enrolling by hand stays possible.
+      const command = (await create.locator("#enrol-command").textContent())!;
       expect(command).toContain(`curl -X POST ${baseUrl}/api/v1/workers/register`);
       expect(command).toContain(`"enrolment_token":"${enrolmentToken}"`);
       expect(command).toContain(`"os_info":"'"$(uname -srm)"'"`);
@@ -180,6 +200,145 @@ describe("the Fleet page", { timeout: 180_000 }, () => {
       expect(tab.errors.filter((error) => !/status of 401/.test(error))).toEqual([]);
     } finally {
       await tab.context.close();
+    }
+  });
+  it("lists a worker's service, restarts it with the outcome live, shows its commands and log; a viewer sees it without the buttons", async () => {
+    const owner = await createUser();
+    const issued = await call("POST", "/admin/workers/enrolment-tokens", { token: owner.token, body: { name: "Pump house" } });
+    expect(issued.status, JSON.stringify(issued.body)).toBe(201);
+    const enrolled = await call("POST", "/workers/register", {
+      from: uniqueLoopback(),
+      body: { enrolment_token: issued.body.token, name: "Pump house PLC", os_info: "Linux 6.1.0 aarch64" },
+    });
+    expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(201);
+    const { worker, credential } = enrolled.body as { worker: { id: string }; credential: string };
+    expect((await call("PATCH", `/admin/workers/${worker.id}/approve`, { token: owner.token, body: { is_approved: true } })).status).toBe(200);
+    const serviceId = `svc_${worker.id.slice(4)}`;
+    const name = "flint-model on Pump house PLC";
+
+    // The agent's part, played by the test: heartbeats reporting the service, its commands' results, its log.
+    const report = {
+      status: "running",
+      started_at: new Date(Date.now() - 60_000).toISOString(),
+      restart_count: 0,
+      cpu_percent: 12.5,
+      memory_bytes: 5_000_000,
+      memory_limit_bytes: 100_000_000,
+      windows_scored: 42,
+      alarms: 1,
+      last_score: 0.5,
+    };
+    const heartbeat = (more: Record<string, unknown> = {}) =>
+      call("POST", `/workers/${worker.id}/heartbeat`, { headers: { authorization: `Device ${credential}` }, body: { cpu_usage_percent: 10, service: report, ...more } });
+    const first = await heartbeat();
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    const shipped = await call("POST", `/workers/${worker.id}/logs`, {
+      headers: { authorization: `Device ${credential}` },
+      rawBody: "2026-12-02T10:00:00Z info flint-model started\n",
+      contentType: "text/plain",
+    });
+    expect(shipped.status, JSON.stringify(shipped.body)).toBe(202);
+    // A silent worker goes offline after 8 s here (and its open commands expire): keep beating.
+    let inFlight: Promise<unknown> = Promise.resolve();
+    const keepBeating = () => setInterval(() => void (inFlight = heartbeat()), 2_000);
+    let beating = keepBeating();
+
+    try {
+      const tab = await openTab(browser);
+      const frames: string[] = [];
+      try {
+        const { page } = tab;
+        page.on("websocket", (socket) => socket.on("framereceived", (frame) => frames.push(String(frame.payload))));
+        await logIn(page, owner);
+        await page.getByRole("link", { name: "Fleet" }).first().click();
+        await page.getByRole("heading", { level: 1, name: "Fleet" }).waitFor();
+
+        const services = page.getByRole("region", { name: "Services table", exact: true });
+        const row = services.getByRole("row", { name: /Pump house PLC/ });
+        await row.waitFor();
+        expect(await row.textContent()).toMatch(/Pump house PLC\s*running\s*healthy\s*none\s*\d+ min \d+ s\s*0\s*12\.5 %\s*4\.8 MB\s*of 95\.4 MB\s*42\s*1\s*\d/);
+        const system = page.getByRole("region", { name: "System", exact: true });
+        const systemStat = (label: string) => system.locator(".stat").filter({ has: page.locator("dt", { hasText: new RegExp(`^${label}$`) }) }).locator("dd");
+        await expect.poll(() => systemStat("Services").textContent()).toBe("1");
+        expect(await systemStat("Running").textContent()).toBe("1");
+        expect(await systemStat("Stopped").textContent()).toBe("0");
+        expect(await systemStat("Average CPU").textContent()).toBe("12.5 %");
+        expect(await systemStat("Average memory").textContent()).toBe("5 %");
+        expect(await systemStat("Health").textContent()).toMatch(/^healthy\s*0 errors, 0 warnings$/);
+        // Running: Start has nothing to do; the filter finds it under Running, not under Failed.
+        expect(await row.getByRole("button", { name: `Start ${name}`, exact: true }).isDisabled()).toBe(true);
+        const show = page.getByRole("region", { name: "Services", exact: true }).getByLabel("Show", { exact: true });
+        await show.selectOption("failed");
+        await page.getByText("No service matches.").waitFor();
+        await show.selectOption("running");
+        await row.waitFor();
+
+        // Restart: queued until the worker's next heartbeat carries it (the loop is paused so that is the test's own).
+        await expect.poll(() => frames.some((frame) => frame.includes('"subscribed"') && frame.includes('"tenant"'))).toBe(true);
+        clearInterval(beating);
+        await inFlight;
+        await row.getByRole("button", { name: `Restart ${name}`, exact: true }).click();
+        const notice = page.getByRole("status").filter({ hasText: `Restart ${name}:` });
+        await expect.poll(() => notice.textContent()).toMatch(/queued\s*waiting for Pump house PLC's next heartbeat/);
+        // The page follows the service's topic from here (its snapshot covers anything before).
+        await expect.poll(() => frames.some((frame) => frame.includes('"subscribed"') && frame.includes(`service:${serviceId}`))).toBe(true);
+        const carried = await heartbeat();
+        expect(carried.status, JSON.stringify(carried.body)).toBe(200);
+        const commands = carried.body.tasks.commands as { id: string; command: string }[];
+        expect(commands).toEqual([expect.objectContaining({ command: "restart" })]);
+        beating = keepBeating();
+        await expect.poll(() => notice.textContent(), { timeout: 10_000 }).toMatch(/delivered\s*the agent is carrying it out/);
+
+        const done = await heartbeat({ command_results: [{ id: commands[0]!.id, state: "succeeded", result: "restarted" }] });
+        expect(done.status, JSON.stringify(done.body)).toBe(200);
+        const sentAt = Date.now();
+        // Live, no reload: well within the 15 s poll.
+        await expect.poll(() => notice.textContent(), { timeout: 10_000, interval: 100 }).toMatch(/succeeded\s*restarted\./);
+        expect(Date.now() - sentAt).toBeLessThan(10_000);
+        expect(frames.some((frame) => frame.includes('"command.updated"') && frame.includes('"succeeded"') && frame.includes(commands[0]!.id))).toBe(true);
+
+        // Details: the command with its result, the log line the agent shipped.
+        await row.getByRole("button", { name: `Details of ${name}`, exact: true }).click();
+        const details = page.getByRole("region", { name, exact: true });
+        await details.waitFor();
+        const commandRow = details.getByRole("region", { name: "Commands table", exact: true }).getByRole("row", { name: /restart/ });
+        await expect.poll(() => commandRow.textContent()).toMatch(/restart\s*succeeded\s*restarted\s*\S+/);
+        const log = details.getByRole("region", { name: `Log of ${name}, newest first`, exact: true });
+        await log.waitFor();
+        expect(await log.textContent()).toContain("2026-12-02T10:00:00Z info flint-model started");
+        await screenshot(page, "fleet-services");
+        await expectAccessible(page, "fleet with a service and its details");
+
+        await page.setViewportSize({ width: 375, height: 812 });
+        await expect.poll(() => page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(375);
+        await screenshot(page, "fleet-services-phone");
+        await expectAccessible(page, "fleet services at 375 px");
+        expect(tab.errors.filter((error) => !/status of 401/.test(error))).toEqual([]);
+      } finally {
+        await tab.context.close();
+      }
+
+      // A viewer of the same tenant sees the service and its details, but cannot command it.
+      const viewer = await createUser({ tenantId: owner.tenantId, role: "viewer" });
+      const viewerTab = await openTab(browser);
+      try {
+        const { page } = viewerTab;
+        await logIn(page, viewer);
+        await page.getByRole("link", { name: "Fleet" }).first().click();
+        await page.getByRole("heading", { level: 1, name: "Fleet" }).waitFor();
+        const row = page.getByRole("region", { name: "Services table", exact: true }).getByRole("row", { name: /Pump house PLC/ });
+        await row.waitFor();
+        expect(await row.textContent()).toMatch(/running\s*healthy/);
+        for (const verb of ["Start", "Stop", "Restart", "Update"]) expect(await page.getByRole("button", { name: new RegExp(`^${verb}`) }).count(), verb).toBe(0);
+        await row.getByRole("button", { name: `Details of ${name}`, exact: true }).click();
+        await page.getByRole("region", { name: `Log of ${name}, newest first`, exact: true }).waitFor();
+        await expectAccessible(page, "fleet services (viewer)");
+        expect(viewerTab.errors.filter((error) => !/status of 401/.test(error))).toEqual([]);
+      } finally {
+        await viewerTab.context.close();
+      }
+    } finally {
+      clearInterval(beating);
     }
   });
 });

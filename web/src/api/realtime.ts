@@ -2,7 +2,7 @@
  * The live channel: one WebSocket per signed-in tab, authenticated with the
  * access token as the `bearer, <token>` subprotocol (never in the URL, which
  * proxies log), topics (`run:<id>`, `dataset:<id>`, `deployment:<id>`,
- * `tenant`) subscribed on demand and again after every reconnect, whose
+ * `service:<id>`, `tenant`) subscribed on demand and again after every reconnect, whose
  * snapshot then brings the page up to date.
  */
 import { useEffect, useRef } from "preact/hooks";
@@ -69,9 +69,14 @@ function listenersOf(event: LiveEvent): Set<Listener> {
   return heard;
 }
 
-/** Events name their resource by id; the topic is derived from it. */
+/**
+ * Events name their resource by id; the topic is derived from it. A service's
+ * events (`service.*`, `command.updated`) also name the deployment it runs,
+ * so `service_id` is looked at before `deployment_id`.
+ */
 function topicOf(event: LiveEvent): string | undefined {
   if (typeof event.run_id === "string") return `run:${event.run_id}`;
+  if (typeof event.service_id === "string") return `service:${event.service_id}`;
   if (typeof event.deployment_id === "string") return `deployment:${event.deployment_id}`;
   if (typeof event.dataset_id === "string") return `dataset:${event.dataset_id}`;
   return undefined;

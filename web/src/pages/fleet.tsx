@@ -1,13 +1,16 @@
 /**
  * The fleet: counts and average health of the workers (live from the tenant
- * channel's worker.online / worker.offline, polled as a fallback), and for
- * admins every worker with its approval, approving self-enrolled ones, and
- * the enrolment tokens controllers register with.
+ * channel's worker.online / worker.offline, polled as a fallback), the model
+ * service on each worker with the fleet-wide service stats, commands to the
+ * services for operators (their outcome live from `service:<id>`), a
+ * service's recent commands and log; and for admins every worker with its
+ * approval, approving self-enrolled ones, and the enrolment tokens
+ * controllers register with (and the agent they install).
  */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/preact-query";
 import { api, unwrap } from "../api/client";
-import { useLive } from "../api/realtime";
+import { useLive, type LiveEvent } from "../api/realtime";
 import { can } from "../api/session";
 import type { components } from "../api/schema";
 import { Badge, Card, CopyButton, ErrorNote, Field, Loaded, Notice, Page, Pager, Stat, Stats, TableWrap, fmt, useClientPages, useSessionUser } from "../ui";
@@ -15,6 +18,10 @@ import { Badge, Card, CopyButton, ErrorNote, Field, Loaded, Notice, Page, Pager,
 type Worker = components["schemas"]["Worker"];
 type Token = components["schemas"]["EnrolmentToken"];
 type Approval = Worker["approval"];
+type Service = components["schemas"]["Service"];
+type Command = components["schemas"]["ServiceCommand"];
+type CommandType = Command["command"];
+type ServiceFilter = "all" | "running" | "stopped" | "failed";
 
 /** Every query of this page starts with it, so one invalidation refreshes them all. */
 const FLEET = ["fleet"] as const;
@@ -30,13 +37,15 @@ export function FleetPage() {
   const queryClient = useQueryClient();
   // A worker came online or went silent, or the channel (re)connected and may have missed some: read again.
   useLive("tenant", (event) => {
-    if (event.type === "worker.online" || event.type === "worker.offline" || event.type === "subscribed") {
+    if (event.type === "worker.online" || event.type === "worker.offline" || event.type === "subscribed" || event.type.startsWith("service.")) {
       void queryClient.invalidateQueries({ queryKey: FLEET });
     }
   });
   return (
     <Page title="Fleet">
       <OverviewCard />
+      <SystemCard />
+      <ServicesCard />
       {admin ? (
         <>
           <WorkersCard />
@@ -106,6 +115,423 @@ function OverviewCard() {
         )}
       </Loaded>
     </Card>
+  );
+}
+
+// ------------------------------------------------------------ services (every role; commands for operators)
+
+/** How far a command has come: a live event or a poll never moves it back. */
+const COMMAND_RANK: Record<Command["state"], number> = { queued: 0, delivered: 1, succeeded: 2, failed: 2, expired: 2 };
+const finished = (command: Pick<Command, "state">) => COMMAND_RANK[command.state] === 2;
+
+/** The command as `next` has it, unless `current` is already as far or further. */
+function advance(current: Command, next: Partial<Command> & Pick<Command, "state">): Command {
+  return COMMAND_RANK[next.state] > COMMAND_RANK[current.state] ? { ...current, ...next } : current;
+}
+
+/** A `command.updated` event's fields as a command's. */
+function commandOf(event: LiveEvent): (Partial<Command> & Pick<Command, "state">) | undefined {
+  if (event.type !== "command.updated" || typeof event.state !== "string" || !(event.state in COMMAND_RANK)) return undefined;
+  const text = (value: unknown) => (typeof value === "string" ? value : null);
+  return { state: event.state as Command["state"], result: text(event.result), reason: text(event.reason), finished_at: text(event.finished_at) };
+}
+
+const COMMAND_VERB: Record<CommandType, string> = { start: "Start", stop: "Stop", restart: "Restart", update: "Update" };
+
+function commandOutcome(command: Command, worker: string): string {
+  switch (command.state) {
+    case "queued":
+      return `waiting for ${worker}'s next heartbeat to carry it.`;
+    case "delivered":
+      return command.command === "update" ? "the model is being built and installed." : "the agent is carrying it out.";
+    case "succeeded":
+      return command.result ? `${command.result}.` : "done.";
+    case "failed":
+      return `${command.reason ?? command.result ?? "the agent reported a failure"}.`;
+    case "expired":
+      return `${command.reason ?? "it was not carried out in time"}.`;
+  }
+}
+
+/** Sends a command; answers it as the API does (202). */
+function issueCommand(id: string, type: CommandType): Promise<Command> {
+  const params = { params: { path: { id } } };
+  switch (type) {
+    case "start":
+      return unwrap(api.POST("/api/v1/services/{id}/start", params));
+    case "stop":
+      return unwrap(api.POST("/api/v1/services/{id}/stop", params));
+    case "restart":
+      return unwrap(api.POST("/api/v1/services/{id}/restart", params));
+    case "update":
+      return unwrap(api.POST("/api/v1/services/{id}/update", { ...params, body: {} }));
+  }
+}
+
+const CONFIRM: Partial<Record<CommandType, (service: Service) => string>> = {
+  stop: (service) => `Stop ${service.name}? It stops scoring sensor rows and stays stopped until it is started again.`,
+  update: (service) =>
+    `Update ${service.name} to the newest ready model trained on the same sensors? A deployment builds it for ${service.worker.name} and the agent installs it.`,
+};
+
+const commandsKey = (serviceId: string) => [...FLEET, "service", serviceId, "commands"] as const;
+
+function loadCommands(serviceId: string) {
+  return unwrap(api.GET("/api/v1/services/{id}/commands", { params: { path: { id: serviceId }, query: { limit: 20 } } }));
+}
+
+/**
+ * The last command this page sent, followed live on its service's topic (the
+ * subscription's snapshot replays what happened before it) and, as a
+ * fallback, polled with the service's commands until it is finished.
+ */
+function IssuedCommand(props: { command: Command; service: Service }) {
+  const queryClient = useQueryClient();
+  const sent = props.command;
+  // Keyed by the command's id: a new command is a new notice.
+  const [current, setCurrent] = useState(sent);
+  useLive(`service:${sent.service_id}`, (event) => {
+    if (event.type === "command.updated") {
+      void queryClient.invalidateQueries({ queryKey: commandsKey(sent.service_id) });
+      const next = event.command_id === sent.id ? commandOf(event) : undefined;
+      if (next) setCurrent((previous) => advance(previous, next));
+      if (next && finished(next)) void queryClient.invalidateQueries({ queryKey: [...FLEET, "services"] });
+    } else if (event.type.startsWith("service.")) {
+      void queryClient.invalidateQueries({ queryKey: FLEET });
+    }
+  });
+  const polled = useQuery({
+    queryKey: commandsKey(sent.service_id),
+    queryFn: () => loadCommands(sent.service_id),
+    refetchInterval: POLL_MS,
+    enabled: !finished(current),
+  });
+  const found = polled.data?.find((command) => command.id === sent.id);
+  const shown = found ? advance(current, found) : current;
+  return (
+    <Notice>
+      <strong>
+        {COMMAND_VERB[shown.command]} {props.service.name}:
+      </strong>{" "}
+      <Badge value={shown.state} /> {commandOutcome(shown, props.service.worker.name)}
+    </Notice>
+  );
+}
+
+function SystemCard() {
+  const system = useQuery({
+    queryKey: [...FLEET, "services", "system"],
+    queryFn: () => unwrap(api.GET("/api/v1/system/stats")),
+    refetchInterval: POLL_MS,
+  });
+  return (
+    <Card title="System">
+      <Loaded query={system}>
+        {(data) => (
+          <>
+            <Stats>
+              <Stat label="Services" value={fmt.number(data.services.total)} />
+              <Stat label="Running" value={fmt.number(data.services.running)} />
+              <Stat label="Stopped" value={fmt.number(data.services.stopped)} />
+              <Stat label="Failed" value={fmt.number(data.services.failed)} />
+              <Stat label="Average CPU" value={percent(data.resources.avgCpu)} />
+              <Stat label="Average memory" value={percent(data.resources.avgMemory)} />
+              <Stat
+                label="Health"
+                value={
+                  <>
+                    <Badge value={data.health.status} />{" "}
+                    <span class="muted aside">
+                      {data.health.errors} {data.health.errors === 1 ? "error" : "errors"}, {data.health.warnings} {data.health.warnings === 1 ? "warning" : "warnings"}
+                    </span>
+                  </>
+                }
+              />
+            </Stats>
+            <p class="muted">Stopped counts every service not running (failed ones too); the averages are of the running services on online workers, memory as a share of each one's limit.</p>
+            {data.health.issues.length > 0 && (
+              <>
+                <h3>Needs attention</h3>
+                <ul class="issues">
+                  {data.health.issues.map((issue) => (
+                    <li key={`${issue.service_id}-${issue.level}`}>
+                      <Badge value={issue.level} /> {issue.message}
+                    </li>
+                  ))}
+                </ul>
+              </>
+            )}
+          </>
+        )}
+      </Loaded>
+    </Card>
+  );
+}
+
+function ServicesCard() {
+  const user = useSessionUser();
+  const operator = can.write(user);
+  const queryClient = useQueryClient();
+  const [filter, setFilter] = useState<ServiceFilter>("all");
+  const [page, setPage] = useState(1);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [issued, setIssued] = useState<{ command: Command; service: Service } | null>(null);
+  const services = useQuery({
+    queryKey: [...FLEET, "services", filter, page],
+    queryFn: () => unwrap(api.GET("/api/v1/services", { params: { query: { filter, page, limit: PAGE_SIZE } } })),
+    refetchInterval: POLL_MS,
+    placeholderData: (previous) => previous,
+  });
+  const pages = services.data?.pages ?? 1;
+  // Services went away (or the filter shows fewer): stay on a page that exists.
+  useEffect(() => {
+    if (page > pages) setPage(pages);
+  }, [page, pages]);
+  const issue = useMutation({
+    mutationFn: ({ service, type }: { service: Service; type: CommandType }) => issueCommand(service.id, type),
+    onSuccess: (command, { service }) => {
+      setIssued({ command, service });
+      void queryClient.invalidateQueries({ queryKey: commandsKey(service.id) });
+    },
+  });
+  const send = (service: Service, type: CommandType) => {
+    const question = CONFIRM[type];
+    if (question && !confirm(question(service))) return;
+    issue.mutate({ service, type });
+  };
+  return (
+    <Card title="Services" class="stack">
+      <div class="row compact">
+        <Field id="services-filter" label="Show">
+          <select
+            id="services-filter"
+            value={filter}
+            onChange={(event) => {
+              setFilter(event.currentTarget.value as ServiceFilter);
+              setPage(1);
+            }}
+          >
+            <option value="all">All</option>
+            <option value="running">Running</option>
+            <option value="stopped">Stopped</option>
+            <option value="failed">Failed</option>
+          </select>
+        </Field>
+      </div>
+      {issued && <IssuedCommand key={issued.command.id} command={issued.command} service={issued.service} />}
+      <ErrorNote error={issue.error} />
+      <Loaded query={services}>
+        {(data) =>
+          data.items.length === 0 ? (
+            <p>
+              {filter === "all"
+                ? "No services yet: the model service (flint-model) of an approved worker shows here once its agent reports it or a model is deployed to it."
+                : "No service matches."}
+            </p>
+          ) : (
+            <TableWrap label="Services table">
+              <table class="services">
+                <thead>
+                  <tr>
+                    <th scope="col">Worker</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Health</th>
+                    <th scope="col">Model</th>
+                    <th scope="col" class="num">
+                      Uptime
+                    </th>
+                    <th scope="col" class="num">
+                      Restarts
+                    </th>
+                    <th scope="col" class="num">
+                      CPU
+                    </th>
+                    <th scope="col" class="num">
+                      Memory
+                    </th>
+                    <th scope="col" class="num">
+                      Windows scored
+                    </th>
+                    <th scope="col" class="num">
+                      Alarms
+                    </th>
+                    <th scope="col">Last report</th>
+                    <th scope="col">Actions</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.items.map((service) => {
+                    const running = service.status === "running";
+                    return (
+                      <tr key={service.id}>
+                        <td class="name">
+                          {service.worker.name}
+                          {service.worker.status === "offline" && <div class="muted">worker offline</div>}
+                        </td>
+                        <td>
+                          <Badge value={service.status} />
+                        </td>
+                        <td>
+                          <Badge value={service.health} />
+                          {service.health_reasons.length > 0 && <div class="muted reasons">{service.health_reasons.join("; ")}</div>}
+                        </td>
+                        <td>{service.model_id ?? <span class="muted">none</span>}</td>
+                        <td class="num">{running ? fmt.duration(service.uptime) : "–"}</td>
+                        <td class="num">{fmt.number(service.restart_count)}</td>
+                        <td class="num">{running ? percent(service.stats.cpu) : "–"}</td>
+                        <td class="num">
+                          {running ? (
+                            <>
+                              {fmt.bytes(service.stats.memoryUsage)}
+                              <div class="muted">{service.stats.memoryLimit ? `of ${fmt.bytes(service.stats.memoryLimit)}` : "no limit"}</div>
+                            </>
+                          ) : (
+                            "–"
+                          )}
+                        </td>
+                        <td class="num">{fmt.number(service.stats.windowsScored)}</td>
+                        <td class="num">{fmt.number(service.stats.alarms)}</td>
+                        <td>{service.reported_at ? fmt.date(service.reported_at) : "never"}</td>
+                        <td>
+                          <div class="row-actions">
+                            {operator &&
+                              (["start", "stop", "restart", "update"] as const).map((type) => (
+                                <button
+                                  key={type}
+                                  type="button"
+                                  class={type === "stop" ? "danger" : undefined}
+                                  disabled={issue.isPending || (type === "start" && running) || (type === "stop" && service.status === "stopped")}
+                                  onClick={() => send(service, type)}
+                                >
+                                  {COMMAND_VERB[type]}
+                                  <span class="sr-only"> {service.name}</span>
+                                </button>
+                              ))}
+                            <button type="button" aria-pressed={selected === service.id} onClick={() => setSelected(selected === service.id ? null : service.id)}>
+                              Details<span class="sr-only"> of {service.name}</span>
+                            </button>
+                          </div>
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </TableWrap>
+          )
+        }
+      </Loaded>
+      <Pager label="Services" page={page} hasNext={page < pages} onNext={() => setPage(page + 1)} onPrevious={() => setPage(Math.max(1, page - 1))} />
+      {selected && <ServiceDetails id={selected} onClose={() => setSelected(null)} />}
+    </Card>
+  );
+}
+
+/** One service: what it runs, its recent commands and its last 100 log lines (newest first). */
+function ServiceDetails(props: { id: string; onClose: () => void }) {
+  const queryClient = useQueryClient();
+  const service = useQuery({
+    queryKey: [...FLEET, "services", "one", props.id],
+    queryFn: () => unwrap(api.GET("/api/v1/services/{id}", { params: { path: { id: props.id } } })),
+    refetchInterval: POLL_MS,
+  });
+  const commands = useQuery({ queryKey: commandsKey(props.id), queryFn: () => loadCommands(props.id), refetchInterval: POLL_MS });
+  const logs = useQuery({
+    queryKey: [...FLEET, "service", props.id, "logs"],
+    queryFn: () => unwrap(api.GET("/api/v1/services/{id}/logs", { params: { path: { id: props.id }, query: { lines: 100 } } })),
+    refetchInterval: POLL_MS,
+  });
+  useLive(`service:${props.id}`, (event) => {
+    if (event.type === "command.updated") void queryClient.invalidateQueries({ queryKey: commandsKey(props.id) });
+    else if (event.type.startsWith("service.")) void queryClient.invalidateQueries({ queryKey: [...FLEET, "services"] });
+  });
+  const name = service.data?.name ?? props.id;
+  return (
+    <section class="details" aria-labelledby="service-details-title">
+      <div class="row between">
+        <h3 id="service-details-title">{name}</h3>
+        <button type="button" onClick={props.onClose}>
+          Close<span class="sr-only"> details of {name}</span>
+        </button>
+      </div>
+      <Loaded query={service}>
+        {(data) => (
+          <>
+            <p class="muted">{data.description}</p>
+            <Stats>
+              <Stat label="Model version" value={<span class="wrap">{data.model_version ?? "–"}</span>} />
+              <Stat label="Deployment" value={<span class="wrap">{data.deployment_id ?? "–"}</span>} />
+              <Stat label="Arch" value={data.arch} />
+              <Stat label="Port" value={data.port ?? "–"} />
+              <Stat label="Started" value={fmt.date(data.started_at)} />
+              <Stat label="Last score" value={fmt.number(data.last_score)} />
+              <Stat label="Last exit code" value={data.last_exit_code ?? "–"} />
+            </Stats>
+            {data.last_error && <p class="error">Last error: {data.last_error}</p>}
+          </>
+        )}
+      </Loaded>
+      <h4>Recent commands</h4>
+      <Loaded query={commands}>
+        {(list) =>
+          list.length === 0 ? (
+            <p>No commands yet.</p>
+          ) : (
+            <TableWrap label="Commands table">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Command</th>
+                    <th scope="col">State</th>
+                    <th scope="col">Result or reason</th>
+                    <th scope="col">By</th>
+                    <th scope="col">Issued</th>
+                    <th scope="col">Delivered</th>
+                    <th scope="col">Finished</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.map((command) => (
+                    <tr key={command.id}>
+                      <td>
+                        {command.command}
+                        {command.model_id && <div class="muted">{command.model_id}</div>}
+                      </td>
+                      <td>
+                        <Badge value={command.state} />
+                      </td>
+                      <td class="reasons">{command.state === "succeeded" ? (command.result ?? "–") : (command.reason ?? command.result ?? "–")}</td>
+                      <td>{command.created_by ?? "–"}</td>
+                      <td>{fmt.date(command.created_at)}</td>
+                      <td>{fmt.date(command.delivered_at)}</td>
+                      <td>{fmt.date(command.finished_at)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableWrap>
+          )
+        }
+      </Loaded>
+      <h4>Log</h4>
+      <Loaded query={logs}>
+        {({ logs: lines }) =>
+          lines.length === 0 ? (
+            <p>No log lines yet: the agent ships the service's output with its heartbeats.</p>
+          ) : (
+            <div class="log" tabIndex={0} role="region" aria-label={`Log of ${name}, newest first`}>
+              <ol>
+                {lines.map((line, index) => (
+                  <li key={`${line.timestamp}-${index}`} class={`log-${line.level}`}>
+                    <time dateTime={line.timestamp}>{line.timestamp}</time> <span class="log-level">{line.level}</span> {line.message}
+                  </li>
+                ))}
+              </ol>
+            </div>
+          )
+        }
+      </Loaded>
+    </section>
   );
 }
 
@@ -246,14 +672,38 @@ function WorkersCard() {
 
 // ------------------------------------------------------------ enrolment tokens (admin)
 
-/** The shell line a controller enrols with: its hostname as the name, `uname -srm` (whose machine word tells the arch) as os_info. */
+/** The shell line a controller enrols with by hand: its hostname as the name, `uname -srm` (whose machine word tells the arch) as os_info. */
 function enrolCommand(token: string): string {
   const body = `{"enrolment_token":"${token}","name":"'"$(hostname)"'","os_info":"'"$(uname -srm)"'"}`;
   return `curl -X POST ${location.origin}/api/v1/workers/register -H 'Content-Type: application/json' -d '${body}'`;
 }
 
+/**
+ * What installs the reference agent on a controller with systemd: the agent
+ * and its unit from the platform, its configuration (the token in a 0600 file,
+ * written through a here-document so it is on no command line), then the
+ * service. The agent enrols itself with the token on its first start.
+ */
+function installCommand(token: string): string {
+  const api = `${location.origin}/api/v1`;
+  return [
+    "sudo mkdir -p /opt/flint /etc/flint &&",
+    `sudo curl -fsSL -o /opt/flint/flint-agent ${api}/workers/agent/flint-agent &&`,
+    "sudo chmod 0755 /opt/flint/flint-agent &&",
+    `sudo curl -fsSL -o /etc/systemd/system/flint-agent.service ${api}/workers/agent/flint-agent.service &&`,
+    "sudo install -m 0600 /dev/null /etc/flint/agent.conf &&",
+    "sudo tee /etc/flint/agent.conf > /dev/null <<'EOF' &&",
+    `FLINT_API=${api}`,
+    `FLINT_ENROLMENT_TOKEN=${token}`,
+    "FLINT_SOURCE='cmd:<your sensor reader printing CSV rows>'",
+    "EOF",
+    "sudo systemctl daemon-reload && sudo systemctl enable --now flint-agent",
+  ].join("\n");
+}
+
 function IssuedToken(props: { token: string; name: string | null; onDone: () => void }) {
-  const command = enrolCommand(props.token);
+  const install = installCommand(props.token);
+  const enrol = enrolCommand(props.token);
   return (
     <div role="status" class="field">
       <p>
@@ -263,16 +713,30 @@ function IssuedToken(props: { token: string; name: string | null; onDone: () => 
       <div class="actions">
         <CopyButton text={props.token} label="Copy token" />
       </div>
-      <p>On the controller, this enrols it (the answer holds its device credential, also shown once); then approve it under Workers:</p>
-      <pre class="command">
-        <code>{command}</code>
+      <p>
+        On the controller (Linux with systemd; the agent needs curl, sha256sum, tar, awk and sed), this installs the Flint agent, which enrols it with the token and then waits for
+        your approval under Workers. First replace the <code>FLINT_SOURCE</code> placeholder with the command that prints the sensor's CSV rows (or{" "}
+        <code>file:/path</code> for a file or FIFO).
+      </p>
+      <pre class="command" id="agent-install">
+        <code>{install}</code>
       </pre>
       <div class="actions">
-        <CopyButton text={command} label="Copy command" />
+        <CopyButton text={install} label="Copy install command" />
         <button type="button" onClick={props.onDone}>
           I have stored it
         </button>
       </div>
+      <details>
+        <summary>Enrol without the agent</summary>
+        <p>This enrols the controller by hand (the answer holds its device credential, also shown once):</p>
+        <pre class="command" id="enrol-command">
+          <code>{enrol}</code>
+        </pre>
+        <div class="actions">
+          <CopyButton text={enrol} label="Copy enrol command" />
+        </div>
+      </details>
     </div>
   );
 }
