@@ -43,7 +43,7 @@ describe("README walkthrough", () => {
   symlinkSync(dataDir, path.join(work, ".flint"));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it("runs as written, from sign-up to a model confirmed on the controller", async () => {
+  it("runs as written, from sign-up to a model confirmed on the controller and run there by the agent", async () => {
     const blocks = walkthroughBlocks(readFileSync("README.md", "utf8"));
     expect(blocks.length).toBeGreaterThanOrEqual(8);
     const result = await runBash(blocks.join("\n"), work, { FLINT: baseUrl, FLINT_ADMIN_PASSWORD: admin.password });
@@ -54,17 +54,24 @@ describe("README walkthrough", () => {
     expect(result.stdout).toMatch(/training_complete completed/);
     expect(result.stdout).toMatch(/selftest ok/);
     expect(result.stdout).toMatch(/package\.tar\.gz: OK/);
+    expect(result.stdout).toMatch(/"status":"running","health":"healthy"/);
+    expect(result.stdout).toMatch(/restart succeeded/);
 
     // What maria has at the end, seen through the API.
     const login = await call("POST", "/auth/login", { body: { username: "maria", password: "correct horse battery" } });
     const { token } = login.body as { token: string };
     const datasets = await api<{ status: string }[]>("/datasets", token);
     expect(datasets.map((d) => d.status)).toEqual(["ready", "ready"]);
-    const targets = await api<{ current_model: string | null; current_deployment_id: string | null }[]>("/deployments/targets", token);
-    expect(targets).toHaveLength(1);
-    const deployment = await api<{ status: string; model_id: string }>(`/deployments/${targets[0]!.current_deployment_id}`, token);
-    expect(deployment.status).toBe("deployed");
-    expect(targets[0]!.current_model).toBe(deployment.model_id);
+    const targets = await api<{ name: string; current_model: string | null; current_deployment_id: string | null }[]>("/deployments/targets", token);
+    expect(targets.map((target) => target.name).sort()).toEqual(["Warren AHU-1", "warren-ahu-2"]);
+    for (const target of targets) {
+      const deployment = await api<{ status: string; model_id: string }>(`/deployments/${target.current_deployment_id}`, token);
+      expect(deployment.status, target.name).toBe("deployed");
+      expect(target.current_model).toBe(deployment.model_id);
+    }
+    // The agent's controller: its model service restarted once on command.
+    const services = await api<{ items: { worker: { name: string }; restart_count: number; model_id: string }[] }>("/services?filter=all", token);
+    expect(services.items.find((service) => service.worker.name === "warren-ahu-2")).toMatchObject({ restart_count: 1, model_id: targets[0]!.current_model });
     const subscription = await api<{ tier: string }>("/billing/subscription", token);
     expect(subscription.tier).toBe("pro");
   }, 600_000);

@@ -23,6 +23,8 @@
 set -u
 
 CONF=${FLINT_AGENT_CONF:-/etc/flint/agent.conf}
+# `.` looks a bare file name up in PATH, not here.
+case "$CONF" in */*) ;; *) CONF=./$CONF ;; esac
 # shellcheck disable=SC1090
 [ -r "$CONF" ] && . "$CONF"
 
@@ -112,8 +114,10 @@ enrol() {
       log info "enrolled as $worker; waiting for an admin to approve it"
       return 0
     fi
-    log error "enrolment answered $code: $(head -c 300 "$TMP/answer" 2>/dev/null | redact)"
-    sleep "$INTERVAL"
+    # A refused token does not get better by asking often: back off to 5 minutes.
+    wait_s=$(( ${wait_s:-$INTERVAL} * 2 > 300 ? 300 : ${wait_s:-$INTERVAL} * 2 ))
+    log error "enrolment answered $code: $(head -c 300 "$TMP/answer" 2>/dev/null | redact); trying again in ${wait_s}s"
+    sleep "$wait_s"
   done
 }
 
