@@ -5,12 +5,13 @@
  * token, waits for approval, installs a deployment, runs the model as a
  * supervised service with real figures, carries out restart / stop / start /
  * update from the API, survives crashes with backoff, ships redacted logs,
- * and, once silent, goes offline once while its commands expire.
+ * keeps supervising through an uplink outage and catches up after it, and,
+ * once silent, goes offline once while its commands expire.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,6 +30,10 @@ let stateDir: string;
 let agent: ChildProcess | undefined;
 let agentOutput = "";
 let webhooks: Server;
+/** The controller's way to the platform: a TCP relay the tests can cut, as a plant's uplink fails. */
+let uplink: TcpServer;
+let uplinkDown = false;
+const uplinkSockets = new Set<Socket>();
 const received: { type: string; data: Record<string, any> }[] = [];
 
 let workerId: string;
@@ -53,6 +58,22 @@ const commands = async () => (await call("GET", `/services/${serviceId}/commands
 const hooksOf = (type: string) => received.filter((event) => event.type === type && event.data.worker_id === workerId);
 const logMessages = async (query = "lines=5000") => ((await call("GET", `/services/${serviceId}/logs?${query}`, { token: admin.token })).body.logs as any[]).map((line) => line.message as string);
 const statePid = (file: string) => Number(readFileSync(path.join(stateDir, file), "utf8").trim());
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+/** The pid of the running flint-model, once there is one (other than `replaced`, which may linger as a zombie a moment). */
+const runningPid = (replaced?: number) =>
+  until(
+    "flint-model is running",
+    async () => (existsSync(path.join(stateDir, "service.pid")) ? statePid("service.pid") : 0),
+    (pid) => pid > 0 && pid !== replaced && isAlive(pid),
+    20_000,
+  );
 
 async function issue(command: string, body?: unknown) {
   const answer = await call("POST", `/services/${serviceId}/${command}`, { token: admin.token, body });
@@ -81,6 +102,18 @@ beforeAll(async () => {
   const url = `http://127.0.0.1:${(webhooks.address() as AddressInfo).port}/flint`;
   const hook = await call("POST", "/webhooks", { token: admin.token, body: { url, events: ["service:start", "service:stop", "service:error", "worker.offline"] } });
   expect(hook.status).toBe(201);
+  const platform = new URL(baseUrl);
+  uplink = createTcpServer((socket) => {
+    if (uplinkDown) return socket.destroy();
+    const upstream = connect(Number(platform.port), platform.hostname);
+    for (const end of [socket, upstream]) {
+      uplinkSockets.add(end);
+      end.on("error", () => undefined);
+      end.on("close", () => uplinkSockets.delete(end));
+    }
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => uplink.listen(0, "127.0.0.1", resolve));
   firstModel = await storeModel(admin.tenantId, await tinyModel("lstm_autoencoder"), "lstm_autoencoder");
   stateDir = mkdtempSync(path.join(os.tmpdir(), "flint-agent-"));
 });
@@ -94,6 +127,8 @@ afterAll(async () => {
       // already gone
     }
   }
+  for (const socket of uplinkSockets) socket.destroy();
+  await new Promise<void>((resolve) => uplink.close(() => resolve()));
   await new Promise<void>((resolve) => webhooks.close(() => resolve()));
   rmSync(stateDir, { recursive: true, force: true });
 });
@@ -120,7 +155,7 @@ describe("the reference edge agent against the local runtime", () => {
       env: {
         PATH: process.env.PATH,
         FLINT_AGENT_CONF: "/nonexistent",
-        FLINT_API: `${baseUrl}/api/v1`,
+        FLINT_API: `http://127.0.0.1:${(uplink.address() as AddressInfo).port}/api/v1`,
         FLINT_ENROLMENT_TOKEN: created.body.token,
         FLINT_NAME: NAME,
         FLINT_STATE_DIR: stateDir,
@@ -214,14 +249,15 @@ describe("the reference edge agent against the local runtime", () => {
 
   it("reports a crash as failed with service:error and restarts it with growing backoff", async () => {
     const before = await service();
-    process.kill(statePid("service.pid"), "SIGKILL");
+    const first = await runningPid();
+    process.kill(first, "SIGKILL");
     await until("service:error is delivered", async () => hooksOf("service:error"), (hooks) => hooks.length === 1, 20_000);
     expect(hooksOf("service:error")[0]!.data).toMatchObject({ service_id: serviceId, status: "failed", exit_code: 137, error: "flint-model exited with code 137" });
     const recovered = await until("restarted after the crash", service, (s) => s.status === "running" && s.restart_count === before.restart_count + 1);
     expect(recovered.health).toBe("healthy");
 
     // A second crash soon after waits twice as long before the restart.
-    process.kill(statePid("service.pid"), "SIGKILL");
+    process.kill(await runningPid(first), "SIGKILL");
     await until("restarted after the second crash", service, (s) => s.status === "running" && s.restart_count === before.restart_count + 2);
     const logs = await until("the agent's backoff is in the shipped logs", () => logMessages(), (messages) => messages.some((m) => m.includes("restarting in 2s")));
     expect(logs.some((m) => m.includes("flint-model exited with code 137; restarting in 1s"))).toBe(true);
@@ -262,11 +298,31 @@ describe("the reference edge agent against the local runtime", () => {
     expect(recent.every((line) => line.timestamp >= since)).toBe(true);
   }, 60_000);
 
+  it("keeps supervising while the platform is unreachable, and catches up when it answers again", async () => {
+    const before = await service();
+    uplinkDown = true;
+    for (const socket of uplinkSockets) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    try {
+      const crashed = await runningPid();
+      process.kill(crashed, "SIGKILL");
+      await runningPid(crashed); // restarted with no platform to tell
+      await until("worker.offline during the outage", async () => hooksOf("worker.offline"), (hooks) => hooks.length === 1, 30_000);
+    } finally {
+      uplinkDown = false;
+    }
+    const back = await until("caught up", service, (s) => s.worker.status === "online" && s.status === "running" && s.restart_count === before.restart_count + 1, 60_000);
+    expect(back.health).toBe("healthy");
+    // What happened offline was buffered and shipped: the crash, the restart and the failed heartbeats.
+    const messages = await until("the outage's logs", () => logMessages(), (m) => m.some((line) => /heartbeat answered 000/.test(line)));
+    expect(messages.some((line) => line.includes("flint-model exited with code 137; restarting in"))).toBe(true);
+  }, 120_000);
+
   it("goes offline once when the controller falls silent, and its commands expire", async () => {
     // The controller loses power: the agent, the service and the source stop at once.
     process.kill(-agent!.pid!, "SIGKILL");
     const lost = await issue("restart");
-    await until("worker.offline is delivered", async () => hooksOf("worker.offline"), (hooks) => hooks.length === 1, 30_000);
+    await until("worker.offline is delivered", async () => hooksOf("worker.offline"), (hooks) => hooks.length === 2, 30_000);
     const expired = await finished(lost.id);
     expect(expired).toMatchObject({ state: "expired", reason: expect.stringContaining("offline") });
     const late = await call("POST", `/services/${serviceId}/start`, { token: admin.token });
@@ -275,6 +331,6 @@ describe("the reference edge agent against the local runtime", () => {
     const silent = await service();
     expect(silent).toMatchObject({ health: "unknown", worker: { status: "offline" } });
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    expect(hooksOf("worker.offline")).toHaveLength(1);
+    expect(hooksOf("worker.offline")).toHaveLength(2); // one per silence: the outage and this one
   }, 60_000);
 });

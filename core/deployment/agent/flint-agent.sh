@@ -81,6 +81,7 @@ http() {
   # The credential is read from a file (-H @file), never put on a command line other processes can see.
   [ -s "$STATE/auth.header" ] && set -- "$@" -H "@$STATE/auth.header"
   [ -n "$http_data" ] && set -- "$@" -H "Content-Type: $http_type" --data-binary "@$http_data"
+  rm -f "$TMP/answer"
   # shellcheck disable=SC2086
   http_code=$(curl $CURL_OPTS "$@" "$API$http_path" 2>>"$TMP/curl.err") || http_code=000
   printf '%s' "$http_code"
@@ -443,9 +444,10 @@ new_lines() {
   fi
 }
 
-# Ships what the service and the agent wrote since the last shipment (the newest FLINT_LOG_LINES lines), redacted.
+# Ships what the service and the agent wrote since the last shipment (the newest FLINT_LOG_LINES lines), redacted;
+# the agent's own lines come last, so after a long outage they are the ones kept.
 ship_logs() {
-  { new_lines "$STATE/agent.log" "" agent; new_lines "$STATE/service.err" error err; new_lines "$STATE/service.out" info out; } \
+  { new_lines "$STATE/service.out" info out; new_lines "$STATE/service.err" error err; new_lines "$STATE/agent.log" "" agent; } \
     | tail -n "$LOG_LINES" | redact > "$TMP/ship.log"
   if [ -s "$TMP/ship.log" ]; then
     code=$(http POST "/workers/$(cat "$STATE/worker_id")/logs" "$TMP/ship.log" text/plain)
