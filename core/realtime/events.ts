@@ -350,3 +350,6 @@ export const all: readonly EventDefinition[] = [
   ServiceStopWebhook,
   ServiceErrorWebhook,
 ];
+
+/** The live channel's event types, which a client may also subscribe to one by one (`{"type":"subscribe","event":…}`). */
+export const REALTIME_EVENT_TYPES: readonly string[] = all.filter((definition) => definition.channel === "realtime").map((definition) => definition.type);

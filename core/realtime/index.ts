@@ -79,6 +79,9 @@ export const TopicName = z
   .max(100)
   .regex(/^(tenant|(run|dataset|deployment|service):[a-z0-9_]+)$/, "topic must be 'tenant' or '<run|dataset|deployment|service>:<id>'");
 
+/** The topic of one event type within a tenant (seed 001's `{"type":"subscribe","event":"worker.online"}`). */
+export const eventTopic = (type: string) => `event:${type}`;
+
 export async function connect(input: { connectionId: string; tenantId: string; userId: string }): Promise<void> {
   await ConnectionEntity.put({ ...input, expires_at: expiresIn(CONNECTION_TTL_SECONDS) }).go();
 }
@@ -120,7 +123,7 @@ export interface RealtimeEvent {
 
 /**
  * Sends a registry event to every connection of the topic's tenant subscribed
- * to `topic` or to the whole tenant. Connections that are gone (410) are
+ * to `topic`, to the event's type or to the whole tenant. Connections that are gone (410) are
  * removed. A push is best effort and must not fail the job that sends it, so
  * delivery failures are logged, not thrown.
  *
@@ -133,12 +136,12 @@ export async function publish<D extends RealtimeEventDefinition>(definition: D, 
 
 /**
  * The transport under `publish`: sends `event` as it is to every connection
- * of `tenantId` subscribed to one of `topics` or to the whole tenant, and
- * removes connections that are gone (410). Never throws.
+ * of `tenantId` subscribed to one of `topics`, to the event's type or to the
+ * whole tenant, and removes connections that are gone (410). Never throws.
  */
 export async function broadcast(tenantId: string, topics: string[], event: RealtimeEvent): Promise<number> {
   try {
-    const all = [...new Set(["tenant", ...topics])];
+    const all = [...new Set(["tenant", eventTopic(event.type), ...topics])];
     // Strongly consistent: a subscriber that read its snapshot before this event's write must be found here.
     const pages = await Promise.all(
       all.map((topic) => SubscriptionEntity.query.byTopic({ tenantId, topic }).go({ pages: "all", consistent: true })),

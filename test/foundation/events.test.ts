@@ -78,3 +78,52 @@ describe("publishing a registry event", () => {
     );
   });
 });
+
+describe("seed 001's socket protocol", () => {
+  let alice: TestUser;
+  let bob: TestUser;
+  beforeAll(async () => {
+    [alice, bob] = await Promise.all([createUser(), createUser()]);
+  });
+
+  const online = (workerId: string) => ({ worker_id: workerId, name: "Boiler house PLC", group: null, last_seen: new Date().toISOString() });
+  const dataset = { dataset_id: "ds_seed001", row_count: 3, columns: ["a"] };
+
+  it("answers a ping with a pong", async () => {
+    const client = await EventClient.open(alice);
+    client.send({ type: "ping" });
+    const pong = await client.waitFor((event) => event.type === "pong", 5_000);
+    expect(Date.parse(pong.at)).toBeGreaterThan(Date.now() - 60_000);
+    client.close();
+  });
+
+  it("follows one event type across the tenant, only that type and only the tenant's, until unsubscribed", async () => {
+    const client = await EventClient.open(alice);
+    client.send({ type: "subscribe", event: "worker.online" });
+    expect(await client.waitFor((event) => event.type === "subscribed", 5_000)).toEqual({ type: "subscribed", event: "worker.online" });
+
+    await Realtime.publish(Events.DatasetReady, Topic.dataset(alice.tenantId, dataset.dataset_id), dataset);
+    await Realtime.publish(Events.WorkerOnline, Topic.tenant(bob.tenantId), online("tgt_bobs"));
+    expect(await Realtime.publish(Events.WorkerOnline, Topic.tenant(alice.tenantId), online("tgt_alices"))).toBe(1);
+    const delivered = await client.waitFor((event) => event.type === "worker.online", 5_000);
+    expect(delivered.worker_id).toBe("tgt_alices");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(client.events.map((event) => event.data.type)).toEqual(["subscribed", "worker.online"]);
+
+    client.send({ type: "unsubscribe", event: "worker.online" });
+    await client.waitFor((event) => event.type === "unsubscribed" && event.event === "worker.online", 5_000);
+    expect(await Realtime.publish(Events.WorkerOnline, Topic.tenant(alice.tenantId), online("tgt_alices"))).toBe(0);
+    client.close();
+  });
+
+  it("refuses an unknown event type and a message of neither protocol, listing what it takes", async () => {
+    const client = await EventClient.open(alice);
+    client.send({ type: "subscribe", event: "task.completed" });
+    const unknown = await client.waitFor((event) => event.type === "error", 5_000);
+    expect(unknown).toMatchObject({ code: "realtime.unknown_event", event: "task.completed", events: expect.arrayContaining(["worker.online", "epoch_update", "service.started"]) });
+    client.send({ type: "dance" });
+    const invalid = await client.waitFor((event) => event.type === "error" && event.code === "request.invalid", 5_000);
+    expect(invalid.error).toContain('{"type":"ping"}');
+    client.close();
+  });
+});
