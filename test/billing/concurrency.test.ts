@@ -210,7 +210,7 @@ describe("plan limits under concurrency", () => {
     }
     expect(mostRunning).toBe(LIMIT);
     expect(completed).toBeGreaterThanOrEqual(LIMIT);
-  });
+  }, 180_000); // room for the loop's own 120 s deadline: twenty runs, three at a time
 
   it("deploys to exactly 3 of 20 targets at once, redeploys to one in use, and to one more after a deployment fails", async () => {
     const user = await createUser();
