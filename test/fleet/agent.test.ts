@@ -10,7 +10,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { createServer as createTcpServer, connect, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -18,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { givenTier } from "../billing/support";
 import { baseUrl, call } from "../support/http";
 import { createUser, type TestUser } from "../support/users";
+import { webhookReceiver } from "../support/webhooks";
 import { storeModel, tinyModel, waitForStatus } from "../deployments/helpers";
 
 const AGENT = path.resolve("core/deployment/agent/flint-agent.sh");
@@ -29,12 +29,11 @@ let admin: TestUser;
 let stateDir: string;
 let agent: ChildProcess | undefined;
 let agentOutput = "";
-let webhooks: Server;
+let webhooks: Awaited<ReturnType<typeof webhookReceiver>>;
 /** The controller's way to the platform: a TCP relay the tests can cut, as a plant's uplink fails. */
 let uplink: TcpServer;
 let uplinkDown = false;
 const uplinkSockets = new Set<Socket>();
-const received: { type: string; data: Record<string, any> }[] = [];
 
 let workerId: string;
 let serviceId: string;
@@ -55,7 +54,7 @@ async function until<T>(what: string, read: () => Promise<T>, done: (value: T) =
 
 const service = async () => (await call("GET", `/services/${serviceId}`, { token: admin.token })).body;
 const commands = async () => (await call("GET", `/services/${serviceId}/commands`, { token: admin.token })).body as any[];
-const hooksOf = (type: string) => received.filter((event) => event.type === type && event.data.worker_id === workerId);
+const hooksOf = (type: string) => webhooks.received.filter((event) => event.type === type && event.data.worker_id === workerId);
 const logMessages = async (query = "lines=5000") => ((await call("GET", `/services/${serviceId}/logs?${query}`, { token: admin.token })).body.logs as any[]).map((line) => line.message as string);
 const statePid = (file: string) => Number(readFileSync(path.join(stateDir, file), "utf8").trim());
 const isAlive = (pid: number) => {
@@ -90,17 +89,8 @@ async function finished(commandId: string, timeoutMs = 45_000) {
 beforeAll(async () => {
   admin = await createUser();
   await givenTier(admin.tenantId, "pro");
-  webhooks = createServer((request, response) => {
-    let body = "";
-    request.on("data", (chunk: Buffer) => (body += chunk.toString()));
-    request.on("end", () => {
-      received.push(JSON.parse(body));
-      response.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => webhooks.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(webhooks.address() as AddressInfo).port}/flint`;
-  const hook = await call("POST", "/webhooks", { token: admin.token, body: { url, events: ["service:start", "service:stop", "service:error", "worker.offline"] } });
+  webhooks = await webhookReceiver("/flint");
+  const hook = await call("POST", "/webhooks", { token: admin.token, body: { url: webhooks.url, events: ["service:start", "service:stop", "service:error", "worker.offline"] } });
   expect(hook.status).toBe(201);
   const platform = new URL(baseUrl);
   uplink = createTcpServer((socket) => {
@@ -129,7 +119,7 @@ afterAll(async () => {
   }
   for (const socket of uplinkSockets) socket.destroy();
   await new Promise<void>((resolve) => uplink.close(() => resolve()));
-  await new Promise<void>((resolve) => webhooks.close(() => resolve()));
+  await webhooks.close();
   rmSync(stateDir, { recursive: true, force: true });
 });
 

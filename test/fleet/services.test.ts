@@ -8,13 +8,12 @@
  * `lines`, `since`, redaction); tenancy and roles; bad input answered 4xx in
  * the error shape.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TargetEntity } from "../../core/deployment/entities";
 import { givenTier } from "../billing/support";
 import { storeModel, tinyModel } from "../deployments/helpers";
 import { call, uniqueLoopback, type Reply } from "../support/http";
+import { webhookReceiver } from "../support/webhooks";
 import { createUser, type TestUser } from "../support/users";
 import { EventClient } from "../support/ws";
 
@@ -253,27 +252,16 @@ describe("commands", () => {
 });
 
 describe("service webhooks", () => {
-  let server: Server;
-  let url: string;
-  const received: { id: string; type: string; created_at: string; data: Record<string, unknown> }[] = [];
+  let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
 
   beforeAll(async () => {
-    server = createServer((request, response) => {
-      let body = "";
-      request.on("data", (chunk: Buffer) => (body += chunk.toString()));
-      request.on("end", () => {
-        received.push(JSON.parse(body));
-        response.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/services`;
+    receiver = await webhookReceiver("/services");
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => receiver.close());
 
   it("delivers service:start, service:stop and service:error once per transition", async () => {
     const admin = await createUser();
-    expect((await call("POST", "/webhooks", { token: admin.token, body: { url, events: ["service:start", "service:stop", "service:error"] } })).status).toBe(201);
+    expect((await call("POST", "/webhooks", { token: admin.token, body: { url: receiver.url, events: ["service:start", "service:stop", "service:error"] } })).status).toBe(201);
     const worker = await enrol(admin, "Dosing PLC");
     const [firstStart, secondStart] = [ago(60_000), ago(500)];
     const failed = { status: "failed", restart_count: 2, exit_code: 1, error: "model file missing" };
@@ -281,7 +269,7 @@ describe("service webhooks", () => {
     for (const service of [running(firstStart), running(firstStart, { cpu_percent: 40 }), { status: "stopped" }, { status: "stopped" }, running(secondStart, { restart_count: 1 }), failed, failed]) {
       expect((await beat(worker, { service })).status).toBe(200);
     }
-    const mine = () => received.filter((event) => event.data.service_id === worker.service);
+    const mine = () => receiver.received.filter((event) => event.data.service_id === worker.service);
     await waitUntil(async () => mine(), (events) => events.length >= 4);
     await sleep(3000);
     const events = mine().sort((a, b) => a.created_at.localeCompare(b.created_at));

@@ -5,11 +5,10 @@
  * transition, and tenancy (another tenant's worker or token is not found; a
  * credential acts only on its own worker).
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { call } from "../support/http";
 import { createUser, type TestUser } from "../support/users";
+import { webhookReceiver } from "../support/webhooks";
 import { EventClient } from "../support/ws";
 
 const device = (credential: string) => ({ headers: { authorization: `Device ${credential}` } });
@@ -110,26 +109,16 @@ describe("enrolment tokens and self-enrolment", () => {
 
 describe("liveness: online and offline once per transition", () => {
   let admin: TestUser;
-  let server: Server;
-  const received: { type: string; data: { worker_id: string } }[] = [];
+  let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
 
   beforeAll(async () => {
     admin = await createUser();
-    server = createServer((request, response) => {
-      let body = "";
-      request.on("data", (chunk: Buffer) => (body += chunk.toString()));
-      request.on("end", () => {
-        received.push(JSON.parse(body));
-        response.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fleet`;
-    const hook = await call("POST", "/webhooks", { token: admin.token, body: { url, events: ["worker.online", "worker.offline"] } });
+    receiver = await webhookReceiver("/fleet");
+    const hook = await call("POST", "/webhooks", { token: admin.token, body: { url: receiver.url, events: ["worker.online", "worker.offline"] } });
     expect(hook.status).toBe(201);
   });
 
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => receiver.close());
 
   it("announces worker.online at the first heartbeat, worker.offline once after silence, and online again", async () => {
     const client = await EventClient.open(admin);
@@ -160,7 +149,7 @@ describe("liveness: online and offline once per transition", () => {
     client.close();
 
     const hooks = await waitUntil(
-      async () => received.filter((event) => event.data.worker_id === worker.id).map((event) => event.type),
+      async () => receiver.received.filter((event) => event.data.worker_id === worker.id).map((event) => event.type),
       (types) => types.length >= 3,
     );
     expect(hooks).toEqual(["worker.online", "worker.offline", "worker.online"]);
